@@ -1,0 +1,66 @@
+import type { Address } from '../common/address.js';
+
+/** Transport of a flow. */
+export type Network = 'tcp' | 'udp';
+
+/**
+ * Inbound protocol as Clash's IN-TYPE rule names it: `HTTP` is a plain proxied request,
+ * `HTTPS` an HTTP CONNECT tunnel.
+ */
+export type InboundType = 'SOCKS5' | 'HTTP' | 'HTTPS' | 'VMESS' | 'TUN' | 'INNER';
+
+/** Which listener accepted a flow. */
+export interface InboundInfo {
+  /** Listener name (`DEFAULT-MIXED`, or the `name` of a `listeners:` entry). */
+  readonly name: string;
+  /** Protocol the client spoke on this flow. */
+  readonly type: InboundType;
+  /** Local port the listener accepted on. */
+  readonly port: number;
+}
+
+/** Everything known about one proxied connection (TCP) or one destination of a UDP association. */
+export interface Flow {
+  /** Process-unique, increasing id. */
+  readonly id: number;
+  /** `tcp` for a stream, `udp` for datagrams to one destination. */
+  readonly network: Network;
+  /** The listener that accepted it. */
+  readonly inbound: InboundInfo;
+  /** The client's address as the listener saw it. */
+  readonly source: Address;
+  /** Where the client asked to go: IP literal or domain, and port. */
+  readonly destination: Address;
+  /** Domain found by sniffing the first bytes (TLS SNI, HTTP Host), when enabled. */
+  domain?: string;
+  /** Destination IP: the literal from the request, or the address the router resolved. */
+  ip?: string;
+  /** User name the client authenticated with, if any. */
+  user?: string;
+  /** The rule that chose the outbound, as written (`DOMAIN-SUFFIX,example.com`); empty for none. */
+  rule?: string;
+  /** Name of the outbound that carries the flow. */
+  outbound?: string;
+  /** Bytes from client to destination. */
+  bytesUp: number;
+  /** Bytes from destination to client. */
+  bytesDown: number;
+  /** When the flow began (ms since the epoch). */
+  readonly start: number;
+  /** Aborted when the flow must end (shutdown, controller close); outbounds stop dialing on it. */
+  readonly signal: AbortSignal;
+}
+
+/** The fields an inbound provides when it opens a flow. */
+export interface FlowRequest {
+  /** `tcp` or `udp`. */
+  network: Network;
+  /** The listener that accepted it. */
+  inbound: InboundInfo;
+  /** Client address. */
+  source: Address;
+  /** Requested destination. */
+  destination: Address;
+  /** Authenticated user, if any. */
+  user?: string;
+}

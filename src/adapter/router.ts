@@ -1,0 +1,31 @@
+import type { Flow } from './flow.js';
+
+/** A parsed rule line: one small synchronous matcher. */
+export interface Rule {
+  /** Rule type as written in Clash configs (`DOMAIN-SUFFIX`). */
+  readonly type: string;
+  /** The payload (`example.com`); empty for MATCH. */
+  readonly payload: string;
+  /** Name of the outbound or group a match sends the flow to. */
+  readonly target: string;
+  /** True when the rule compares the destination IP and may trigger a DNS lookup for domain flows. */
+  readonly needsIp: boolean;
+  /** True when the flow matches; `flow.ip` is set if a lookup already happened. */
+  match(flow: Readonly<Flow>): boolean;
+  /** `TYPE,payload` as Clash prints it in logs. */
+  toString(): string;
+}
+
+/** What the router chose for a flow. */
+export interface Decision {
+  /** Outbound name to dial. */
+  outbound: string;
+  /** The rule that matched, absent when no rule matched (fallback DIRECT). */
+  rule?: Rule;
+}
+
+/** Chooses an outbound for each flow. */
+export interface Router {
+  /** Walks the rules; may resolve the destination (and set `flow.ip`) when an IP rule needs it. */
+  decide(flow: Flow): Promise<Decision>;
+}

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { v4 as uuidv4 } from 'uuid';
+import { Box } from './box.js';
+import { describeError } from './common/errors.js';
+import { Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
+import { ConfigError } from './config/errors.js';
+import { defaultConfigUrl, loadConfigFile, type LoadedConfig } from './config/load.js';
+
+const usage: Record<string, string> = {
+  main: `Usage: sluice <command> [options]
+
+Commands:
+  run      run the proxy (default config: mixed SOCKS5/HTTP on 127.0.0.1:7890)
+  check    validate a config file and print a summary
+  uuid     print a fresh UUID (for VMess users)
+  version  print the version
+
+Run 'sluice <command> --help' for a command's options.`,
+  run: `Usage: sluice run [-f FILE] [--log-level LEVEL] [--log-format text|json]
+
+  -f, --config FILE   config file (YAML or JSON); without it the bundled default is used
+  --log-level LEVEL   silent, error, warning, info or debug (overrides the config)
+  --log-format FMT    text (default) or json
+Stops on SIGINT/SIGTERM: listeners close, open flows get the shutdown grace period.`,
+  check: `Usage: sluice check -f FILE
+
+Validates FILE against config.schema.json and the rule grammar; prints listeners,
+proxies, rule count and warnings. Exits 1 when the config is invalid.`,
+  uuid: 'Usage: sluice uuid\n\nPrints a random (version 4) UUID.',
+  version: 'Usage: sluice version\n\nPrints the sluice version.',
+};
+
+const options = {
+  config: { type: 'string', short: 'f' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+/** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command = 'help', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') return print(usage.main!);
+  if (!(command in usage)) return fail(`unknown command '${command}'\n\n${usage.main}`);
+  let args;
+  try {
+    args = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    return fail(`${(error as Error).message}\n\n${usage[command]}`);
+  }
+  if (args.help) return print(usage[command]!);
+  switch (command) {
+    case 'uuid':
+      return print(uuidv4());
+    case 'version':
+      return print(`sluice ${packageVersion()}`);
+    case 'check':
+      return args.config ? check(args.config) : fail(`check needs -f FILE\n\n${usage.check}`);
+    default:
+      return run(args.config, args['log-level'], args['log-format']);
+  }
+}
+
+async function check(file: string): Promise<number> {
+  const config = load(file);
+  if (!config) return 1;
+  const lines = [`${file}: OK`, 'listeners:'];
+  for (const l of config.listeners) lines.push(`  ${l.name}  ${l.type}  ${l.listen}:${l.port}${l.users ? '  (auth)' : ''}`);
+  lines.push(`proxies: ${config.proxies.length}${config.proxies.map((p) => `\n  ${p.name}  ${p.type}`).join('')}`);
+  lines.push(`rules: ${config.rules.length}`);
+  lines.push(`warnings: ${config.warnings.length}${config.warnings.map((w) => `\n  ${w}`).join('')}`);
+  return print(lines.join('\n'));
+}
+
+async function run(file: string | undefined, level: string | undefined, format: string | undefined): Promise<number> {
+  if (level !== undefined && !(logLevels as readonly string[]).includes(level)) {
+    return fail(`--log-level: must be one of ${logLevels.join(', ')}, got '${level}'`);
+  }
+  if (format !== undefined && format !== 'text' && format !== 'json') return fail(`--log-format: must be text or json, got '${format}'`);
+  const config = load(file ?? defaultConfigUrl);
+  if (!config) return 1;
+  const logger = new Logger((level as LogLevel | undefined) ?? config.logLevel, (format as LogFormat | undefined) ?? 'text');
+  for (const warning of config.warnings) logger.warn(warning);
+  const box = new Box(config, logger);
+  try {
+    await box.start();
+  } catch (error) {
+    logger.error(describeError(error));
+    return 1;
+  }
+  logger.info(`sluice ${packageVersion()} started with ${file ?? 'the default config'}`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  logger.info(`${signal}: closing listeners; open flows get ${config.timeouts.shutdownGraceMs} ms`);
+  const forceExit = (): never => process.exit(1);
+  process.once('SIGINT', forceExit);
+  process.once('SIGTERM', forceExit);
+  await box.close();
+  logger.info('stopped');
+  return 0;
+}
+
+function load(file: string | URL): LoadedConfig | undefined {
+  try {
+    return loadConfigFile(file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const name = file instanceof URL ? 'default config' : file;
+    process.stderr.write(`${name}: invalid config\n${error.problems.map((p) => `  ${p}\n`).join('')}`);
+    return undefined;
+  }
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function print(text: string): number {
+  process.stdout.write(text + '\n');
+  return 0;
+}
+
+function fail(text: string): number {
+  process.stderr.write(text + '\n');
+  return 2;
+}

@@ -1,0 +1,43 @@
+import { isIP } from 'node:net';
+
+/** A destination or source as a proxy protocol names it: an IP literal or a domain, and a port. */
+export interface Address {
+  /** IPv4/IPv6 literal (without brackets) or a domain name. */
+  host: string;
+  /** TCP/UDP port, 0–65535. */
+  port: number;
+}
+
+/** 4 for an IPv4 literal, 6 for an IPv6 literal, 0 for a domain. */
+export function ipFamily(host: string): 0 | 4 | 6 {
+  return isIP(host) as 0 | 4 | 6;
+}
+
+/** Formats an address for logs and URLs: IPv6 literals get brackets. */
+export function formatAddress(address: Address): string {
+  return ipFamily(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/**
+ * Normalizes a host as the router compares it: lower case, one trailing dot removed,
+ * IPv4-mapped IPv6 (`::ffff:1.2.3.4`) turned into the IPv4 literal, brackets removed.
+ */
+export function normalizeHost(host: string): string {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
+  if (h.endsWith('.') && h.length > 1) h = h.slice(0, -1);
+  if (h.startsWith('::ffff:')) {
+    const tail = h.slice(7);
+    if (isIP(tail) === 4) return tail;
+  }
+  return h;
+}
+
+/** Parses `host:port`, `[v6]:port`; returns undefined when it is not that shape. */
+export function parseHostPort(text: string): Address | undefined {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  return { host: m[1]!, port };
+}

@@ -1,0 +1,94 @@
+import { lookup as systemLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+
+/** How DNS answers are cached. */
+export interface DnsCacheOptions {
+  /** How long an answer is reused. getaddrinfo gives no TTL, so this is a fixed time. */
+  ttlMs: number;
+  /** Most names kept; the oldest entry goes first. */
+  maxEntries: number;
+  /** A lookup slower than this fails with ETIMEDOUT. */
+  timeoutMs: number;
+  /** Resolver to wrap (the system's getaddrinfo by default, honouring /etc/hosts). */
+  resolve?: (hostname: string) => Promise<LookupAddress[]>;
+}
+
+interface Entry {
+  addresses: LookupAddress[];
+  expires: number;
+}
+
+/** A small cache in front of getaddrinfo, shared by DIRECT dials and the router. */
+export class DnsCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, Promise<LookupAddress[]>>();
+  private readonly resolveUncached: (hostname: string) => Promise<LookupAddress[]>;
+
+  constructor(private readonly options: DnsCacheOptions) {
+    this.resolveUncached = options.resolve ?? systemResolve;
+  }
+
+  /** All addresses of `hostname`, IPv4 and IPv6, from the cache when fresh. */
+  async resolveAll(hostname: string): Promise<LookupAddress[]> {
+    const now = Date.now();
+    const cached = this.entries.get(hostname);
+    if (cached && cached.expires > now) return cached.addresses;
+    let inflight = this.pending.get(hostname);
+    if (!inflight) {
+      inflight = withTimeout(this.resolveUncached(hostname), this.options.timeoutMs, hostname).finally(() =>
+        this.pending.delete(hostname),
+      );
+      this.pending.set(hostname, inflight);
+    }
+    const addresses = await inflight;
+    this.remember(hostname, addresses);
+    return addresses;
+  }
+
+  /** A `lookup` for `net.connect` that answers from this cache (works with `autoSelectFamily`). */
+  readonly lookup: LookupFunction = (hostname, options, callback) => {
+    this.resolveAll(hostname).then(
+      (all) => {
+        const wanted = options.family === 4 || options.family === 6 ? all.filter((a) => a.family === options.family) : all;
+        if (wanted.length === 0) {
+          callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+        } else if (options.all) {
+          (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, wanted);
+        } else {
+          callback(null, wanted[0]!.address, wanted[0]!.family);
+        }
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 0),
+    );
+  };
+
+  private remember(hostname: string, addresses: LookupAddress[]): void {
+    this.entries.delete(hostname);
+    this.entries.set(hostname, { addresses, expires: Date.now() + this.options.ttlMs });
+    if (this.entries.size > this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+  }
+}
+
+function systemResolve(hostname: string): Promise<LookupAddress[]> {
+  return new Promise((resolve, reject) => {
+    systemLookup(hostname, { all: true, order: 'verbatim' }, (error, addresses) =>
+      error ? reject(error) : resolve(addresses),
+    );
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, hostname: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(Object.assign(new Error(`DNS lookup of ${hostname} timed out`), { code: 'ETIMEDOUT' })),
+      ms,
+    );
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}

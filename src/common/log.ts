@@ -1,0 +1,79 @@
+/** Clash/mihomo log levels, most severe first; `silent` logs nothing. */
+export const logLevels = ['silent', 'error', 'warning', 'info', 'debug'] as const;
+/** One of the Clash/mihomo log level names. */
+export type LogLevel = (typeof logLevels)[number];
+/** `text` for people, `json` (one object per line) for log collectors. */
+export type LogFormat = 'text' | 'json';
+
+/** Extra structured fields attached to a log record. */
+export type LogFields = Record<string, string | number | boolean | undefined>;
+
+/** Where log lines go; a stream or anything with `write`. */
+export interface LogSink {
+  /** Writes one complete line (with its newline). */
+  write(line: string): unknown;
+}
+
+const rank: Record<LogLevel, number> = { silent: 0, error: 1, warning: 2, info: 3, debug: 4 };
+
+/** A leveled logger writing human-readable or JSON lines to a sink. */
+export class Logger {
+  private threshold: number;
+
+  constructor(
+    level: LogLevel = 'info',
+    private format: LogFormat = 'text',
+    private sink: LogSink = process.stderr,
+  ) {
+    this.threshold = rank[level];
+  }
+
+  /** Changes the level at runtime (config reload, `--log-level`). */
+  setLevel(level: LogLevel): void {
+    this.threshold = rank[level];
+  }
+
+  /** Changes the output format at runtime. */
+  setFormat(format: LogFormat): void {
+    this.format = format;
+  }
+
+  /** True when a record at `level` would be written; lets callers skip building messages. */
+  enabled(level: Exclude<LogLevel, 'silent'>): boolean {
+    return rank[level] <= this.threshold;
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.log('error', message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.log('warning', message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.log('info', message, fields);
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.log('debug', message, fields);
+  }
+
+  private log(level: Exclude<LogLevel, 'silent'>, message: string, fields?: LogFields): void {
+    if (rank[level] > this.threshold) return;
+    const time = new Date().toISOString();
+    if (this.format === 'json') {
+      this.sink.write(JSON.stringify({ time, level, msg: message, ...fields }) + '\n');
+      return;
+    }
+    let line = `${time} ${level.toUpperCase().padEnd(7)} ${message}`;
+    if (fields) {
+      for (const [key, value] of Object.entries(fields)) {
+        if (value === undefined) continue;
+        const text = String(value);
+        line += ` ${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+      }
+    }
+    this.sink.write(line + '\n');
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Keys mihomo/Clash defines that sluice does not implement yet. A config using them still
+ * loads (with one warning naming them); any other unknown key is an error.
+ */
+export const clashTopLevelKeys: ReadonlySet<string> = new Set([
+  'redir-port', 'tproxy-port', 'lan-allowed-ips', 'lan-disallowed-ips', 'skip-auth-prefixes',
+  'ipv6', 'external-controller', 'external-controller-tls', 'external-controller-unix',
+  'external-controller-pipe', 'external-controller-cors', 'external-ui', 'external-ui-name',
+  'external-ui-url', 'external-doh-server', 'secret', 'interface-name', 'routing-mark',
+  'tcp-concurrent', 'find-process-mode', 'global-client-fingerprint', 'global-ua', 'etag-support',
+  'keep-alive-idle', 'keep-alive-interval', 'disable-keep-alive', 'unified-delay', 'geodata-mode',
+  'geodata-loader', 'geosite-matcher', 'geo-auto-update', 'geo-update-interval', 'geox-url',
+  'geoip-database', 'profile', 'hosts', 'use-hosts', 'use-system-hosts', 'dns', 'tun', 'sniffer',
+  'tunnels', 'ntp', 'experimental', 'iptables', 'proxy-groups', 'proxy-providers', 'rule-providers',
+  'sub-rules', 'tls', 'clash-for-android', 'log-file', 'authentication-bypass',
+]);
+
+/** mihomo listener keys sluice does not implement yet. */
+export const clashListenerKeys: ReadonlySet<string> = new Set(['rule', 'proxy']);
+
+/** Proxy types mihomo knows; sluice names them in a 'not supported yet' error. */
+export const clashProxyTypes: ReadonlySet<string> = new Set([
+  'vmess', 'vless', 'ss', 'ssr', 'socks5', 'http', 'trojan', 'hysteria', 'hysteria2', 'tuic',
+  'wireguard', 'snell', 'mieru', 'anytls', 'ssh', 'dns', 'reject', 'pqtunnel',
+]);

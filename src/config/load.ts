@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parseDocument } from 'yaml';
+import { normalizeHost } from '../common/address.js';
+import type { LogLevel } from '../common/log.js';
+import type { Rule } from '../adapter/router.js';
+import { parseRule } from '../route/rule/parse.js';
+import type { RouterMode } from '../route/router.js';
+import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys } from './clash-keys.js';
+import { ConfigError, describeSchemaError, showValue } from './errors.js';
+import type { ListenerConfig, ListenerType, ProxyConfig, Timeouts } from './types.js';
+
+/** Path of the JSON Schema shipped at the package root. */
+export const schemaUrl = new URL('../../config.schema.json', import.meta.url);
+/** Path of the bundled default config used when `run` gets no `-f`. */
+export const defaultConfigUrl = new URL('../../config.default.yaml', import.meta.url);
+
+/** Outbound names every config has. */
+export const builtinOutbounds: readonly string[] = ['DIRECT', 'REJECT', 'REJECT-DROP'];
+
+/** A validated configuration, ready to build a Box from. */
+export interface LoadedConfig {
+  /** Log threshold. */
+  logLevel: LogLevel;
+  /** Routing mode. */
+  mode: RouterMode;
+  /** Every listener to open. */
+  listeners: ListenerConfig[];
+  /** User-defined outbounds. */
+  proxies: ProxyConfig[];
+  /** Parsed rules, in order. */
+  rules: Rule[];
+  /** Time limits. */
+  timeouts: Timeouts;
+  /** Things the user should know that do not stop loading. */
+  warnings: string[];
+}
+
+interface RawListener {
+  name: string;
+  type: ListenerType;
+  listen?: string;
+  port: number;
+  udp?: boolean;
+  users?: { username: string; password: string }[];
+}
+
+interface RawConfig {
+  port?: number;
+  'socks-port'?: number;
+  'mixed-port'?: number;
+  'allow-lan'?: boolean;
+  'bind-address'?: string;
+  authentication?: string[];
+  'log-level'?: LogLevel;
+  mode?: RouterMode;
+  listeners?: RawListener[];
+  proxies?: ProxyConfig[];
+  rules?: string[];
+  timeouts?: Partial<Record<string, number>>;
+}
+
+let validator: ReturnType<Ajv2020['compile']> | undefined;
+
+function validate(value: unknown): string[] {
+  if (!validator) {
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
+    validator = ajv.compile(JSON.parse(readFileSync(schemaUrl, 'utf8')));
+  }
+  if (validator(value)) return [];
+  return (validator.errors ?? []).map(describeSchemaError);
+}
+
+/** Reads and validates a YAML or JSON config file. Throws ConfigError naming each problem. */
+export function loadConfigFile(path: string | URL): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`cannot read config ${String(path)}: ${(error as Error).message}`]);
+  }
+  return parseConfig(text);
+}
+
+/** Parses and validates config text (YAML, of which JSON is a subset). Throws ConfigError. */
+export function parseConfig(text: string): LoadedConfig {
+  const document = parseDocument(text, { uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(document.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  const root: unknown = document.toJS() ?? {};
+  if (typeof root !== 'object' || root === null || Array.isArray(root)) {
+    throw new ConfigError([`(top level): must be a mapping of keys, got ${showValue(root)}`]);
+  }
+  const raw = root as Record<string, unknown>;
+  const ignored: string[] = [];
+  const problems: string[] = [];
+  stripKnownClashKeys(raw, ignored, problems);
+  problems.push(...validate(raw));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return build(raw as RawConfig, ignored);
+}
+
+/** Removes keys Clash defines but sluice does not implement (collecting their paths); flags unimplemented proxy types. */
+function stripKnownClashKeys(raw: Record<string, unknown>, ignored: string[], problems: string[]): void {
+  for (const key of Object.keys(raw)) {
+    if (clashTopLevelKeys.has(key)) {
+      ignored.push(key);
+      delete raw[key];
+    }
+  }
+  if (typeof raw.mode === 'string') raw.mode = raw.mode.toLowerCase();
+  const listeners = Array.isArray(raw.listeners) ? raw.listeners : [];
+  listeners.forEach((listener: unknown, i) => {
+    if (typeof listener !== 'object' || listener === null) return;
+    for (const key of Object.keys(listener)) {
+      if (clashListenerKeys.has(key)) {
+        ignored.push(`listeners[${i}].${key}`);
+        delete (listener as Record<string, unknown>)[key];
+      }
+    }
+  });
+  const proxies = Array.isArray(raw.proxies) ? raw.proxies : [];
+  proxies.forEach((proxy: unknown, i) => {
+    const type = (proxy as { type?: unknown } | null)?.type;
+    if (typeof type === 'string' && clashProxyTypes.has(type)) {
+      problems.push(`proxies[${i}].type: '${type}' is not supported yet (proxy ${showValue((proxy as { name?: unknown }).name)})`);
+    }
+  });
+}
+
+const defaultTimeouts: Record<string, number> = {
+  connect: 10, handshake: 10, 'tcp-idle': 300, 'udp-idle': 60, dns: 5, 'dns-cache': 60,
+  'reject-drop': 30, 'shutdown-grace': 5,
+};
+
+function build(raw: RawConfig, ignored: string[]): LoadedConfig {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  if (ignored.length > 0) warnings.push(`not implemented yet, ignored: ${ignored.join(', ')}`);
+  const allowLan = raw['allow-lan'] ?? false;
+  const globalUsers = usersFrom(raw.authentication);
+
+  const listeners: ListenerConfig[] = [];
+  const bind = allowLan ? (raw['bind-address'] === '*' || !raw['bind-address'] ? '0.0.0.0' : raw['bind-address']) : '127.0.0.1';
+  const defaults: [keyof RawConfig, string, ListenerType][] = [
+    ['port', 'DEFAULT-HTTP', 'http'],
+    ['socks-port', 'DEFAULT-SOCKS', 'socks'],
+    ['mixed-port', 'DEFAULT-MIXED', 'mixed'],
+  ];
+  for (const [key, name, type] of defaults) {
+    const port = raw[key] as number | undefined;
+    if (port) listeners.push({ name, type, listen: bind, port, users: globalUsers, udp: true });
+  }
+  (raw.listeners ?? []).forEach((entry, i) => {
+    const listen = entry.listen ?? '127.0.0.1';
+    if (!allowLan && !isLoopback(listen)) {
+      problems.push(`listeners[${i}].listen: ${showValue(listen)} is not a loopback address; set allow-lan: true to listen on it`);
+    }
+    const users = entry.users ? new Map(entry.users.map((u) => [u.username, u.password])) : globalUsers;
+    listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, users, udp: entry.udp ?? true });
+  });
+  const defaultCount = listeners.length - (raw.listeners?.length ?? 0);
+  const reserved = new Set(listeners.slice(0, defaultCount).map((l) => l.name));
+  (raw.listeners ?? []).forEach((entry, i) => {
+    if (reserved.has(entry.name)) problems.push(`listeners[${i}].name: ${showValue(entry.name)} is taken by a default listener`);
+  });
+  checkUnique((raw.listeners ?? []).map((l) => l.name), 'listeners', 'listener', problems);
+
+  const proxies = raw.proxies ?? [];
+  checkUnique(proxies.map((p) => p.name), 'proxies', 'proxy', problems);
+  proxies.forEach((p, i) => {
+    if (builtinOutbounds.includes(p.name)) problems.push(`proxies[${i}].name: ${showValue(p.name)} is a built-in outbound name`);
+  });
+  const targets = new Set([...builtinOutbounds, ...proxies.map((p) => p.name)]);
+
+  const rules: Rule[] = [];
+  (raw.rules ?? []).forEach((line, i) => {
+    try {
+      const { rule, warning } = parseRule(line);
+      if (!targets.has(rule.target)) {
+        problems.push(`rules[${i}]: unknown target '${rule.target}' in ${showValue(line)} (known: ${[...targets].join(', ')})`);
+      }
+      if (warning) warnings.push(`rules[${i}]: ${warning}`);
+      rules.push(rule);
+    } catch (error) {
+      problems.push(`rules[${i}]: ${(error as Error).message}, got ${showValue(line)}`);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (listeners.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
+
+  const seconds = { ...defaultTimeouts, ...raw.timeouts };
+  const ms = (key: string): number => Math.round(seconds[key]! * 1000);
+  const timeouts: Timeouts = {
+    connectMs: ms('connect'),
+    handshakeMs: ms('handshake'),
+    tcpIdleMs: ms('tcp-idle'),
+    udpIdleMs: ms('udp-idle'),
+    dnsMs: ms('dns'),
+    dnsCacheMs: ms('dns-cache'),
+    rejectDropMs: ms('reject-drop'),
+    shutdownGraceMs: ms('shutdown-grace'),
+  };
+  return {
+    logLevel: raw['log-level'] ?? 'info',
+    mode: raw.mode ?? 'rule',
+    listeners,
+    proxies,
+    rules,
+    timeouts,
+    warnings,
+  };
+}
+
+function usersFrom(pairs: string[] | undefined): Map<string, string> | undefined {
+  if (!pairs || pairs.length === 0) return undefined;
+  return new Map(pairs.map((pair) => [pair.slice(0, pair.indexOf(':')), pair.slice(pair.indexOf(':') + 1)]));
+}
+
+function isLoopback(host: string): boolean {
+  const h = normalizeHost(host);
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
+}
+
+function checkUnique(names: string[], path: string, what: string, problems: string[]): void {
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    if (seen.has(name)) problems.push(`${path}[${i}].name: duplicate ${what} name ${showValue(name)}`);
+    seen.add(name);
+  });
+}

@@ -1,0 +1,171 @@
+import type { Duplex } from 'node:stream';
+import type { Flow, FlowRequest } from './adapter/flow.js';
+import type { Outbound, PacketConn } from './adapter/outbound.js';
+import type { Router } from './adapter/router.js';
+import { formatAddress, ipFamily, normalizeHost } from './common/address.js';
+import { DialError, describeError, toDialError } from './common/errors.js';
+import type { Logger } from './common/log.js';
+import { relay } from './common/relay.js';
+
+/** Flow-level time limits, in milliseconds. */
+export interface FlowTimeouts {
+  /** A TCP flow with no byte either way for this long is closed. */
+  tcpIdleMs: number;
+  /** A UDP destination (and an association) with no datagram for this long is closed. */
+  udpIdleMs: number;
+}
+
+interface Entry {
+  flow: Flow;
+  abort: AbortController;
+}
+
+/** The reason a flow is aborted at shutdown. */
+export class ShutdownError extends Error {
+  constructor() {
+    super('sluice is shutting down');
+    this.name = 'ShutdownError';
+  }
+}
+
+/**
+ * Owns every flow's life: opens it, asks the router, dials the outbound, relays, and
+ * closes it exactly once with one log line.
+ */
+export class Dispatcher {
+  private nextId = 1;
+  private readonly flows = new Map<number, Entry>();
+  private idleWaiters: (() => void)[] = [];
+  private readonly stop = new AbortController();
+
+  constructor(
+    private readonly router: Router,
+    private readonly outbounds: ReadonlyMap<string, Outbound>,
+    private readonly logger: Logger,
+    /** Time limits applied to every flow. */
+    readonly timeouts: FlowTimeouts,
+  ) {}
+
+  /** Aborted when the grace period of a shutdown is over; long-lived sessions (UDP associations) end on it. */
+  get stopping(): AbortSignal {
+    return this.stop.signal;
+  }
+
+  /** Number of flows not yet closed. */
+  get activeCount(): number {
+    return this.flows.size;
+  }
+
+  /** Snapshot of the open flows. */
+  active(): Flow[] {
+    return [...this.flows.values()].map((e) => e.flow);
+  }
+
+  /** Registers a new flow; the destination is normalized and an IP literal becomes `flow.ip`. */
+  open(request: FlowRequest): Flow {
+    const abort = new AbortController();
+    const host = normalizeHost(request.destination.host);
+    const flow: Flow = {
+      id: this.nextId++,
+      network: request.network,
+      inbound: request.inbound,
+      source: request.source,
+      destination: { host, port: request.destination.port },
+      user: request.user,
+      bytesUp: 0,
+      bytesDown: 0,
+      start: Date.now(),
+      signal: abort.signal,
+    };
+    if (ipFamily(host) !== 0) flow.ip = host;
+    this.flows.set(flow.id, { flow, abort });
+    return flow;
+  }
+
+  /** Routes and dials a TCP flow. On failure the flow is closed (and logged) and a DialError thrown. */
+  async connect(flow: Flow): Promise<Duplex> {
+    try {
+      return await (await this.route(flow)).dial(flow);
+    } catch (error) {
+      const dialError = toDialError(error);
+      this.close(flow, dialError);
+      throw dialError;
+    }
+  }
+
+  /** Routes a UDP flow and opens its datagram endpoint. On failure the flow is closed and a DialError thrown. */
+  async listenPacket(flow: Flow): Promise<PacketConn> {
+    try {
+      return await (await this.route(flow)).listenPacket(flow);
+    } catch (error) {
+      const dialError = toDialError(error);
+      this.close(flow, dialError);
+      throw dialError;
+    }
+  }
+
+  /** Relays a connected TCP flow until both sides close, then closes the flow. */
+  async relay(flow: Flow, client: Duplex, remote: Duplex, head?: Buffer): Promise<void> {
+    const error = await relay(client, remote, flow, { idleTimeoutMs: this.timeouts.tcpIdleMs, signal: flow.signal, head });
+    this.close(flow, error);
+  }
+
+  /** Ends a flow: aborts its signal, forgets it, and writes its one log line. Later calls do nothing. */
+  close(flow: Flow, error?: Error): void {
+    const entry = this.flows.get(flow.id);
+    if (!entry) return;
+    this.flows.delete(flow.id);
+    if (!entry.abort.signal.aborted) entry.abort.abort(error ?? new Error('flow closed'));
+    this.logClosed(flow, error);
+    if (this.flows.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Waits up to `graceMs` for open flows to finish, then aborts the rest and waits for them to close. */
+  async drain(graceMs: number): Promise<void> {
+    if (this.flows.size > 0) await this.waitIdle(graceMs);
+    this.stop.abort(new ShutdownError());
+    if (this.flows.size === 0) return;
+    for (const { abort } of this.flows.values()) abort.abort(new ShutdownError());
+    await this.waitIdle(1000);
+  }
+
+  private async route(flow: Flow): Promise<Outbound> {
+    const decision = await this.router.decide(flow);
+    flow.rule = decision.rule?.toString() ?? '';
+    flow.outbound = decision.outbound;
+    const outbound = this.outbounds.get(decision.outbound);
+    if (!outbound) throw new DialError('general', `no outbound named ${decision.outbound}`);
+    return outbound;
+  }
+
+  private waitIdle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.idleWaiters.push(() => (clearTimeout(timer), resolve()));
+    });
+  }
+
+  private logClosed(flow: Flow, error: Error | undefined): void {
+    const level = error && flow.bytesUp + flow.bytesDown === 0 ? 'warning' : 'info';
+    if (!this.logger.enabled(level)) return;
+    const message =
+      `[${flow.network.toUpperCase()}] ${formatAddress(flow.source)} --> ${formatAddress(flow.destination)}` +
+      ` via ${flow.inbound.name}/${flow.inbound.type}` +
+      ` match ${flow.rule || 'none'} using ${flow.outbound ?? '-'}`;
+    const fields = {
+      id: flow.id,
+      user: flow.user,
+      ip: flow.ip !== flow.destination.host ? flow.ip : undefined,
+      up: flow.bytesUp,
+      down: flow.bytesDown,
+      ms: Date.now() - flow.start,
+      error: error ? describeError(error) : undefined,
+    };
+    if (level === 'warning') this.logger.warn(message, fields);
+    else this.logger.info(message, fields);
+  }
+}

@@ -1,0 +1,51 @@
+import { createSocket, type Socket } from 'node:dgram';
+import type { PacketConn } from '../../adapter/outbound.js';
+import { ipFamily, normalizeHost, type Address } from '../../common/address.js';
+import type { DnsCache } from '../../common/dns-cache.js';
+
+/** UDP straight to the destination; one socket per address family, opened on first use. */
+export class DirectPacketConn implements PacketConn {
+  private readonly sockets = new Map<4 | 6, Socket>();
+  private handler: (data: Buffer, from: Address) => void = () => {};
+  private closed = false;
+
+  constructor(private readonly dns: DnsCache) {}
+
+  send(data: Buffer, to: Address): void {
+    const family = ipFamily(to.host);
+    if (family !== 0) return this.sendTo(data, to.host, family, to.port);
+    this.dns.resolveAll(to.host).then(
+      (addresses) => {
+        const first = addresses.find((a) => a.family === 4) ?? addresses[0];
+        if (first) this.sendTo(data, first.address, first.family === 6 ? 6 : 4, to.port);
+      },
+      () => {},
+    );
+  }
+
+  onPacket(handler: (data: Buffer, from: Address) => void): void {
+    this.handler = handler;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const socket of this.sockets.values()) socket.close();
+    this.sockets.clear();
+  }
+
+  private sendTo(data: Buffer, ip: string, family: 4 | 6, port: number): void {
+    if (this.closed) return;
+    this.socketFor(family).send(data, port, ip);
+  }
+
+  private socketFor(family: 4 | 6): Socket {
+    let socket = this.sockets.get(family);
+    if (!socket) {
+      socket = createSocket(family === 4 ? 'udp4' : 'udp6');
+      socket.on('message', (msg, rinfo) => this.handler(msg, { host: normalizeHost(rinfo.address), port: rinfo.port }));
+      socket.on('error', () => {});
+      this.sockets.set(family, socket);
+    }
+    return socket;
+  }
+}

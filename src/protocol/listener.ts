@@ -1,0 +1,111 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Inbound } from '../adapter/inbound.js';
+import type { UserTable } from '../common/auth.js';
+import { HandshakeClosedError, HandshakeReader } from '../common/handshake-reader.js';
+import { describeError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { Dispatcher } from '../dispatcher.js';
+
+/** What every TCP listener needs to know, built from its config entry. */
+export interface ListenerContext {
+  /** Listener name (IN-NAME, logs). */
+  name: string;
+  /** Config type: `socks`, `http`, `mixed`. */
+  type: string;
+  /** Address to bind. */
+  listen: string;
+  /** Port to bind; 0 picks a free one. */
+  port: number;
+  /** Where accepted flows go. */
+  dispatcher: Dispatcher;
+  /** Log output. */
+  logger: Logger;
+  /** When set, clients must authenticate with one of these users. */
+  users?: UserTable;
+  /** A client that has not finished its handshake in this time is disconnected. */
+  handshakeTimeoutMs: number;
+  /** Whether SOCKS5 UDP ASSOCIATE is offered. */
+  udp: boolean;
+}
+
+/** Per-connection hooks a protocol handler gets from the listener. */
+export interface Session {
+  /** The listener's settings. */
+  readonly context: ListenerContext;
+  /** Tells the listener the handshake is over: the handshake timeout stops and the flow owns the socket. */
+  handshakeDone(): void;
+}
+
+/** Serves one accepted connection: runs the handshake, then hands the socket to the dispatcher. */
+export type ConnectionHandler = (socket: Socket, reader: HandshakeReader, session: Session) => Promise<void>;
+
+/** A TCP listener that runs a protocol handler per connection, with a handshake timeout. */
+export class TcpListener implements Inbound {
+  private readonly server: Server;
+  private readonly handshaking = new Set<Socket>();
+
+  constructor(
+    private readonly context: ListenerContext,
+    private readonly handler: ConnectionHandler,
+  ) {
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  get name(): string {
+    return this.context.name;
+  }
+
+  get type(): string {
+    return this.context.type;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.context.listen, port: this.context.port }, () => {
+        this.server.off('error', reject);
+        this.server.on('error', (error) => this.context.logger.error(`listener ${this.name}: ${describeError(error)}`));
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    for (const socket of this.handshaking) socket.destroy();
+    this.handshaking.clear();
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+    });
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => {});
+    this.handshaking.add(socket);
+    const timer = setTimeout(() => socket.destroy(), this.context.handshakeTimeoutMs);
+    const handshakeDone = (): void => {
+      clearTimeout(timer);
+      this.handshaking.delete(socket);
+    };
+    const reader = new HandshakeReader(socket);
+    this.handler(socket, reader, { context: this.context, handshakeDone })
+      .catch((error: unknown) => {
+        if (!(error instanceof HandshakeClosedError)) {
+          this.context.logger.debug(`${this.name}: handshake from ${socket.remoteAddress} failed: ${describeError(error)}`);
+        }
+        socket.destroy();
+      })
+      .finally(handshakeDone);
+  }
+}
+
+/** Writes a final reply, half-closes, and destroys the socket if the client does not close soon. */
+export function replyAndClose(socket: Socket, reply: Buffer | string): void {
+  socket.end(reply);
+  socket.resume();
+  setTimeout(() => socket.destroy(), 2000).unref();
+}

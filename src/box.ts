@@ -1,3 +1,4 @@
+import type { LookupAddress } from 'node:dns';
 import type { Inbound } from './adapter/inbound.js';
 import type { Outbound } from './adapter/outbound.js';
 import { DnsCache } from './common/dns-cache.js';
@@ -16,6 +17,12 @@ import { RuleRouter } from './route/router.js';
 
 const handlers: Record<ListenerType, ConnectionHandler> = { socks: handleSocks, http: handleHttp, mixed: handleMixed };
 
+/** Replaceable OS-facing parts, for tests. */
+export interface BoxSeams {
+  /** Name resolution instead of the system's getaddrinfo. */
+  resolve?: (hostname: string) => Promise<LookupAddress[]>;
+}
+
 /** One running sluice: outbounds, router, dispatcher and listeners built from a config. */
 export class Box {
   /** Owns every flow. */
@@ -30,9 +37,10 @@ export class Box {
   constructor(
     readonly config: LoadedConfig,
     private readonly logger: Logger,
+    seams: BoxSeams = {},
   ) {
     const { timeouts } = config;
-    const dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs });
+    const dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs, resolve: seams.resolve });
     const outbounds = new Map<string, Outbound>();
     const add = (outbound: Outbound): void => void outbounds.set(outbound.name, outbound);
     add(new DirectOutbound('DIRECT', dns, timeouts.connectMs));

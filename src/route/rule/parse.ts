@@ -37,7 +37,7 @@ export function parseRule(line: string): ParsedRule {
   if (type === 'MATCH' || type === 'FINAL') return parseMatch(type, fields);
   if (notYetTypes.has(type)) throw new Error(`rule type ${type} is not supported yet`);
   if (fields.length < 3 || fields[1] === '' || fields[2] === '') {
-    throw new Error(`expected TYPE,PAYLOAD,TARGET, got '${line}'`);
+    throw new Error('expected TYPE,PAYLOAD,TARGET');
   }
   const [, rawPayload, target, ...params] = fields as [string, string, string, ...string[]];
   for (const param of params) {

@@ -1,0 +1,124 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SocksClient } from 'socks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closedPort, closeServer, dial, listen, readAll, trackedServer } from '../helpers/net.js';
+
+const bin = new URL('../../bin/sluice.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+
+beforeAll(() => {
+  if (!existsSync(new URL('../../dist/cli.js', import.meta.url))) throw new Error('dist/ is missing: run npm run build (npm test does)');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function sluice(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
+}
+
+function configFile(name: string, yaml: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, yaml);
+  return path;
+}
+
+/** Starts `sluice run` and waits for its 'started' log line. */
+async function runSluice(args: string[]): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [bin, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  const deadline = Date.now() + 10_000;
+  while (!/started with/.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`sluice did not start:\n${output}`);
+    await sleep(20);
+  }
+  return { child, output: () => output };
+}
+
+describe('sluice CLI', () => {
+  it('prints version, uuid and help for every command', () => {
+    expect(sluice('version').stdout).toMatch(/^sluice \d+\.\d+\.\d+\n$/);
+    expect(sluice('uuid').stdout).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$/);
+    for (const command of ['run', 'check', 'uuid', 'version']) {
+      const result = sluice(command, '--help');
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain(`Usage: sluice ${command}`);
+    }
+    expect(sluice('--help').stdout).toContain('Commands:');
+    const unknown = sluice('frobnicate');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+    expect(sluice('run', '--bogus').status).toBe(2);
+  });
+
+  it('check prints a summary of a valid config and the errors of an invalid one', () => {
+    const good = configFile('good.yaml', `mixed-port: 7999
+dns: { enable: true }
+listeners: [{ name: s, type: socks, port: 1081 }]
+proxies: [{ name: out, type: direct }]
+rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
+    const ok = sluice('check', '-f', good);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('DEFAULT-MIXED  mixed  127.0.0.1:7999');
+    expect(ok.stdout).toContain('rules: 2');
+    expect(ok.stdout).toContain('not implemented yet, ignored: dns');
+    const bad = configFile('bad.yaml', 'listeners:\n  - { name: a, type: socks, port: 1 }\n  - { name: b, type: http, port: 70000 }\n');
+    const failed = sluice('check', '-f', bad);
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain('listeners[1].port: must be <= 65535, got 70000');
+    expect(sluice('check', '-f', join(dir, 'missing.yaml')).stderr).toContain('cannot read config');
+  });
+
+  it('run refuses a bad config without opening any port', async () => {
+    const port = await closedPort();
+    const bad = configFile('bad-run.yaml', `mixed-port: ${port}\nrules: ['MATCH,NOWHERE']\n`);
+    const result = sluice('run', '-f', bad);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("rules[0]: unknown target 'NOWHERE'");
+    await expect(dial(port)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('run serves, logs JSON on request, and on SIGTERM lets an open flow finish before exiting 0', async () => {
+    const port = await closedPort();
+    let originSocket: import('node:net').Socket | undefined;
+    const origin = trackedServer((socket) => (originSocket = socket));
+    const originPort = await listen(origin);
+    const config = configFile('run.yaml', `mixed-port: ${port}\ntimeouts: { shutdown-grace: 5 }\nrules: ['MATCH,DIRECT']\n`);
+    const { child, output } = await runSluice(['-f', config, '--log-format', 'json']);
+    const { socket } = await SocksClient.createConnection({
+      proxy: { host: '127.0.0.1', port, type: 5 },
+      command: 'connect',
+      destination: { host: '127.0.0.1', port: originPort },
+    });
+    const received = readAll(socket);
+    while (!originSocket) await sleep(10);
+    child.kill('SIGTERM');
+    await sleep(300);
+    // New connections are refused while the open flow keeps going.
+    await expect(dial(port)).rejects.toThrow(/ECONNREFUSED/);
+    originSocket.end('late reply');
+    socket.end();
+    expect((await received).toString()).toBe('late reply');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    const lines = output().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; up?: number; down?: number });
+    expect(lines.some((l) => l.msg.startsWith('[TCP]') && l.down === 10)).toBe(true);
+    expect(lines.at(-1)!.msg).toBe('stopped');
+    await closeServer(origin);
+  });
+
+  it('npm start configuration: run without -f uses the bundled default on 127.0.0.1:7890', async () => {
+    const busy = await dial(7890).then((s) => (s.destroy(), true), () => false);
+    if (busy) throw new Error('port 7890 is in use on this machine');
+    const { child, output } = await runSluice([]);
+    expect(output()).toContain('listening mixed DEFAULT-MIXED on 127.0.0.1:7890');
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+});

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/errors.js';
+import { defaultConfigUrl, parseConfig } from '../../src/config/load.js';
+
+function problems(yaml: string): string[] {
+  try {
+    parseConfig(yaml);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config loading', () => {
+  it('loads the bundled default config', () => {
+    const config = parseConfig(readFileSync(defaultConfigUrl, 'utf8'));
+    expect(config.listeners).toEqual([
+      { name: 'DEFAULT-MIXED', type: 'mixed', listen: '127.0.0.1', port: 7890, users: undefined, udp: true },
+    ]);
+    expect(config.rules.map(String)).toEqual(['MATCH']);
+    expect(config.warnings).toEqual([]);
+    expect(config.timeouts.tcpIdleMs).toBe(300_000);
+  });
+
+  it('names the path and the value of an out-of-range number', () => {
+    const yaml = `listeners:
+  - { name: a, type: socks, port: 1080 }
+  - { name: b, type: http, port: 70000 }`;
+    expect(problems(yaml)).toEqual(['listeners[1].port: must be <= 65535, got 70000']);
+  });
+
+  it('reports wrong types, enums and missing keys', () => {
+    expect(problems('mixed-port: "7890x"')).toEqual(['mixed-port: must be integer, got "7890x"']);
+    expect(problems('log-level: loud')).toEqual([
+      'log-level: must be one of silent, error, warning, info, debug, got "loud"',
+    ]);
+    expect(problems('listeners:\n  - { name: a, type: socks }')).toEqual(['listeners[0].port: required key is missing']);
+    expect(problems('authentication: ["nocolon"]')).toEqual(['authentication[0]: has the wrong form, got "nocolon"']);
+    expect(problems('timeouts: { connect: 0 }')).toEqual(['timeouts.connect: must be > 0, got 0']);
+  });
+
+  it('suggests the nearest key for a typo, at any depth', () => {
+    expect(problems('mixed-prot: 7890')).toEqual(["mixed-prot: unknown key (did you mean 'mixed-port'?)"]);
+    expect(problems('listeners:\n  - { name: a, type: socks, prot: 1 }')).toEqual([
+      'listeners[0].port: required key is missing',
+      "listeners[0].prot: unknown key (did you mean 'port'?)",
+    ]);
+    expect(problems('zzzzzz: 1')).toEqual(['zzzzzz: unknown key']);
+  });
+
+  it('warns about, and ignores, keys Clash defines that sluice does not implement yet', () => {
+    const config = parseConfig(`mixed-port: 7890
+dns: { enable: true }
+proxy-groups: []
+listeners:
+  - { name: s, type: socks, port: 1081, rule: sub }
+rules: ['MATCH,DIRECT']`);
+    expect(config.warnings).toEqual(['not implemented yet, ignored: dns, proxy-groups, listeners[0].rule']);
+    expect(config.listeners.map((l) => l.name)).toEqual(['DEFAULT-MIXED', 's']);
+  });
+
+  it('names proxies of types not supported yet', () => {
+    expect(problems('proxies:\n  - { name: hk, type: vmess, server: a, port: 1 }')).toContain(
+      `proxies[0].type: 'vmess' is not supported yet (proxy "hk")`,
+    );
+  });
+
+  it('checks rules: grammar, targets, payloads', () => {
+    expect(
+      problems(`rules:
+  - DOMAIN-SUFFIX,example.com,Proxy
+  - FOO,bar,DIRECT
+  - IP-CIDR,10.0.0.0/33,DIRECT
+  - DST-PORT,80-,DIRECT
+  - GEOIP,CN,DIRECT
+  - DOMAIN,example.com
+  - IP-CIDR,10.0.0.0/8,DIRECT,resolve-please`),
+    ).toEqual([
+      `rules[0]: unknown target 'Proxy' in "DOMAIN-SUFFIX,example.com,Proxy" (known: DIRECT, REJECT, REJECT-DROP)`,
+      `rules[1]: unknown rule type 'FOO', got "FOO,bar,DIRECT"`,
+      `rules[2]: invalid prefix length in '10.0.0.0/33', got "IP-CIDR,10.0.0.0/33,DIRECT"`,
+      `rules[3]: invalid port '80-', got "DST-PORT,80-,DIRECT"`,
+      `rules[4]: rule type GEOIP is not supported yet, got "GEOIP,CN,DIRECT"`,
+      `rules[5]: expected TYPE,PAYLOAD,TARGET, got "DOMAIN,example.com"`,
+      `rules[6]: unknown rule parameter 'resolve-please', got "IP-CIDR,10.0.0.0/8,DIRECT,resolve-please"`,
+    ]);
+  });
+
+  it('accepts user proxies as rule targets, FINAL as MATCH, host-only rules with a warning', () => {
+    const config = parseConfig(`mixed-port: 1
+proxies:
+  - { name: out, type: direct }
+rules:
+  - PROCESS-NAME,curl,out
+  - DOMAIN-SUFFIX,.example.com,out
+  - FINAL,,out`);
+    expect(config.rules.map((r) => `${r}=>${r.target}`)).toEqual([
+      'PROCESS-NAME,curl=>out',
+      'DOMAIN-SUFFIX,example.com=>out',
+      'MATCH=>out',
+    ]);
+    expect(config.warnings).toEqual([
+      'rules[0]: PROCESS-NAME rules never match in sluice',
+      'rules[1]: leading dot removed from DOMAIN-SUFFIX,.example.com',
+      'rules[2]: FINAL is an old alias of MATCH',
+    ]);
+  });
+
+  it('keeps listeners on loopback unless allow-lan is set', () => {
+    expect(problems('listeners:\n  - { name: a, type: socks, port: 1, listen: 0.0.0.0 }')).toEqual([
+      'listeners[0].listen: "0.0.0.0" is not a loopback address; set allow-lan: true to listen on it',
+    ]);
+    expect(parseConfig('allow-lan: false\nbind-address: "*"\nsocks-port: 1').listeners[0]!.listen).toBe('127.0.0.1');
+    expect(parseConfig('allow-lan: true\nbind-address: "*"\nsocks-port: 1').listeners[0]!.listen).toBe('0.0.0.0');
+    expect(parseConfig('allow-lan: true\nlisteners:\n  - { name: a, type: socks, port: 1, listen: 0.0.0.0 }').listeners[0]!.listen).toBe('0.0.0.0');
+  });
+
+  it('rejects duplicate and reserved names', () => {
+    expect(
+      problems(`mixed-port: 1
+listeners:
+  - { name: DEFAULT-MIXED, type: socks, port: 2 }
+  - { name: x, type: socks, port: 3 }
+  - { name: x, type: http, port: 4 }
+proxies:
+  - { name: DIRECT, type: direct }`),
+    ).toEqual([
+      'listeners[0].name: "DEFAULT-MIXED" is taken by a default listener',
+      'listeners[2].name: duplicate listener name "x"',
+      'proxies[0].name: "DIRECT" is a built-in outbound name',
+    ]);
+  });
+
+  it('reports YAML syntax errors and non-mapping documents', () => {
+    expect(problems('mixed-port: [1, 2')[0]).toMatch(/^YAML: /);
+    expect(problems('mixed-port: 1\nmixed-port: 2')[0]).toMatch(/^YAML: .*unique/);
+    expect(problems('- just\n- a list')).toEqual(['(top level): must be a mapping of keys, got ["just","a list"]']);
+  });
+
+  it('applies authentication to default listeners and listeners without users', () => {
+    const config = parseConfig(`authentication: ["alice:secret:with:colons"]
+socks-port: 1
+listeners:
+  - { name: own, type: http, port: 2, users: [{ username: bob, password: pw }] }
+  - { name: inherit, type: http, port: 3 }`);
+    expect([...config.listeners[0]!.users!]).toEqual([['alice', 'secret:with:colons']]);
+    expect([...config.listeners[1]!.users!]).toEqual([['bob', 'pw']]);
+    expect([...config.listeners[2]!.users!]).toEqual([['alice', 'secret:with:colons']]);
+  });
+
+  it('accepts JSON, a YAML subset', () => {
+    expect(parseConfig('{"socks-port": 1080, "mode": "Rule"}').mode).toBe('rule');
+  });
+});

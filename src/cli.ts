@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
 import { Box } from './box.js';
 import { describeError } from './common/errors.js';
-import { Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
+import { BatchedStderr, Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
 import { ConfigError } from './config/errors.js';
 import { defaultConfigUrl, loadConfigFile, type LoadedConfig } from './config/load.js';
 
@@ -15,6 +15,7 @@ Commands:
   check    validate a config file and print a summary
   uuid     print a fresh UUID (for VMess users)
   version  print the version
+  bench    measure the relay on loopback against a baseline (as npm run bench)
 
 Run 'sluice <command> --help' for a command's options.`,
   run: `Usage: sluice run [-f FILE] [--log-level LEVEL] [--log-format text|json]
@@ -29,6 +30,7 @@ Validates FILE against config.schema.json and the rule grammar; prints listeners
 proxies, rule count and warnings. Exits 1 when the config is invalid.`,
   uuid: 'Usage: sluice uuid\n\nPrints a random (version 4) UUID.',
   version: 'Usage: sluice version\n\nPrints the sluice version.',
+  bench: 'Usage: sluice bench\n\nMeasures relay throughput and connection rate on loopback, each next to a\nbaseline taken in the same run, and prints the figures and ratios.',
 };
 
 const options = {
@@ -55,6 +57,9 @@ export async function main(argv: string[]): Promise<number> {
       return print(uuidv4());
     case 'version':
       return print(`sluice ${packageVersion()}`);
+    case 'bench':
+      await (await import('./bench/index.js')).runBench();
+      return 0;
     case 'check':
       return args.config ? check(args.config) : fail(`check needs -f FILE\n\n${usage.check}`);
     default:
@@ -80,7 +85,15 @@ async function run(file: string | undefined, level: string | undefined, format: 
   if (format !== undefined && format !== 'text' && format !== 'json') return fail(`--log-format: must be text or json, got '${format}'`);
   const config = load(file ?? defaultConfigUrl);
   if (!config) return 1;
-  const logger = new Logger((level as LogLevel | undefined) ?? config.logLevel, (format as LogFormat | undefined) ?? 'text');
+  if (config.listeners.length === 0) {
+    process.stderr.write(`${file}: nothing to run: set mixed-port, socks-port, port or listeners\n`);
+    return 1;
+  }
+  const logger = new Logger(
+    (level as LogLevel | undefined) ?? config.logLevel,
+    (format as LogFormat | undefined) ?? 'text',
+    new BatchedStderr(),
+  );
   for (const warning of config.warnings) logger.warn(warning);
   const box = new Box(config, logger);
   try {

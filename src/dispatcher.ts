@@ -110,12 +110,12 @@ export class Dispatcher {
     this.close(flow, error);
   }
 
-  /** Ends a flow: aborts its signal, forgets it, and writes its one log line. Later calls do nothing. */
+  /**
+   * Records that a flow has ended: forgets it and writes its one log line. Later calls do nothing.
+   * (To make a running flow end, abort it: see `drain`.)
+   */
   close(flow: Flow, error?: Error): void {
-    const entry = this.flows.get(flow.id);
-    if (!entry) return;
-    this.flows.delete(flow.id);
-    if (!entry.abort.signal.aborted) entry.abort.abort(error ?? new Error('flow closed'));
+    if (!this.flows.delete(flow.id)) return;
     this.logClosed(flow, error);
     if (this.flows.size === 0) {
       const waiters = this.idleWaiters;

@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+
 /** Clash/mihomo log levels, most severe first; `silent` logs nothing. */
 export const logLevels = ['silent', 'error', 'warning', 'info', 'debug'] as const;
 /** One of the Clash/mihomo log level names. */
@@ -10,11 +12,44 @@ export type LogFields = Record<string, string | number | boolean | undefined>;
 
 /** Where log lines go; a stream or anything with `write`. */
 export interface LogSink {
-  /** Writes one complete line (with its newline). */
-  write(line: string): unknown;
+  /** Writes one or more complete lines (each with its newline). */
+  write(lines: string): unknown;
 }
 
 const rank: Record<LogLevel, number> = { silent: 0, error: 1, warning: 2, info: 3, debug: 4 };
+
+/**
+ * Standard error, written in batches: lines logged in the same turn of the event loop go out
+ * in one write, so a busy proxy does not pay a system call per flow. Whatever is pending
+ * is written synchronously when the process exits.
+ */
+export class BatchedStderr implements LogSink {
+  private pending: string[] = [];
+  private scheduled = false;
+
+  constructor() {
+    process.on('exit', () => this.flush());
+  }
+
+  write(lines: string): void {
+    this.pending.push(lines);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    try {
+      writeSync(2, text);
+    } catch {
+      // stderr closed or full: logs are best effort, traffic is not affected
+    }
+  }
+}
 
 /** A leveled logger writing human-readable or JSON lines to a sink. */
 export class Logger {
@@ -31,11 +66,6 @@ export class Logger {
   /** Changes the level at runtime (config reload, `--log-level`). */
   setLevel(level: LogLevel): void {
     this.threshold = rank[level];
-  }
-
-  /** Changes the output format at runtime. */
-  setFormat(format: LogFormat): void {
-    this.format = format;
   }
 
   /** True when a record at `level` would be written; lets callers skip building messages. */

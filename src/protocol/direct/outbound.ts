@@ -19,7 +19,7 @@ export class DirectOutbound implements Outbound {
   ) {}
 
   dial(flow: Flow): Promise<Duplex> {
-    const signal = AbortSignal.any([flow.signal, AbortSignal.timeout(this.connectTimeoutMs)]);
+    const { signal } = flow;
     return new Promise<Duplex>((resolve, reject) => {
       if (signal.aborted) return reject(toDialError(signal.reason));
       const socket: Socket = connect({
@@ -30,7 +30,12 @@ export class DirectOutbound implements Outbound {
         allowHalfOpen: true,
         noDelay: true,
       });
+      const timer = setTimeout(
+        () => settle(new DialError('timeout', `connect to ${formatAddress(flow.destination)} timed out after ${this.connectTimeoutMs} ms`)),
+        this.connectTimeoutMs,
+      );
       const settle = (error?: unknown): void => {
+        clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         socket.off('connect', onConnect);
         socket.off('error', settle);
@@ -39,12 +44,7 @@ export class DirectOutbound implements Outbound {
         reject(toDialError(error));
       };
       const onConnect = (): void => settle();
-      const onAbort = (): void =>
-        settle(
-          flow.signal.aborted
-            ? flow.signal.reason
-            : new DialError('timeout', `connect to ${formatAddress(flow.destination)} timed out after ${this.connectTimeoutMs} ms`),
-        );
+      const onAbort = (): void => settle(signal.reason);
       socket.once('connect', onConnect);
       socket.once('error', settle);
       signal.addEventListener('abort', onAbort, { once: true });

@@ -1,0 +1,49 @@
+/**
+ * Connection-rate load generator, run as its own process so it does not share a core's
+ * event loop with the proxy: `node conn-load.js PROXY_PORT SECONDS CONCURRENCY`.
+ * Runs an echo server, opens SOCKS5 connections to it through the proxy in CONCURRENCY
+ * loops (connect, CONNECT, one byte echoed, close), and prints JSON:
+ * { connections, seconds, p50Ms, p99Ms, errors }. Latency is TCP connect to echoed byte.
+ */
+import { createServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { socksConnect } from './socks-client.js';
+
+const [proxyPort, seconds, concurrency] = process.argv.slice(2).map(Number) as [number, number, number];
+
+const echo = createServer((socket) => {
+  socket.on('error', () => {});
+  socket.pipe(socket);
+});
+echo.listen(0, '127.0.0.1');
+await once(echo, 'listening');
+const echoPort = (echo.address() as AddressInfo).port;
+
+const latencies: number[] = [];
+let errors = 0;
+const deadline = performance.now() + seconds * 1000;
+
+async function loop(): Promise<void> {
+  while (performance.now() < deadline) {
+    const started = performance.now();
+    try {
+      const socket = await socksConnect(proxyPort, echoPort);
+      socket.resume();
+      socket.write('x');
+      await once(socket, 'data');
+      latencies.push(performance.now() - started);
+      socket.destroy();
+    } catch {
+      errors++;
+    }
+  }
+}
+
+const begun = performance.now();
+await Promise.all(Array.from({ length: concurrency }, loop));
+const elapsed = (performance.now() - begun) / 1000;
+latencies.sort((a, b) => a - b);
+const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+process.stdout.write(JSON.stringify({ connections: latencies.length, seconds: elapsed, p50Ms: at(0.5), p99Ms: at(0.99), errors }) + '\n');
+echo.close();
+process.exit(0);

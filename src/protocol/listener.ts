@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Inbound } from '../adapter/inbound.js';
+import { normalizeHost, type Address } from '../common/address.js';
 import type { UserTable } from '../common/auth.js';
 import { HandshakeClosedError, HandshakeReader } from '../common/handshake-reader.js';
 import { describeError } from '../common/errors.js';
@@ -108,4 +109,9 @@ export function replyAndClose(socket: Socket, reply: Buffer | string): void {
   socket.end(reply);
   socket.resume();
   setTimeout(() => socket.destroy(), 2000).unref();
+}
+
+/** The client's address as the listener saw it. */
+export function sourceOf(socket: Socket): Address {
+  return { host: normalizeHost(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 };
 }

@@ -2,6 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SocksClient } from 'socks';
+import { ipToBytes } from '../../src/common/ip.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closedPort,
@@ -200,6 +201,32 @@ describe('SOCKS5 UDP ASSOCIATE', () => {
     control.destroy();
     client.close();
     expect(await eventually(() => box.logs.filter((l) => l.includes('[UDP]')).length >= 3)).toBe(true);
+  });
+
+  it('serves an association whose client is on IPv6 (relay socket bound on ::1)', async () => {
+    const v6 = await startBox(`
+listeners: [{ name: v6-in, type: socks, port: 0, listen: "::1" }]
+rules: ['MATCH,DIRECT']`);
+    const socks = new SocksClient({
+      proxy: { host: '::1', port: v6.port(), type: 5 },
+      command: 'associate',
+      destination: { host: '::', port: 0 },
+    });
+    const established = once(socks, 'established') as Promise<[{ socket: import('node:net').Socket; remoteHost?: { host: string; port: number } }]>;
+    socks.connect();
+    const [info] = await established;
+    expect(ipToBytes(info.remoteHost!.host)).toEqual(ipToBytes('::1'));
+    const client = createSocket('udp6');
+    client.bind(0, '::1');
+    await once(client, 'listening');
+    for (const [host, port] of [['::1', udpPort6], ['127.0.0.1', udpPort4]] as const) {
+      const frame = SocksClient.createUDPFrame({ remoteHost: { host, port }, data: Buffer.from('six') });
+      const reply = await exchange(client, info.remoteHost!, frame);
+      expect(reply && SocksClient.parseUDPFrame(reply).data.toString()).toBe('echo:six');
+    }
+    info.socket.destroy();
+    client.close();
+    await v6.close();
   });
 
   it('drops fragments (FRAG != 0) and keeps serving whole datagrams', async () => {

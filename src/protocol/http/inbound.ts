@@ -6,8 +6,7 @@ import { checkCredentials } from '../../common/auth.js';
 import { DialError } from '../../common/errors.js';
 import { HandshakeClosedError, type HandshakeReader } from '../../common/handshake-reader.js';
 import { IdleTimer } from '../../common/idle-timer.js';
-import { replyAndClose, type ConnectionHandler, type Session } from '../listener.js';
-import { sourceOf } from '../socks/inbound.js';
+import { replyAndClose, sourceOf, type ConnectionHandler, type Session } from '../listener.js';
 import {
   bodyFraming,
   connectTarget,
@@ -148,14 +147,13 @@ class HttpProxyConnection {
     const remote = await this.dial(flow);
     if (!remote) return undefined;
     const { dispatcher } = this.session.context;
-    let upstream!: Upstream;
     const closed = new Promise<void>((resolve) => {
       remote.on('close', () => {
         dispatcher.close(flow);
         resolve();
       });
     });
-    upstream = { key, flow, remote, closed };
+    const upstream: Upstream = { key, flow, remote, closed };
     remote.on('data', (chunk: Buffer) => {
       if (this.upstream !== upstream) return;
       flow.bytesDown += chunk.length;

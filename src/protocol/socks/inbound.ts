@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { InboundInfo } from '../../adapter/flow.js';
 import { normalizeHost, type Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
-import type { DialFailure } from '../../common/errors.js';
-import { DialError } from '../../common/errors.js';
+import { DialError, type DialFailure } from '../../common/errors.js';
 import type { HandshakeReader } from '../../common/handshake-reader.js';
-import { replyAndClose, type ConnectionHandler, type Session } from '../listener.js';
+import { replyAndClose, sourceOf, type ConnectionHandler, type Session } from '../listener.js';
 import {
   Command,
   encodeAuthStatus,
@@ -75,7 +75,7 @@ async function connect(socket: Socket, reader: HandshakeReader, session: Session
   const { dispatcher } = session.context;
   session.handshakeDone();
   const flow = dispatcher.open({ network: 'tcp', inbound: inboundInfo(socket, session), source: sourceOf(socket), destination, user });
-  let remote;
+  let remote: Duplex;
   try {
     remote = await dispatcher.connect(flow);
   } catch (error) {
@@ -107,11 +107,6 @@ async function associate(socket: Socket, reader: HandshakeReader, session: Sessi
 }
 
 /** The listener facts a flow records. */
-export function inboundInfo(socket: Socket, session: Session): InboundInfo {
+function inboundInfo(socket: Socket, session: Session): InboundInfo {
   return { name: session.context.name, type: 'SOCKS5', port: socket.localPort ?? session.context.port };
-}
-
-/** The client's address as the listener saw it. */
-export function sourceOf(socket: Socket): Address {
-  return { host: normalizeHost(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 };
 }

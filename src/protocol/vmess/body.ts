@@ -1,0 +1,279 @@
+/**
+ * VMess body framing (spec §7): one writer and one reader per direction, for every security
+ * (none, aes-128-cfb, aes-128-gcm, chacha20-poly1305) and option (S, M, P, A), for stream
+ * (TCP) and packet (UDP) commands. Pure state machines over bytes; node:crypto does the
+ * ciphers.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
+import { aeadOpen, aeadSeal, tagLength, type AeadAlgorithm } from '../../common/aead.js';
+import { fnv1a32 } from './fnv.js';
+import { vmessKdf16 } from './kdf.js';
+import { Option, Security, VmessError, type SecurityValue } from './request-header.js';
+import { ShakeWords } from './shake.js';
+
+/** Everything that decides how one direction's body is framed and protected. */
+export interface BodySpec {
+  /** Body security from the request header. */
+  security: SecurityValue;
+  /** Option bits from the request header. */
+  options: number;
+  /** This direction's body key. */
+  key: Buffer;
+  /** This direction's body IV (nonce template and SHAKE seed). */
+  iv: Buffer;
+  /** The request key and IV: option A's length cipher uses them in both directions. */
+  request: { key: Buffer; iv: Buffer };
+  /** UDP (command 2): one datagram per chunk. */
+  packets: boolean;
+  /** For aes-128-cfb in the response direction after a legacy header: the header's continuing stream. */
+  cfb?: Cipher | Decipher;
+}
+
+/** Largest chunk a writer sends for UDP, so v2ray 4.34 receives each datagram whole (spec §7.8). */
+export const maxPacketChunk = 2048;
+const maxStreamChunk = 0xffff;
+const maxPadding = 63;
+
+type Framing = 'raw' | 'plain-stream' | 'chunks';
+
+/** The parts both the writer and the reader of a direction derive from the spec. */
+class Direction {
+  readonly framing: Framing;
+  readonly aead: AeadAlgorithm | undefined;
+  readonly aeadKey: Buffer | undefined;
+  readonly overhead: number;
+  readonly endOfStream: boolean;
+  readonly shake: ShakeWords | undefined;
+  readonly padding: boolean;
+  readonly lengthAead: { key: Buffer; nonce: Buffer } | undefined;
+  readonly lengthFieldSize: number;
+  readonly nonce: Buffer;
+  counter = 0;
+  lengthCounter = 0;
+
+  constructor(readonly spec: BodySpec) {
+    const { security, options } = spec;
+    const stream = (options & Option.chunkStream) !== 0;
+    const masking = (options & Option.chunkMasking) !== 0;
+    if ((options & Option.globalPadding) !== 0 && !masking) throw new VmessError('option P without M is invalid');
+    if (security === Security.aes128Gcm || security === Security.chacha20Poly1305) {
+      this.framing = 'chunks';
+      this.aead = security === Security.aes128Gcm ? 'aes-128-gcm' : 'chacha20-poly1305';
+      this.aeadKey = security === Security.aes128Gcm ? spec.key : chachaKey(spec.key);
+      this.overhead = tagLength;
+    } else if (security === Security.legacyCfb) {
+      this.framing = stream ? 'chunks' : 'raw';
+      this.overhead = 4;
+    } else {
+      this.framing = !stream ? 'raw' : spec.packets ? 'chunks' : 'plain-stream';
+      this.overhead = 0;
+    }
+    this.endOfStream = stream;
+    this.shake = masking ? new ShakeWords(spec.iv) : undefined;
+    this.padding = (options & Option.globalPadding) !== 0 && this.framing === 'chunks';
+    if ((options & Option.authenticatedLength) !== 0 && this.aead) {
+      const base = vmessKdf16(spec.request.key, 'auth_len');
+      this.lengthAead = {
+        key: this.aead === 'aes-128-gcm' ? base : chachaKey(base),
+        nonce: Buffer.from(spec.request.iv.subarray(0, 12)),
+      };
+    }
+    this.lengthFieldSize = this.lengthAead ? 2 + tagLength : 2;
+    this.nonce = Buffer.from(spec.iv.subarray(0, 12));
+  }
+
+  nextNonce(): Buffer {
+    this.nonce.writeUInt16BE(this.counter, 0);
+    this.counter = (this.counter + 1) & 0xffff;
+    return this.nonce;
+  }
+
+  nextLengthNonce(): Buffer {
+    const nonce = this.lengthAead!.nonce;
+    nonce.writeUInt16BE(this.lengthCounter, 0);
+    this.lengthCounter = (this.lengthCounter + 1) & 0xffff;
+    return nonce;
+  }
+
+  /** Draws the padding length, then the mask, in the order the spec fixes. */
+  drawPaddingAndMask(): { padding: number; mask: number } {
+    const padding = this.padding ? this.shake!.next() % 64 : 0;
+    const mask = this.shake && !this.lengthAead ? this.shake.next() : 0;
+    return { padding, mask };
+  }
+}
+
+/** chacha20-poly1305 key from a 16-byte body key: MD5(k) || MD5(MD5(k)) (spec §7.7). */
+export function chachaKey(key: Buffer): Buffer {
+  const first = createHash('md5').update(key).digest();
+  return Buffer.concat([first, createHash('md5').update(first).digest()]);
+}
+
+/** Turns one direction's plaintext into wire bytes. */
+export class BodyWriter {
+  private readonly d: Direction;
+  private readonly cfb: Cipher | undefined;
+  /** Largest plaintext one chunk carries. */
+  readonly maxPayload: number;
+
+  constructor(spec: BodySpec) {
+    this.d = new Direction(spec);
+    if (spec.security === Security.legacyCfb) this.cfb = (spec.cfb as Cipher | undefined) ?? createCipheriv('aes-128-cfb', spec.key, spec.iv);
+    const limit = spec.packets ? maxPacketChunk : maxStreamChunk;
+    this.maxPayload = this.d.framing === 'plain-stream' ? limit : limit - this.d.lengthFieldSize - this.d.overhead - maxPadding;
+  }
+
+  /**
+   * Wire bytes for `data`: split into chunks for streams; one chunk for a datagram, which
+   * must not exceed `maxPayload` (the caller drops it otherwise). Empty data gives nothing.
+   */
+  write(data: Buffer): Buffer {
+    if (data.length === 0) return data;
+    if (this.d.framing === 'raw') return this.cfb ? this.cfb.update(data) : data;
+    if (this.d.spec.packets) {
+      if (data.length > this.maxPayload) throw new VmessError(`datagram of ${data.length} bytes is too large for one chunk`);
+      return this.chunk(data);
+    }
+    if (data.length <= this.maxPayload) return this.chunk(data);
+    const parts: Buffer[] = [];
+    for (let offset = 0; offset < data.length; offset += this.maxPayload) {
+      parts.push(this.chunk(data.subarray(offset, offset + this.maxPayload)));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** The end-of-stream chunk when the options call for one, else nothing. */
+  end(): Buffer {
+    if (!this.d.endOfStream || this.d.framing === 'raw') return Buffer.alloc(0);
+    return this.chunk(Buffer.alloc(0));
+  }
+
+  private chunk(data: Buffer): Buffer {
+    const d = this.d;
+    if (d.framing === 'plain-stream') {
+      const out = Buffer.allocUnsafe(2 + data.length);
+      out.writeUInt16BE(data.length ^ (d.shake ? d.shake.next() : 0), 0);
+      data.copy(out, 2);
+      return out;
+    }
+    const { padding, mask } = d.drawPaddingAndMask();
+    let body: Buffer;
+    if (d.aead) body = aeadSeal(d.aead, d.aeadKey!, d.nextNonce(), data);
+    else if (this.cfb) {
+      body = Buffer.allocUnsafe(4 + data.length);
+      body.writeUInt32BE(fnv1a32(data), 0);
+      data.copy(body, 4);
+    } else body = data;
+    const size = body.length + padding;
+    let lengthField: Buffer;
+    if (d.lengthAead) {
+      const plain = Buffer.alloc(2);
+      plain.writeUInt16BE(size - tagLength);
+      lengthField = aeadSeal(d.aead!, d.lengthAead.key, d.nextLengthNonce(), plain);
+    } else {
+      lengthField = Buffer.allocUnsafe(2);
+      lengthField.writeUInt16BE(size ^ mask);
+    }
+    const parts = [lengthField, body];
+    if (padding > 0) parts.push(randomBytes(padding));
+    const out = Buffer.concat(parts, lengthField.length + size);
+    return this.cfb ? this.cfb.update(out) : out;
+  }
+}
+
+/** Turns one direction's wire bytes back into plaintext, verifying every chunk. */
+export class BodyReader {
+  private readonly d: Direction;
+  private readonly cfb: Decipher | undefined;
+  private pending: Buffer = Buffer.alloc(0);
+  /** Size and padding of the chunk whose length field has been read, while its body is awaited. */
+  private current: { size: number; padding: number } | undefined;
+  /** True once the end-of-stream chunk arrived; later bytes are ignored. */
+  ended = false;
+
+  constructor(spec: BodySpec) {
+    this.d = new Direction(spec);
+    if (spec.security === Security.legacyCfb) this.cfb = (spec.cfb as Decipher | undefined) ?? createDecipheriv('aes-128-cfb', spec.key, spec.iv);
+  }
+
+  /** True when no partial chunk is buffered: a TCP close here is a clean end (spec §7.5). */
+  atBoundary(): boolean {
+    return this.pending.length === 0 && this.current === undefined;
+  }
+
+  /** Feeds wire bytes; returns the plaintext they complete (for UDP, one Buffer per datagram). Throws VmessError. */
+  read(data: Buffer): Buffer[] {
+    if (this.ended) return [];
+    const bytes = this.cfb ? this.cfb.update(data) : data;
+    if (this.d.framing === 'raw') return bytes.length > 0 ? [bytes] : [];
+    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    const out: Buffer[] = [];
+    for (;;) {
+      const piece = this.d.framing === 'plain-stream' ? this.plainChunk() : this.chunk();
+      if (piece === undefined) break;
+      if (piece.length > 0) out.push(piece);
+      if (this.ended) {
+        this.pending = Buffer.alloc(0);
+        break;
+      }
+    }
+    return out;
+  }
+
+  private plainChunk(): Buffer | undefined {
+    const d = this.d;
+    if (!this.current) {
+      if (this.pending.length < 2) return undefined;
+      const size = this.pending.readUInt16BE(0) ^ (d.shake ? d.shake.next() : 0);
+      this.pending = this.pending.subarray(2);
+      if (size === 0) {
+        this.ended = true;
+        return Buffer.alloc(0);
+      }
+      this.current = { size, padding: 0 };
+    }
+    if (this.pending.length < this.current.size) return undefined;
+    const data = this.pending.subarray(0, this.current.size);
+    this.pending = this.pending.subarray(this.current.size);
+    this.current = undefined;
+    return data;
+  }
+
+  private chunk(): Buffer | undefined {
+    const d = this.d;
+    if (!this.current) {
+      if (this.pending.length < d.lengthFieldSize) return undefined;
+      const { padding, mask } = d.drawPaddingAndMask();
+      let size: number;
+      if (d.lengthAead) {
+        const plain = aeadOpen(d.aead!, d.lengthAead.key, d.nextLengthNonce(), this.pending.subarray(0, d.lengthFieldSize));
+        if (!plain) throw new VmessError('chunk length does not authenticate');
+        size = plain.readUInt16BE(0) + tagLength;
+      } else size = this.pending.readUInt16BE(0) ^ mask;
+      this.pending = this.pending.subarray(d.lengthFieldSize);
+      if (size === d.overhead + padding) {
+        this.ended = true;
+        return Buffer.alloc(0);
+      }
+      if (size < d.overhead + padding) throw new VmessError('chunk shorter than its overhead');
+      this.current = { size, padding };
+    }
+    const { size, padding } = this.current;
+    if (this.pending.length < size) return undefined;
+    const body = this.pending.subarray(0, size - padding);
+    this.pending = this.pending.subarray(size);
+    this.current = undefined;
+    if (d.aead) {
+      const plain = aeadOpen(d.aead, d.aeadKey!, d.nextNonce(), body);
+      if (!plain) throw new VmessError('chunk does not authenticate');
+      if (plain.length === 0) throw new VmessError('empty data chunk');
+      return plain;
+    }
+    if (this.cfb) {
+      const data = body.subarray(4);
+      if (fnv1a32(data) !== body.readUInt32BE(0)) throw new VmessError('chunk checksum mismatch');
+      return data;
+    }
+    return body;
+  }
+}

@@ -1,0 +1,52 @@
+import { createCipheriv, createDecipheriv, createHash, type Cipher, type Decipher } from 'node:crypto';
+import { parse as parseUuid, validate as validateUuid } from 'uuid';
+import { vmessKdf16 } from './kdf.js';
+
+const cmdKeySuffix = 'c48619fe-8f02-49e0-b9e9-edf763e17e21';
+const alterIdSalt = '16167dc8-16b6-4e6d-b8bb-65dd68113a81';
+const alterIdRetrySalt = '533eff8a-4113-4b10-b5ce-0f5d76b98cd2';
+
+/** A VMess user's keys, derived once from the UUID. */
+export interface VmessIdentity {
+  /** The 16 UUID bytes in textual order. */
+  readonly uuid: Buffer;
+  /** MD5(uuid || suffix): keys the request header. */
+  readonly cmdKey: Buffer;
+  /** AES key of the AuthID: KDF16(cmdKey, "AES Auth ID Encryption"). */
+  readonly authIdKey: Buffer;
+  /** Alter IDs (legacy header only), in chain order. */
+  readonly alterIds: readonly Buffer[];
+}
+
+/** Derives a user's keys; throws when `uuid` is not RFC 4122 text. */
+export function vmessIdentity(uuid: string, alterIdCount = 0): VmessIdentity {
+  if (!validateUuid(uuid)) throw new Error('VMess id must be a UUID');
+  const bytes = Buffer.from(parseUuid(uuid));
+  const cmdKey = createHash('md5').update(bytes).update(cmdKeySuffix).digest();
+  const alterIds: Buffer[] = [];
+  let previous: Buffer = bytes;
+  for (let i = 0; i < alterIdCount; i++) {
+    previous = nextAlterId(previous);
+    alterIds.push(previous);
+  }
+  return { uuid: bytes, cmdKey, authIdKey: vmessKdf16(cmdKey, 'AES Auth ID Encryption'), alterIds };
+}
+
+function nextAlterId(id: Buffer): Buffer {
+  const hash = createHash('md5').update(id).update(alterIdSalt);
+  for (;;) {
+    const candidate = hash.copy().digest();
+    if (!candidate.equals(id)) return candidate;
+    hash.update(alterIdRetrySalt);
+  }
+}
+
+/** A reusable AES-128-ECB block cipher (no padding) for AuthIDs. */
+export function ecbEncryptor(key: Buffer): Cipher {
+  return createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+}
+
+/** A reusable AES-128-ECB block decipher (no padding) for AuthIDs. */
+export function ecbDecryptor(key: Buffer): Decipher {
+  return createDecipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+}

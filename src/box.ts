@@ -14,8 +14,9 @@ import { TcpListener, type ConnectionHandler } from './protocol/listener.js';
 import { handleMixed } from './protocol/mixed/inbound.js';
 import { handleSocks } from './protocol/socks/inbound.js';
 import { RuleRouter } from './route/router.js';
+import { vmessListenerHandler, vmessOutbound } from './protocol/vmess/config.js';
 
-const handlers: Record<ListenerType, ConnectionHandler> = { socks: handleSocks, http: handleHttp, mixed: handleMixed };
+const handlers: Record<Exclude<ListenerType, 'vmess'>, ConnectionHandler> = { socks: handleSocks, http: handleHttp, mixed: handleMixed };
 
 /** Replaceable OS-facing parts, for tests. */
 export interface BoxSeams {
@@ -46,7 +47,9 @@ export class Box {
     add(new DirectOutbound('DIRECT', dns, timeouts.connectMs));
     add(new RejectOutbound());
     add(new RejectDropOutbound(timeouts.rejectDropMs));
-    for (const proxy of config.proxies) add(new DirectOutbound(proxy.name, dns, timeouts.connectMs));
+    for (const proxy of config.proxies) {
+      add(proxy.type === 'direct' ? new DirectOutbound(proxy.name, dns, timeouts.connectMs) : vmessOutbound(proxy, dns, timeouts.connectMs));
+    }
     this.outbounds = outbounds;
 
     const resolve = (host: string): Promise<string | undefined> =>
@@ -62,7 +65,7 @@ export class Box {
             logger,
             handshakeTimeoutMs: timeouts.handshakeMs,
           },
-          handlers[listener.type],
+          listener.type === 'vmess' ? vmessListenerHandler(listener.vmessUsers ?? []) : handlers[listener.type],
         ),
     );
   }

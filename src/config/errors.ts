@@ -48,6 +48,10 @@ export function describeSchemaError(error: ErrorObject): string {
       return `${jsonPointerToPath(error.instancePath)}: must be ${params.comparison} ${params.limit}, got ${showValue(error.data)}`;
     case 'type':
       return `${jsonPointerToPath(error.instancePath)}: must be ${params.type}, got ${showValue(error.data)}`;
+    case 'discriminator':
+      return `${jsonPointerToPath(error.instancePath, String(params.tag))}: unknown type ${showValue(params.tagValue)}`;
+    case 'const':
+      return `${jsonPointerToPath(error.instancePath)}: must be ${showValue(params.allowedValue)}, got ${showValue(error.data)}`;
     case 'pattern':
       return `${jsonPointerToPath(error.instancePath)}: has the wrong form, got ${showValue(error.data)}`;
     default:

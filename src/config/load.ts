@@ -7,7 +7,7 @@ import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
 import { parseRule } from '../route/rule/parse.js';
 import type { RouterMode } from '../route/router.js';
-import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys } from './clash-keys.js';
+import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
 import { ConfigError, describeSchemaError, showValue } from './errors.js';
 import type { ListenerConfig, ListenerType, ProxyConfig, Timeouts } from './types.js';
 
@@ -43,7 +43,7 @@ interface RawListener {
   listen?: string;
   port: number;
   udp?: boolean;
-  users?: { username: string; password: string }[];
+  users?: { username?: string; password?: string; uuid?: string; alterId?: number }[];
 }
 
 interface RawConfig {
@@ -65,7 +65,7 @@ let validator: ReturnType<Ajv2020['compile']> | undefined;
 
 function validate(value: unknown): string[] {
   if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, discriminator: true });
     validator = ajv.compile(JSON.parse(readFileSync(schemaUrl, 'utf8')));
   }
   if (validator(value)) return [];
@@ -123,10 +123,22 @@ function stripKnownClashKeys(raw: Record<string, unknown>, ignored: string[], pr
   });
   const proxies = Array.isArray(raw.proxies) ? raw.proxies : [];
   proxies.forEach((proxy: unknown, i) => {
-    const type = (proxy as { type?: unknown } | null)?.type;
-    if (typeof type === 'string' && clashProxyTypes.has(type)) {
-      problems.push(`proxies[${i}].type: '${type}' is not supported yet (proxy ${showValue((proxy as { name?: unknown }).name)})`);
+    if (typeof proxy !== 'object' || proxy === null) return;
+    const entry = proxy as Record<string, unknown>;
+    if (typeof entry.type === 'string' && clashProxyTypes.has(entry.type)) {
+      problems.push(`proxies[${i}].type: '${entry.type}' is not supported yet (proxy ${showValue(entry.name)})`);
     }
+    if (entry.type !== 'vmess') return;
+    for (const key of Object.keys(entry)) {
+      if (clashVmessProxyKeys.has(key)) {
+        ignored.push(`proxies[${i}].${key}`);
+        delete entry[key];
+      }
+    }
+    if (entry.network !== undefined && entry.network !== 'tcp') {
+      problems.push(`proxies[${i}].network: '${String(entry.network)}' transport is not supported yet (proxy ${showValue(entry.name)}); use tcp`);
+    }
+    if (entry.tls === true) problems.push(`proxies[${i}].tls: TLS is not supported yet (proxy ${showValue(entry.name)})`);
   });
 }
 
@@ -158,7 +170,12 @@ function build(raw: RawConfig, ignored: string[]): LoadedConfig {
     if (!allowLan && !isLoopback(listen)) {
       problems.push(`listeners[${i}].listen: ${showValue(listen)} is not a loopback address; set allow-lan: true to listen on it`);
     }
-    const users = entry.users ? new Map(entry.users.map((u) => [u.username, u.password])) : globalUsers;
+    if (entry.type === 'vmess') {
+      const vmessUsers = (entry.users ?? []).map((u) => ({ username: u.username ?? u.uuid!, uuid: u.uuid!, alterId: u.alterId ?? 0 }));
+      listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, udp: true, vmessUsers });
+      return;
+    }
+    const users = entry.users ? new Map(entry.users.map((u) => [u.username!, u.password!])) : globalUsers;
     listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, users, udp: entry.udp ?? true });
   });
   const defaultCount = listeners.length - (raw.listeners?.length ?? 0);

@@ -62,8 +62,8 @@ rules: ['MATCH,DIRECT']`);
   });
 
   it('names proxies of types not supported yet', () => {
-    expect(problems('proxies:\n  - { name: hk, type: vmess, server: a, port: 1 }')).toContain(
-      `proxies[0].type: 'vmess' is not supported yet (proxy "hk")`,
+    expect(problems('proxies:\n  - { name: hk, type: ss, server: a, port: 1 }')).toContain(
+      `proxies[0].type: 'ss' is not supported yet (proxy "hk")`,
     );
   });
 

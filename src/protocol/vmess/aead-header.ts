@@ -18,6 +18,14 @@ export class VmessAuthError extends VmessError {
   }
 }
 
+/** No configured user matches the 16 bytes as an AuthID (or its time is off): a legacy header may still. */
+export class VmessUnknownUserError extends VmessAuthError {
+  constructor() {
+    super('no user matches the AuthID (or its time is outside the window)');
+    this.name = 'VmessUnknownUserError';
+  }
+}
+
 /** Seals a plaintext request header: AuthID || EncLen || N8 || EncHdr. */
 export function sealRequestHeader(
   identity: VmessIdentity,
@@ -84,7 +92,7 @@ export function openAeadRequest<T>(
       break;
     }
   }
-  if (!user) throw new VmessAuthError('no user matches the AuthID (or its time is outside the window)');
+  if (!user) throw new VmessUnknownUserError();
   if (buffer.length < 42) return undefined;
   const nonce = buffer.subarray(34, 42);
   const { cmdKey } = user.identity;

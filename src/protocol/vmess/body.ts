@@ -142,10 +142,14 @@ export class BodyWriter {
     return Buffer.concat(parts);
   }
 
+  /** False when the framing has no end-of-stream chunk (security none or cfb without S): only a TCP close ends it. */
+  get signalsEnd(): boolean {
+    return this.d.endOfStream && this.d.framing !== 'raw';
+  }
+
   /** The end-of-stream chunk when the options call for one, else nothing. */
   end(): Buffer {
-    if (!this.d.endOfStream || this.d.framing === 'raw') return Buffer.alloc(0);
-    return this.chunk(Buffer.alloc(0));
+    return this.signalsEnd ? this.chunk(Buffer.alloc(0)) : Buffer.alloc(0);
   }
 
   private chunk(data: Buffer): Buffer {

@@ -1,0 +1,56 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { closedPort } from './net.js';
+
+/** A running Debian v2ray 4.34 process with a generated JSON config. */
+export interface V2ray {
+  /** Port of its only inbound. */
+  port: number;
+  /** What it printed (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `v2ray -config` with the given inbound and outbound; resolves once its inbound accepts TCP. */
+export async function startV2ray(
+  inbound: (port: number) => object,
+  outbound: object,
+  env: Record<string, string> = {},
+): Promise<V2ray> {
+  const port = await closedPort();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-v2ray-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ log: { loglevel: 'warning' }, inbounds: [inbound(port)], outbounds: [outbound] }));
+  const child: ChildProcess = spawn('v2ray', ['-config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`v2ray exited:\n${output}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`v2ray did not listen on ${port}:\n${output}`);
+    }
+    await sleep(50);
+  }
+  return { port, output: () => output, stop };
+}

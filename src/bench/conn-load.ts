@@ -23,16 +23,27 @@ const latencies: number[] = [];
 let errors = 0;
 const deadline = performance.now() + seconds * 1000;
 
+/** One connection: SOCKS5 CONNECT, one byte echoed; fails after `attemptTimeoutMs`. */
+async function attempt(signal: AbortSignal): Promise<void> {
+  const socket = await socksConnect(proxyPort, echoPort);
+  try {
+    socket.resume();
+    socket.write('x');
+    await once(socket, 'data', { signal });
+  } finally {
+    socket.destroy();
+  }
+}
+
+const attemptTimeoutMs = 3000;
+
 async function loop(): Promise<void> {
   while (performance.now() < deadline) {
     const started = performance.now();
+    const timeout = AbortSignal.timeout(attemptTimeoutMs);
     try {
-      const socket = await socksConnect(proxyPort, echoPort);
-      socket.resume();
-      socket.write('x');
-      await once(socket, 'data');
+      await Promise.race([attempt(timeout), once(timeout, 'abort').then(() => Promise.reject(timeout.reason))]);
       latencies.push(performance.now() - started);
-      socket.destroy();
     } catch {
       errors++;
     }

@@ -3,6 +3,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientSession } from '../../src/protocol/vmess/client.js';
+import { vmessIdentity } from '../../src/protocol/vmess/identity.js';
 import { closeServer, dial, echoServer, eventually, listen, readAll, startBox, type RunningBox } from '../helpers/net.js';
 
 const uuid = '27a2c3b2-5b38-4cf5-9b0e-6ad4b1c09a51';
@@ -130,5 +132,32 @@ describe('VMess server against probes', () => {
     expect(sent).toBeGreaterThanOrEqual(54);
     expect(Buffer.concat(received).length).toBe(0);
     socket.destroy();
+  });
+});
+
+describe('VMess replay protection', () => {
+  const config = { identity: vmessIdentity(uuid), alterId: 0, security: 3 as const, zero: false, authenticatedLength: false };
+
+  /** Sends raw request bytes; resolves with what came back before the server closed (or 1.5 s passed). */
+  async function exchange(bytes: Buffer): Promise<Buffer> {
+    const socket = await dial(server.port());
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.write(bytes);
+    await Promise.race([once(socket, 'end'), once(socket, 'close'), new Promise((r) => setTimeout(r, 1500))]);
+    socket.destroy();
+    return Buffer.concat(chunks);
+  }
+
+  it('answers a fresh request, and gives a replay of the same bytes nothing', async () => {
+    const session = clientSession(config, 1, { host: '127.0.0.1', port: echoPort });
+    const request = Buffer.concat([session.prefix, ...session.writer.write(Buffer.from('once'))]);
+    expect((await exchange(request)).length).toBeGreaterThan(0);
+    expect((await exchange(request)).length).toBe(0);
+  });
+
+  it('gives a request stamped 200 s in the past nothing', async () => {
+    const session = clientSession(config, 1, { host: '127.0.0.1', port: echoPort }, Math.floor(Date.now() / 1000) - 200);
+    expect((await exchange(Buffer.concat([session.prefix, ...session.writer.write(Buffer.from('late'))]))).length).toBe(0);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
 import { aeadOpen, aeadSeal, tagLength, type AeadAlgorithm } from '../../common/aead.js';
+import { ByteQueue, splitParts } from '../../common/byte-queue.js';
 import { fnv1a32 } from './fnv.js';
 import { vmessKdf16 } from './kdf.js';
 import { Option, Security, VmessError, type SecurityValue } from './request-header.js';
@@ -31,7 +32,11 @@ export interface BodySpec {
 
 /** Largest chunk a writer sends for UDP, so v2ray 4.34 receives each datagram whole (spec §7.8). */
 export const maxPacketChunk = 2048;
-const maxStreamChunk = 0xffff;
+/**
+ * Plaintext per chunk on streams. Readers accept any 16-bit size; 32 KiB splits a 64 KiB
+ * socket read into two equal chunks instead of one full chunk and a sliver.
+ */
+const streamPayload = 32 * 1024;
 const maxPadding = 63;
 
 type Framing = 'raw' | 'plain-stream' | 'chunks';
@@ -103,6 +108,19 @@ class Direction {
   }
 }
 
+let paddingPool = Buffer.alloc(0);
+let paddingOffset = 0;
+
+/** Random padding bytes (spec §7.3), cut from a pool refilled by the CSPRNG 4 KiB at a time. */
+function paddingBytes(n: number): Buffer {
+  if (paddingOffset + n > paddingPool.length) {
+    paddingPool = randomBytes(4096);
+    paddingOffset = 0;
+  }
+  paddingOffset += n;
+  return paddingPool.subarray(paddingOffset - n, paddingOffset);
+}
+
 /** chacha20-poly1305 key from a 16-byte body key: MD5(k) || MD5(MD5(k)) (spec §7.7). */
 export function chachaKey(key: Buffer): Buffer {
   const first = createHash('md5').update(key).digest();
@@ -119,17 +137,17 @@ export class BodyWriter {
   constructor(spec: BodySpec) {
     this.d = new Direction(spec);
     if (spec.security === Security.legacyCfb) this.cfb = (spec.cfb as Cipher | undefined) ?? createCipheriv('aes-128-cfb', spec.key, spec.iv);
-    const limit = spec.packets ? maxPacketChunk : maxStreamChunk;
-    this.maxPayload = this.d.framing === 'plain-stream' ? limit : limit - this.d.lengthFieldSize - this.d.overhead - maxPadding;
+    this.maxPayload = spec.packets ? maxPacketChunk - this.d.lengthFieldSize - this.d.overhead - maxPadding : streamPayload;
   }
 
   /**
-   * Wire bytes for `data`: split into chunks for streams; one chunk for a datagram, which
-   * must not exceed `maxPayload` (the caller drops it otherwise). Empty data gives nothing.
+   * Wire bytes for `data`, as pieces to write in order (no copy of the payload): split into
+   * chunks for streams; one chunk for a datagram, which must not exceed `maxPayload` (the
+   * caller drops it otherwise). Empty data gives nothing.
    */
-  write(data: Buffer): Buffer {
-    if (data.length === 0) return data;
-    if (this.d.framing === 'raw') return this.cfb ? this.cfb.update(data) : data;
+  write(data: Buffer): Buffer[] {
+    if (data.length === 0) return [];
+    if (this.d.framing === 'raw') return [this.cfb ? this.cfb.update(data) : data];
     if (this.d.spec.packets) {
       if (data.length > this.maxPayload) throw new VmessError(`datagram of ${data.length} bytes is too large for one chunk`);
       return this.chunk(data);
@@ -137,9 +155,9 @@ export class BodyWriter {
     if (data.length <= this.maxPayload) return this.chunk(data);
     const parts: Buffer[] = [];
     for (let offset = 0; offset < data.length; offset += this.maxPayload) {
-      parts.push(this.chunk(data.subarray(offset, offset + this.maxPayload)));
+      parts.push(...this.chunk(data.subarray(offset, offset + this.maxPayload)));
     }
-    return Buffer.concat(parts);
+    return parts;
   }
 
   /** False when the framing has no end-of-stream chunk (security none or cfb without S): only a TCP close ends it. */
@@ -148,27 +166,30 @@ export class BodyWriter {
   }
 
   /** The end-of-stream chunk when the options call for one, else nothing. */
-  end(): Buffer {
-    return this.signalsEnd ? this.chunk(Buffer.alloc(0)) : Buffer.alloc(0);
+  end(): Buffer[] {
+    return this.signalsEnd ? this.chunk(Buffer.alloc(0)) : [];
   }
 
-  private chunk(data: Buffer): Buffer {
+  private chunk(data: Buffer): Buffer[] {
     const d = this.d;
     if (d.framing === 'plain-stream') {
-      const out = Buffer.allocUnsafe(2 + data.length);
-      out.writeUInt16BE(data.length ^ (d.shake ? d.shake.next() : 0), 0);
-      data.copy(out, 2);
-      return out;
+      const length = Buffer.allocUnsafe(2);
+      length.writeUInt16BE(data.length ^ (d.shake ? d.shake.next() : 0), 0);
+      return data.length > 0 ? [length, data] : [length];
     }
     const { padding, mask } = d.drawPaddingAndMask();
-    let body: Buffer;
-    if (d.aead) body = aeadSeal(d.aead, d.aeadKey!, d.nextNonce(), data);
-    else if (this.cfb) {
-      body = Buffer.allocUnsafe(4 + data.length);
-      body.writeUInt32BE(fnv1a32(data), 0);
-      data.copy(body, 4);
-    } else body = data;
-    const size = body.length + padding;
+    const body: Buffer[] = [];
+    if (d.aead) {
+      const cipher = createCipheriv(d.aead as 'aes-128-gcm', d.aeadKey!, d.nextNonce(), { authTagLength: tagLength });
+      body.push(cipher.update(data));
+      cipher.final();
+      body.push(cipher.getAuthTag());
+    } else if (this.cfb) {
+      const checksum = Buffer.allocUnsafe(4);
+      checksum.writeUInt32BE(fnv1a32(data), 0);
+      body.push(checksum, data);
+    } else body.push(data);
+    const size = data.length + d.overhead + padding;
     let lengthField: Buffer;
     if (d.lengthAead) {
       const plain = Buffer.alloc(2);
@@ -178,10 +199,9 @@ export class BodyWriter {
       lengthField = Buffer.allocUnsafe(2);
       lengthField.writeUInt16BE(size ^ mask);
     }
-    const parts = [lengthField, body];
-    if (padding > 0) parts.push(randomBytes(padding));
-    const out = Buffer.concat(parts, lengthField.length + size);
-    return this.cfb ? this.cfb.update(out) : out;
+    const parts = [lengthField, ...body];
+    if (padding > 0) parts.push(paddingBytes(padding));
+    return this.cfb ? parts.map((part) => this.cfb!.update(part)) : parts;
   }
 }
 
@@ -189,7 +209,7 @@ export class BodyWriter {
 export class BodyReader {
   private readonly d: Direction;
   private readonly cfb: Decipher | undefined;
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly queue = new ByteQueue();
   /** Size and padding of the chunk whose length field has been read, while its body is awaited. */
   private current: { size: number; padding: number } | undefined;
   /** True once the end-of-stream chunk arrived; later bytes are ignored. */
@@ -202,82 +222,97 @@ export class BodyReader {
 
   /** True when no partial chunk is buffered: a TCP close here is a clean end (spec §7.5). */
   atBoundary(): boolean {
-    return this.pending.length === 0 && this.current === undefined;
+    return this.queue.length === 0 && this.current === undefined;
   }
 
-  /** Feeds wire bytes; returns the plaintext they complete (for UDP, one Buffer per datagram). Throws VmessError. */
+  /**
+   * Feeds wire bytes; returns the plaintext they complete, verified (for UDP, one Buffer per
+   * datagram). Throws VmessError; nothing of a chunk is returned before it authenticates.
+   */
   read(data: Buffer): Buffer[] {
     if (this.ended) return [];
     const bytes = this.cfb ? this.cfb.update(data) : data;
     if (this.d.framing === 'raw') return bytes.length > 0 ? [bytes] : [];
-    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    this.queue.push(bytes);
     const out: Buffer[] = [];
     for (;;) {
-      const piece = this.d.framing === 'plain-stream' ? this.plainChunk() : this.chunk();
-      if (piece === undefined) break;
-      if (piece.length > 0) out.push(piece);
+      const pieces = this.d.framing === 'plain-stream' ? this.plainChunk() : this.chunk();
+      if (pieces === undefined) break;
+      if (this.d.spec.packets) {
+        if (pieces.length > 0) out.push(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+      } else out.push(...pieces);
       if (this.ended) {
-        this.pending = Buffer.alloc(0);
+        this.queue.clear();
         break;
       }
     }
     return out;
   }
 
-  private plainChunk(): Buffer | undefined {
+  private plainChunk(): Buffer[] | undefined {
     const d = this.d;
     if (!this.current) {
-      if (this.pending.length < 2) return undefined;
-      const size = this.pending.readUInt16BE(0) ^ (d.shake ? d.shake.next() : 0);
-      this.pending = this.pending.subarray(2);
+      if (this.queue.length < 2) return undefined;
+      const size = this.queue.takeContiguous(2).readUInt16BE(0) ^ (d.shake ? d.shake.next() : 0);
       if (size === 0) {
         this.ended = true;
-        return Buffer.alloc(0);
+        return [];
       }
       this.current = { size, padding: 0 };
     }
-    if (this.pending.length < this.current.size) return undefined;
-    const data = this.pending.subarray(0, this.current.size);
-    this.pending = this.pending.subarray(this.current.size);
+    if (this.queue.length < this.current.size) return undefined;
+    const data = this.queue.take(this.current.size);
     this.current = undefined;
     return data;
   }
 
-  private chunk(): Buffer | undefined {
+  private chunk(): Buffer[] | undefined {
     const d = this.d;
     if (!this.current) {
-      if (this.pending.length < d.lengthFieldSize) return undefined;
+      if (this.queue.length < d.lengthFieldSize) return undefined;
       const { padding, mask } = d.drawPaddingAndMask();
+      const field = this.queue.takeContiguous(d.lengthFieldSize);
       let size: number;
       if (d.lengthAead) {
-        const plain = aeadOpen(d.aead!, d.lengthAead.key, d.nextLengthNonce(), this.pending.subarray(0, d.lengthFieldSize));
+        const plain = aeadOpen(d.aead!, d.lengthAead.key, d.nextLengthNonce(), field);
         if (!plain) throw new VmessError('chunk length does not authenticate');
         size = plain.readUInt16BE(0) + tagLength;
-      } else size = this.pending.readUInt16BE(0) ^ mask;
-      this.pending = this.pending.subarray(d.lengthFieldSize);
+      } else size = field.readUInt16BE(0) ^ mask;
       if (size === d.overhead + padding) {
         this.ended = true;
-        return Buffer.alloc(0);
+        return [];
       }
       if (size < d.overhead + padding) throw new VmessError('chunk shorter than its overhead');
       this.current = { size, padding };
     }
     const { size, padding } = this.current;
-    if (this.pending.length < size) return undefined;
-    const body = this.pending.subarray(0, size - padding);
-    this.pending = this.pending.subarray(size);
+    if (this.queue.length < size) return undefined;
+    const body = this.queue.take(size - padding);
+    this.queue.take(padding);
     this.current = undefined;
-    if (d.aead) {
-      const plain = aeadOpen(d.aead, d.aeadKey!, d.nextNonce(), body);
-      if (!plain) throw new VmessError('chunk does not authenticate');
-      if (plain.length === 0) throw new VmessError('empty data chunk');
-      return plain;
-    }
+    if (d.aead) return this.open(body, size - padding);
     if (this.cfb) {
-      const data = body.subarray(4);
-      if (fnv1a32(data) !== body.readUInt32BE(0)) throw new VmessError('chunk checksum mismatch');
-      return data;
+      const whole = Buffer.concat(body);
+      const data = whole.subarray(4);
+      if (fnv1a32(data) !== whole.readUInt32BE(0)) throw new VmessError('chunk checksum mismatch');
+      return [data];
     }
     return body;
+  }
+
+  /** Decrypts a sealed chunk piece by piece (no copy of the ciphertext); returns nothing unless the tag verifies. */
+  private open(body: Buffer[], length: number): Buffer[] {
+    const d = this.d;
+    const [ciphertext, tag] = splitParts(body, length - tagLength);
+    const decipher = createDecipheriv(d.aead as 'aes-128-gcm', d.aeadKey!, d.nextNonce(), { authTagLength: tagLength });
+    decipher.setAuthTag(tag.length === 1 ? tag[0]! : Buffer.concat(tag));
+    const plain = ciphertext.map((part) => decipher.update(part));
+    try {
+      decipher.final();
+    } catch {
+      throw new VmessError('chunk does not authenticate');
+    }
+    if (length === tagLength) throw new VmessError('empty data chunk');
+    return plain;
   }
 }

@@ -1,8 +1,28 @@
-import { createHmac } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 
-type Hash = (message: Buffer) => Buffer;
+/** A hash level of the KDF, fed a message in parts (saves concatenations). */
+type Level = (parts: readonly Uint8Array[]) => Buffer;
 
-const root = 'VMess AEAD KDF';
+const blockSize = 64;
+
+function padded(key: Uint8Array, fill: number): Buffer {
+  if (key.length > blockSize) throw new Error('VMess KDF path elements are at most 64 bytes');
+  const block = Buffer.alloc(blockSize, fill);
+  for (let i = 0; i < key.length; i++) block[i]! ^= key[i]!;
+  return block;
+}
+
+// Level 0 is HMAC-SHA256 keyed with "VMess AEAD KDF". Its inner and outer SHA-256 states after
+// the key block are computed once and copied per use, which costs far less than createHmac.
+const rootKey = Buffer.from('VMess AEAD KDF', 'latin1');
+const rootInner: Hash = createHash('sha256').update(padded(rootKey, 0x36));
+const rootOuter: Hash = createHash('sha256').update(padded(rootKey, 0x5c));
+
+const root: Level = (parts) => {
+  const inner = rootInner.copy();
+  for (const part of parts) inner.update(part);
+  return rootOuter.copy().update(inner.digest()).digest();
+};
 
 /**
  * The VMess AEAD KDF (spec §3): nested HMAC-SHA256 with "VMess AEAD KDF" at the root and
@@ -10,20 +30,15 @@ const root = 'VMess AEAD KDF';
  * Returns 32 bytes.
  */
 export function vmessKdf(key: Uint8Array, ...path: (string | Uint8Array)[]): Buffer {
-  let hash: Hash = (message) => createHmac('sha256', root).update(message).digest();
+  let level = root;
   for (const element of path) {
     const bytes = typeof element === 'string' ? Buffer.from(element, 'latin1') : element;
-    if (bytes.length > 64) throw new Error('VMess KDF path elements are at most 64 bytes');
-    const inner = Buffer.alloc(64, 0x36);
-    const outer = Buffer.alloc(64, 0x5c);
-    for (let i = 0; i < bytes.length; i++) {
-      inner[i]! ^= bytes[i]!;
-      outer[i]! ^= bytes[i]!;
-    }
-    const previous = hash;
-    hash = (message) => previous(Buffer.concat([outer, previous(Buffer.concat([inner, message]))]));
+    const inner = padded(bytes, 0x36);
+    const outer = padded(bytes, 0x5c);
+    const previous = level;
+    level = (parts) => previous([outer, previous([inner, ...parts])]);
   }
-  return hash(Buffer.from(key));
+  return level([key]);
 }
 
 /** The first 16 bytes of the KDF: an AES-128 key. */

@@ -40,7 +40,7 @@ export class VmessStream extends Duplex {
     this.prefix = options.prefix;
     this.headerBuffer = options.readHeader ? Buffer.alloc(0) : undefined;
     if (options.prefixTimeoutMs !== undefined) {
-      this.prefixTimer = setTimeout(() => this.send(Buffer.alloc(0)), options.prefixTimeoutMs);
+      this.prefixTimer = setTimeout(() => this.send([]), options.prefixTimeoutMs);
     }
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -67,7 +67,7 @@ export class VmessStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    let wire: Buffer;
+    let wire: Buffer[];
     try {
       wire = this.options.writer.write(chunk);
     } catch (error) {
@@ -98,14 +98,19 @@ export class VmessStream extends Duplex {
     callback(error);
   }
 
-  private send(wire: Buffer, callback?: (error?: Error | null) => void): void {
+  /** Writes wire pieces (after the prefix, the first time) in one corked batch. */
+  private send(wire: Buffer[], callback?: (error?: Error | null) => void): void {
     const { socket } = this.options;
     if (this.prefix) {
       clearTimeout(this.prefixTimer);
-      wire = Buffer.concat([this.prefix, wire]);
+      wire = [this.prefix, ...wire];
       this.prefix = undefined;
     }
-    if (wire.length === 0 || socket.write(wire)) return callback?.();
+    let flowing = true;
+    if (wire.length > 1) socket.cork();
+    for (const piece of wire) flowing = socket.write(piece);
+    if (wire.length > 1) socket.uncork();
+    if (flowing) return callback?.();
     if (!callback) return;
     const done = (): void => {
       socket.off('drain', done);

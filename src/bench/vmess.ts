@@ -1,0 +1,117 @@
+/**
+ * VMess benchmark: a sluice client → sluice server chain against a v2ray client → v2ray
+ * server chain (when Debian's v2ray is installed), same sink, same load generator.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { concurrency, connectionRate, describeRate, median, ratePerSecond, throughput, type RateResult, type Sink } from './harness.js';
+import { startSluice } from './relay.js';
+import { socksConnect } from './socks-client.js';
+
+const uuid = '9d2b6a7e-3f1c-4b8a-a5d4-1e2f3a4b5c6d';
+const ciphers = ['aes-128-gcm', 'chacha20-poly1305'] as const;
+
+interface Chain {
+  /** SOCKS5 port of the client end. */
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function sluiceChain(cipher: string): Promise<Chain> {
+  const server = await startSluice(
+    `allow-lan: false\nlisteners:\n  - { name: vm, type: vmess, port: 0, users: [{ username: b, uuid: ${uuid} }] }\nrules: ['MATCH,DIRECT']\n`,
+    'vm',
+  );
+  const client = await startSluice(
+    `listeners: [{ name: socks, type: socks, port: 0 }]\nproxies:\n  - { name: p, type: vmess, server: 127.0.0.1, port: ${server.port}, uuid: ${uuid}, cipher: ${cipher} }\nrules: ['MATCH,p']\n`,
+    'socks',
+  );
+  return { port: client.port, stop: async () => (await client.stop(), await server.stop()) };
+}
+
+function hasV2ray(): boolean {
+  return spawnSync('sh', ['-c', 'command -v v2ray']).status === 0;
+}
+
+/** Runs `v2ray -config` on a generated file until stopped. */
+async function startV2ray(config: object): Promise<{ stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-v2ray-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ log: { loglevel: 'none' }, ...config }));
+  const child = spawn('v2ray', ['-config', file], { stdio: 'ignore' });
+  return {
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function v2rayChain(cipher: string, serverPort: number, socksPort: number): Promise<Chain> {
+  const server = await startV2ray({
+    inbounds: [{ listen: '127.0.0.1', port: serverPort, protocol: 'vmess', settings: { clients: [{ id: uuid, alterId: 0 }] } }],
+    outbounds: [{ protocol: 'freedom' }],
+  });
+  const client = await startV2ray({
+    inbounds: [{ listen: '127.0.0.1', port: socksPort, protocol: 'socks', settings: { auth: 'noauth' } }],
+    outbounds: [{ protocol: 'vmess', settings: { vnext: [{ address: '127.0.0.1', port: serverPort, users: [{ id: uuid, alterId: 0, security: cipher }] }] } }],
+  });
+  await waitForPort(socksPort);
+  await waitForPort(serverPort);
+  return { port: socksPort, stop: async () => (await client.stop(), await server.stop()) };
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+async function measure(chain: Chain, sink: Sink): Promise<{ mbps: number; rate: RateResult }> {
+  const mbps = await median(3, () => throughput(() => socksConnect(chain.port, sink.port), sink, 1, 512 * 1024 * 1024));
+  return { mbps, rate: await connectionRate(chain.port, 5) };
+}
+
+/** Prints VMess chain throughput and connection rate for sluice and, if installed, v2ray. */
+export async function benchVmess(sink: Sink, freePort: () => Promise<number>): Promise<void> {
+  const v2ray = hasV2ray();
+  if (!v2ray) console.log('vmess: v2ray is not installed; sluice figures only (apt-get install v2ray for the comparison)');
+  for (const cipher of ciphers) {
+    const ours = await sluiceChain(cipher);
+    let sluiceResult;
+    try {
+      sluiceResult = await measure(ours, sink);
+    } finally {
+      await ours.stop();
+    }
+    let line = `vmess ${cipher} chain (client+server on this box): sluice ${sluiceResult.mbps.toFixed(0)} MB/s, connections ${describeRate(sluiceResult.rate)}`;
+    if (v2ray) {
+      const theirs = await v2rayChain(cipher, await freePort(), await freePort());
+      let v2rayResult;
+      try {
+        v2rayResult = await measure(theirs, sink);
+      } finally {
+        await theirs.stop();
+      }
+      line +=
+        `; v2ray 4.34 ${v2rayResult.mbps.toFixed(0)} MB/s, connections ${describeRate(v2rayResult.rate)}; ` +
+        `ratio throughput ${(sluiceResult.mbps / v2rayResult.mbps).toFixed(2)}x (target >= 0.8x), ` +
+        `connections ${(ratePerSecond(sluiceResult.rate) / ratePerSecond(v2rayResult.rate)).toFixed(2)}x (target >= 1.5x)`;
+    }
+    console.log(line + ` [${concurrency} concurrent]`);
+  }
+}

@@ -177,3 +177,25 @@ export async function eventually(predicate: () => boolean, timeoutMs = 2000): Pr
   while (!predicate() && Date.now() < deadline) await sleep(20);
   return predicate();
 }
+
+/** A SOCKS5 UDP ASSOCIATE made with the `socks` client: its control connection and the relay address. */
+export interface Association {
+  /** The TCP control connection; destroying it ends the association. */
+  control: Socket;
+  /** Where to send datagrams (RFC 1928 §7 framing). */
+  relay: { host: string; port: number };
+}
+
+/** Runs UDP ASSOCIATE through the proxy at `host:port` with the `socks` npm client. */
+export async function socksAssociate(port: number, host = '127.0.0.1'): Promise<Association> {
+  const { SocksClient } = await import('socks');
+  const client = new SocksClient({
+    proxy: { host, port, type: 5 },
+    command: 'associate',
+    destination: { host: host.includes(':') ? '::' : '0.0.0.0', port: 0 },
+  });
+  const established = once(client, 'established') as Promise<[{ socket: Socket; remoteHost?: { host: string; port: number } }]>;
+  client.connect();
+  const [info] = await established;
+  return { control: info.socket, relay: info.remoteHost! };
+}

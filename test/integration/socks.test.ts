@@ -12,6 +12,7 @@ import {
   eventually,
   listen,
   readAll,
+  socksAssociate,
   socksConnectBytes,
   startBox,
   type RunningBox,
@@ -160,15 +161,11 @@ rules: ['MATCH,REJECT-DROP']`);
 
 describe('SOCKS5 UDP ASSOCIATE', () => {
   async function associate() {
-    const socks = new SocksClient({ proxy: proxy(), command: 'associate', destination: { host: '0.0.0.0', port: 0 } });
-    const established = once(socks, 'established') as Promise<[{ socket: import('node:net').Socket; remoteHost?: { host: string; port: number } }]>;
-    socks.connect();
-    const [info] = await established;
-    const relay = info.remoteHost!;
+    const { control, relay } = await socksAssociate(box.port());
     const client = createSocket('udp4');
     client.bind(0, '127.0.0.1');
     await once(client, 'listening');
-    return { control: info.socket, relay, client };
+    return { control, relay, client };
   }
 
   function exchange(client: UdpSocket, relay: { host: string; port: number }, frame: Buffer, timeoutMs = 2000) {
@@ -207,24 +204,17 @@ describe('SOCKS5 UDP ASSOCIATE', () => {
     const v6 = await startBox(`
 listeners: [{ name: v6-in, type: socks, port: 0, listen: "::1" }]
 rules: ['MATCH,DIRECT']`);
-    const socks = new SocksClient({
-      proxy: { host: '::1', port: v6.port(), type: 5 },
-      command: 'associate',
-      destination: { host: '::', port: 0 },
-    });
-    const established = once(socks, 'established') as Promise<[{ socket: import('node:net').Socket; remoteHost?: { host: string; port: number } }]>;
-    socks.connect();
-    const [info] = await established;
-    expect(ipToBytes(info.remoteHost!.host)).toEqual(ipToBytes('::1'));
+    const info = await socksAssociate(v6.port(), '::1');
+    expect(ipToBytes(info.relay.host)).toEqual(ipToBytes('::1'));
     const client = createSocket('udp6');
     client.bind(0, '::1');
     await once(client, 'listening');
     for (const [host, port] of [['::1', udpPort6], ['127.0.0.1', udpPort4]] as const) {
       const frame = SocksClient.createUDPFrame({ remoteHost: { host, port }, data: Buffer.from('six') });
-      const reply = await exchange(client, info.remoteHost!, frame);
+      const reply = await exchange(client, info.relay, frame);
       expect(reply && SocksClient.parseUDPFrame(reply).data.toString()).toBe('echo:six');
     }
-    info.socket.destroy();
+    info.control.destroy();
     client.close();
     await v6.close();
   });

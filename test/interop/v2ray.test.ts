@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, echoServer, eventually, listen, readAll, requirePeer, startBox, type RunningBox } from '../helpers/net.js';
+import { closeServer, echoServer, eventually, listen, readAll, requirePeer, socksAssociate, startBox, type RunningBox } from '../helpers/net.js';
 import { startV2ray } from '../helpers/v2ray.js';
 
 const uuid = 'b831381d-6324-4d53-ad4f-8cda48b30811';
@@ -50,11 +50,7 @@ async function echoThroughSocks(port: number): Promise<void> {
 
 /** Three datagrams (10, 1000, 1400 bytes) through SOCKS5 UDP ASSOCIATE, each echoed once. */
 async function udpThroughSocks(port: number): Promise<void> {
-  const socks = new SocksClient({ proxy: { host: '127.0.0.1', port, type: 5 }, command: 'associate', destination: { host: '0.0.0.0', port: 0 } });
-  const established = once(socks, 'established') as Promise<[{ socket: Socket; remoteHost?: { host: string; port: number } }]>;
-  socks.connect();
-  const [info] = await established;
-  const relay = info.remoteHost!;
+  const { control, relay } = await socksAssociate(port);
   const udp = createSocket('udp4');
   udp.bind(0, '127.0.0.1');
   await once(udp, 'listening');
@@ -66,7 +62,7 @@ async function udpThroughSocks(port: number): Promise<void> {
     udp.send(frame, relay.port, relay.host === '0.0.0.0' ? '127.0.0.1' : relay.host);
   }
   const ok = await eventually(() => replies.length >= sizes.length, 5000);
-  info.socket.destroy();
+  control.destroy();
   udp.close();
   expect(ok, `replies: ${replies.map((r) => r.length)}`).toBe(true);
   expect(replies.map((r) => r.length - 5).sort((a, b) => a - b)).toEqual(sizes);

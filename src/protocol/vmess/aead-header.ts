@@ -26,6 +26,32 @@ export class VmessUnknownUserError extends VmessAuthError {
   }
 }
 
+/** AES-GCM keys and nonces of a sealed request header (spec §5.2). */
+function requestHeaderKeys(cmdKey: Buffer, authId: Buffer, nonce: Buffer) {
+  return {
+    lengthKey: vmessKdf16(cmdKey, 'VMess Header AEAD Key_Length', authId, nonce),
+    lengthNonce: vmessKdf(cmdKey, 'VMess Header AEAD Nonce_Length', authId, nonce).subarray(0, 12),
+    payloadKey: vmessKdf16(cmdKey, 'VMess Header AEAD Key', authId, nonce),
+    payloadNonce: vmessKdf(cmdKey, 'VMess Header AEAD Nonce', authId, nonce).subarray(0, 12),
+  };
+}
+
+/** AES-GCM keys and nonces of a sealed response header (spec §6.3). */
+function responseHeaderKeys(key: Buffer, iv: Buffer) {
+  return {
+    lengthKey: vmessKdf16(key, 'AEAD Resp Header Len Key'),
+    lengthNonce: vmessKdf(iv, 'AEAD Resp Header Len IV').subarray(0, 12),
+    payloadKey: vmessKdf16(key, 'AEAD Resp Header Key'),
+    payloadNonce: vmessKdf(iv, 'AEAD Resp Header IV').subarray(0, 12),
+  };
+}
+
+function lengthBytes(plain: Buffer): Buffer {
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(plain.length);
+  return length;
+}
+
 /** Seals a plaintext request header: AuthID || EncLen || N8 || EncHdr. */
 export function sealRequestHeader(
   identity: VmessIdentity,
@@ -35,24 +61,13 @@ export function sealRequestHeader(
 ): Buffer {
   const authId = createAuthId(identity.authIdKey, nowSeconds, random.authId);
   const { nonce } = random;
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(plain.length);
-  const { cmdKey } = identity;
-  const encLength = aeadSeal(
-    'aes-128-gcm',
-    vmessKdf16(cmdKey, 'VMess Header AEAD Key_Length', authId, nonce),
-    vmessKdf(cmdKey, 'VMess Header AEAD Nonce_Length', authId, nonce).subarray(0, 12),
-    length,
+  const keys = requestHeaderKeys(identity.cmdKey, authId, nonce);
+  return Buffer.concat([
     authId,
-  );
-  const encHeader = aeadSeal(
-    'aes-128-gcm',
-    vmessKdf16(cmdKey, 'VMess Header AEAD Key', authId, nonce),
-    vmessKdf(cmdKey, 'VMess Header AEAD Nonce', authId, nonce).subarray(0, 12),
-    plain,
-    authId,
-  );
-  return Buffer.concat([authId, encLength, nonce, encHeader]);
+    aeadSeal('aes-128-gcm', keys.lengthKey, keys.lengthNonce, lengthBytes(plain), authId),
+    nonce,
+    aeadSeal('aes-128-gcm', keys.payloadKey, keys.payloadNonce, plain, authId),
+  ]);
 }
 
 /** A user the server accepts, with what it needs to recognise their AuthIDs. */
@@ -94,25 +109,12 @@ export function openAeadRequest<T>(
   }
   if (!user) throw new VmessUnknownUserError();
   if (buffer.length < 42) return undefined;
-  const nonce = buffer.subarray(34, 42);
-  const { cmdKey } = user.identity;
-  const length = aeadOpen(
-    'aes-128-gcm',
-    vmessKdf16(cmdKey, 'VMess Header AEAD Key_Length', authId, nonce),
-    vmessKdf(cmdKey, 'VMess Header AEAD Nonce_Length', authId, nonce).subarray(0, 12),
-    buffer.subarray(16, 34),
-    authId,
-  );
+  const keys = requestHeaderKeys(user.identity.cmdKey, authId, buffer.subarray(34, 42));
+  const length = aeadOpen('aes-128-gcm', keys.lengthKey, keys.lengthNonce, buffer.subarray(16, 34), authId);
   if (!length) throw new VmessAuthError('header length does not authenticate');
   const end = 42 + length.readUInt16BE(0) + 16;
   if (buffer.length < end) return undefined;
-  const plain = aeadOpen(
-    'aes-128-gcm',
-    vmessKdf16(cmdKey, 'VMess Header AEAD Key', authId, nonce),
-    vmessKdf(cmdKey, 'VMess Header AEAD Nonce', authId, nonce).subarray(0, 12),
-    buffer.subarray(42, end),
-    authId,
-  );
+  const plain = aeadOpen('aes-128-gcm', keys.payloadKey, keys.payloadNonce, buffer.subarray(42, end), authId);
   if (!plain) throw new VmessAuthError('header does not authenticate');
   if (!replay.check(authId)) throw new VmessAuthError('replayed AuthID');
   return { value: { user, header: decodeRequestHeader(plain) }, length: end };
@@ -132,27 +134,22 @@ export function responseHeaderPlain(responseAuth: number): Buffer {
 
 /** Seals a response header after an AEAD request (spec §6.3). */
 export function sealAeadResponse(key: Buffer, iv: Buffer, plain: Buffer): Buffer {
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(plain.length);
+  const keys = responseHeaderKeys(key, iv);
   return Buffer.concat([
-    aeadSeal('aes-128-gcm', vmessKdf16(key, 'AEAD Resp Header Len Key'), vmessKdf(iv, 'AEAD Resp Header Len IV').subarray(0, 12), length),
-    aeadSeal('aes-128-gcm', vmessKdf16(key, 'AEAD Resp Header Key'), vmessKdf(iv, 'AEAD Resp Header IV').subarray(0, 12), plain),
+    aeadSeal('aes-128-gcm', keys.lengthKey, keys.lengthNonce, lengthBytes(plain)),
+    aeadSeal('aes-128-gcm', keys.payloadKey, keys.payloadNonce, plain),
   ]);
 }
 
 /** Opens a response header after an AEAD request; undefined while bytes are missing; VmessError when it fails. */
 export function openAeadResponse(key: Buffer, iv: Buffer, buffer: Buffer): Parsed<Buffer> | undefined {
   if (buffer.length < 18) return undefined;
-  const length = aeadOpen(
-    'aes-128-gcm',
-    vmessKdf16(key, 'AEAD Resp Header Len Key'),
-    vmessKdf(iv, 'AEAD Resp Header Len IV').subarray(0, 12),
-    buffer.subarray(0, 18),
-  );
+  const keys = responseHeaderKeys(key, iv);
+  const length = aeadOpen('aes-128-gcm', keys.lengthKey, keys.lengthNonce, buffer.subarray(0, 18));
   if (!length) throw new VmessError('response header length does not authenticate');
   const end = 18 + length.readUInt16BE(0) + 16;
   if (buffer.length < end) return undefined;
-  const plain = aeadOpen('aes-128-gcm', vmessKdf16(key, 'AEAD Resp Header Key'), vmessKdf(iv, 'AEAD Resp Header IV').subarray(0, 12), buffer.subarray(18, end));
+  const plain = aeadOpen('aes-128-gcm', keys.payloadKey, keys.payloadNonce, buffer.subarray(18, end));
   if (!plain) throw new VmessError('response header does not authenticate');
   return { value: plain, length: end };
 }

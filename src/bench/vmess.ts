@@ -23,7 +23,7 @@ interface Chain {
 
 async function sluiceChain(cipher: string): Promise<Chain> {
   const server = await startSluice(
-    `allow-lan: false\nlisteners:\n  - { name: vm, type: vmess, port: 0, users: [{ username: b, uuid: ${uuid} }] }\nrules: ['MATCH,DIRECT']\n`,
+    `listeners:\n  - { name: vm, type: vmess, port: 0, users: [{ username: b, uuid: ${uuid} }] }\nrules: ['MATCH,DIRECT']\n`,
     'vm',
   );
   const client = await startSluice(

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { FlowRequest } from '../../adapter/flow.js';
 import type { Address } from '../../common/address.js';
 import type { HandshakeReader } from '../../common/handshake-reader.js';
 import { IdleTimer } from '../../common/idle-timer.js';
@@ -53,8 +54,6 @@ async function drain(reader: HandshakeReader, budget: number, socket: Socket): P
   await reader.read((buffer) => (buffer.length >= budget ? { value: true, length: buffer.length } : undefined)).catch(() => {});
   socket.destroy();
 }
-
-type FlowRequest = Parameters<Session['context']['dispatcher']['open']>[0];
 
 async function relayTcp(session: Session, stream: VmessStream, request: FlowRequest): Promise<void> {
   const { dispatcher } = session.context;

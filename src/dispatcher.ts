@@ -56,11 +56,6 @@ export class Dispatcher {
     return this.flows.size;
   }
 
-  /** Snapshot of the open flows. */
-  active(): Flow[] {
-    return [...this.flows.values()].map((e) => e.flow);
-  }
-
   /** Registers a new flow; the destination is normalized and an IP literal becomes `flow.ip`. */
   open(request: FlowRequest): Flow {
     const abort = new AbortController();

@@ -6,6 +6,7 @@ import { describeError } from './common/errors.js';
 import { BatchedStderr, Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
 import { ConfigError } from './config/errors.js';
 import { defaultConfigUrl, loadConfigFile, type LoadedConfig } from './config/load.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyOf } from './protocol/pqtunnel/keys.js';
 
 const usage: Record<string, string> = {
   main: `Usage: sluice <command> [options]
@@ -14,6 +15,9 @@ Commands:
   run      run the proxy (default config: mixed SOCKS5/HTTP on 127.0.0.1:7890)
   check    validate a config file and print a summary
   uuid     print a fresh UUID (for VMess users)
+  genkey   print a new tunnel private key (base64)
+  pubkey   read a tunnel private key on stdin, print its public key
+  genpsk   print a new tunnel pre-shared key (base64)
   version  print the version
   bench    measure the relay on loopback against a baseline (as npm run bench)
 
@@ -29,6 +33,9 @@ Stops on SIGINT/SIGTERM: listeners close, open flows get the shutdown grace peri
 Validates FILE against config.schema.json and the rule grammar; prints listeners,
 proxies, rule count and warnings. Exits 1 when the config is invalid.`,
   uuid: 'Usage: sluice uuid\n\nPrints a random (version 4) UUID.',
+  genkey: 'Usage: sluice genkey\n\nPrints a new X25519 private key for the post-quantum tunnel, in base64 (like wg genkey).',
+  pubkey: 'Usage: sluice pubkey < private.key\n\nReads a base64 private key on standard input and prints its public key (like wg pubkey).',
+  genpsk: 'Usage: sluice genpsk\n\nPrints a new 32-byte pre-shared key in base64 (like wg genpsk).',
   version: 'Usage: sluice version\n\nPrints the sluice version.',
   bench: 'Usage: sluice bench\n\nMeasures relay throughput and connection rate on loopback, each next to a\nbaseline taken in the same run, and prints the figures and ratios.',
 };
@@ -55,6 +62,12 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'uuid':
       return print(uuidv4());
+    case 'genkey':
+      return print(generatePrivateKey());
+    case 'genpsk':
+      return print(generatePresharedKey());
+    case 'pubkey':
+      return pubkey();
     case 'version':
       return print(`sluice ${packageVersion()}`);
     case 'bench':
@@ -114,6 +127,16 @@ async function run(file: string | undefined, level: string | undefined, format: 
   await box.close();
   logger.info('stopped');
   return 0;
+}
+
+async function pubkey(): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  try {
+    return print(publicKeyOf(Buffer.concat(chunks).toString('utf8')));
+  } catch (error) {
+    return fail(`pubkey: ${(error as Error).message}`);
+  }
 }
 
 function load(file: string | URL): LoadedConfig | undefined {

@@ -44,7 +44,7 @@ describe('sluice CLI', () => {
   it('prints version, uuid and help for every command', () => {
     expect(sluice('version').stdout).toMatch(/^sluice \d+\.\d+\.\d+\n$/);
     expect(sluice('uuid').stdout).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$/);
-    for (const command of ['run', 'check', 'uuid', 'version']) {
+    for (const command of ['run', 'check', 'uuid', 'version', 'genkey', 'pubkey', 'genpsk', 'bench']) {
       const result = sluice(command, '--help');
       expect(result.status).toBe(0);
       expect(result.stdout).toContain(`Usage: sluice ${command}`);
@@ -54,6 +54,22 @@ describe('sluice CLI', () => {
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
     expect(sluice('run', '--bogus').status).toBe(2);
+  });
+
+  it('genkey, pubkey and genpsk print keys the way wg does', () => {
+    const key = sluice('genkey').stdout.trim();
+    expect(key).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const pub = spawnSync(process.execPath, [bin, 'pubkey'], { input: key + '\n', encoding: 'utf8' });
+    expect(pub.stdout.trim()).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(pub.stdout.trim()).not.toBe(key);
+    // RFC 7748 §6.1, Alice.
+    const alice = Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex').toString('base64');
+    const alicePub = spawnSync(process.execPath, [bin, 'pubkey'], { input: alice, encoding: 'utf8' });
+    expect(Buffer.from(alicePub.stdout.trim(), 'base64').toString('hex')).toBe('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+    const bad = spawnSync(process.execPath, [bin, 'pubkey'], { input: 'not a key', encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('32 bytes in base64');
+    expect(sluice('genpsk').stdout.trim()).toMatch(/^[A-Za-z0-9+/]{43}=$/);
   });
 
   it('check prints a summary of a valid config and the errors of an invalid one', () => {

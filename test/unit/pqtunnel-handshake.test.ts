@@ -16,6 +16,7 @@ import {
   initiationMac1Valid,
   initiationMac2Valid,
 } from '../../src/protocol/pqtunnel/handshake.js';
+import { cookieFor, cookieReplyKey, openCookieReply, sealCookieReply } from '../../src/protocol/pqtunnel/cookie.js';
 import { messageType } from '../../src/protocol/pqtunnel/messages.js';
 import { dh, x25519FromPrivate } from '../../src/protocol/pqtunnel/primitives.js';
 import { dataCounter, openData, sealData, unpadPacket } from '../../src/protocol/pqtunnel/transport.js';
@@ -217,3 +218,23 @@ function referenceHandshake() {
   const [c2g, g2c] = KDF(2, C, Hh) as [Buffer, Buffer];
   return { initiation, response, c2g, g2c };
 }
+
+describe('PQT cookie replies', () => {
+  it('carry the cookie for the initiation they answer, and open only with its mac1', () => {
+    const secret = fill(32, 0x21);
+    const cookie = cookieFor(secret, '192.0.2.7', 51820);
+    expect(cookie).toHaveLength(16);
+    expect(cookieFor(secret, '192.0.2.7', 51821)).not.toEqual(cookie);
+    expect(cookieFor(secret, '::ffff:192.0.2.7', 51820)).not.toEqual(cookie);
+    const replyKey = cookieReplyKey(gatewayStatic.publicKey);
+    const h = handshake();
+    const reply = sealCookieReply(replyKey, fixed.clientIndex, h.pending.mac1, cookie);
+    expect(reply).toHaveLength(64);
+    expect(messageType(reply)).toBe(3);
+    expect(openCookieReply(replyKey, reply, h.pending.mac1)).toEqual(cookie);
+    expect(openCookieReply(replyKey, reply, fill(16, 0))).toBeUndefined();
+    // The client answers with an initiation whose mac2 is valid for that cookie.
+    const next = createInitiation(h.client, fixed.clientIndex + 1, fixed.time + 5000, cookie);
+    expect(initiationMac2Valid(next.message, cookie)).toBe(true);
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * The tunnel client (initiator) engine: handshakes with retry and jitter, the keypair
+ * rotation, queueing until a session exists, keepalives, dead-peer detection and rekeying
+ * (spec §5.2, §5.3, §6). It talks to a Bind and hands decrypted IP packets to `onPacket`.
+ */
+import { randomInt } from 'node:crypto';
+import { cookieReplyKey, openCookieReply } from './cookie.js';
+import { clientIdentity, clientMac1Key, consumeResponse, createInitiation, type ClientIdentity, type PendingInitiation } from './handshake.js';
+import { Keypair } from './keypair.js';
+import { MessageType, messageType } from './messages.js';
+import type { X25519Pair } from './primitives.js';
+import { systemClock, Timers, type Bind, type Clock, type Endpoint } from './seams.js';
+import { unpadPacket } from './transport.js';
+
+/** Settings of a tunnel client. */
+export interface TunnelClientOptions {
+  /** The client's static key. */
+  staticKey: X25519Pair;
+  /** The gateway's static public key (the pin). */
+  gatewayPublic: Buffer;
+  /** Optional pre-shared key. */
+  psk?: Buffer;
+  /** Where the gateway listens. */
+  endpoint: Endpoint;
+  /** UDP socket (or a fake). */
+  bind: Bind;
+  /** Timers and timestamps (injectable for tests). */
+  clock?: Clock;
+  /** Tunnel MTU for padding. */
+  mtu?: number;
+  /** Keepalive when nothing was sent for this long; 0 turns it off. Default 25 s. */
+  persistentKeepaliveMs?: number;
+  /** Receives each decrypted IP packet. */
+  onPacket(packet: Buffer): void;
+  /** Receives the session parameters of every completed handshake. */
+  onParams?(params: Buffer): void;
+  /** Told when the tunnel goes up (a handshake completed) or down (REKEY_ATTEMPT_TIME without one). */
+  onState?(up: boolean): void;
+}
+
+const maxQueued = 64;
+const tickMs = 100;
+
+/** One client's tunnel to one gateway. */
+export class TunnelClient {
+  private readonly identity: ClientIdentity;
+  private readonly mac1Key: Buffer;
+  private readonly replyKey: Buffer;
+  private readonly clock: Clock;
+  private readonly mtu: number;
+  private readonly persistentKeepaliveMs: number;
+  private current: Keypair | undefined;
+  private previous: Keypair | undefined;
+  private pending: PendingInitiation | undefined;
+  private retryAt = 0;
+  private retryInterval: number = Timers.rekeyTimeout;
+  private attemptStarted: number | undefined;
+  private cookie: { value: Buffer; at: number } | undefined;
+  private queue: Buffer[] = [];
+  private lastSent = -Infinity;
+  /** Last authenticated non-empty packet: a passive keepalive answers data, never a keepalive. */
+  private lastReceivedData = -Infinity;
+  private lastHandshake: number;
+  /** When a data packet went out that no authenticated packet has answered yet (dead-peer detection). */
+  private unansweredSince: number | undefined;
+  private up = false;
+  private readonly stopTicks: () => void;
+
+  constructor(private readonly options: TunnelClientOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.identity = clientIdentity(options.staticKey, options.gatewayPublic, options.psk);
+    this.mac1Key = clientMac1Key(options.staticKey.publicKey);
+    this.replyKey = cookieReplyKey(options.gatewayPublic);
+    this.mtu = options.mtu ?? 1420;
+    this.persistentKeepaliveMs = options.persistentKeepaliveMs ?? 25_000;
+    this.lastHandshake = this.clock.now();
+    options.bind.onReceive((datagram) => this.receive(datagram));
+    this.stopTicks = this.clock.every(tickMs, () => this.tick());
+  }
+
+  /** True while a usable session exists. */
+  get isUp(): boolean {
+    return this.up;
+  }
+
+  /** Sends one IP packet through the tunnel, queueing it (up to 64) while a handshake runs. */
+  send(packet: Buffer): void {
+    const now = this.clock.now();
+    if (this.current?.canSend(now)) {
+      this.transmit(this.current, packet, now);
+      if (this.current.wantsRekeyOnSend(now)) this.handshake(now);
+      return;
+    }
+    if (this.queue.length >= maxQueued) this.queue.shift();
+    this.queue.push(packet);
+    this.handshake(now);
+  }
+
+  /** Starts a handshake now (at start-up, or after a network change). */
+  connect(): void {
+    this.pending = undefined;
+    this.handshake(this.clock.now());
+  }
+
+  /** Stops the timers, wipes the keys, closes the bind. */
+  close(): void {
+    this.stopTicks();
+    this.current?.wipe();
+    this.previous?.wipe();
+    this.current = this.previous = this.pending = undefined;
+    this.options.bind.close();
+  }
+
+  private transmit(keypair: Keypair, packet: Buffer, now: number): void {
+    this.options.bind.send(keypair.seal(packet, this.mtu), this.options.endpoint);
+    this.lastSent = now;
+    if (packet.length > 0) this.unansweredSince ??= now;
+  }
+
+  /** Sends a new initiation unless one is in flight and its retry time has not come. */
+  private handshake(now: number, retry = false): void {
+    if (this.pending && !retry) return;
+    const cookie = this.cookie && now - this.cookie.at < Timers.cookieSecretLifetime - Timers.rekeyTimeout ? this.cookie.value : undefined;
+    const { message, pending } = createInitiation(this.identity, this.freshIndex(), this.clock.wallMs(), cookie);
+    this.pending = pending;
+    this.attemptStarted ??= now;
+    this.retryAt = now + this.retryInterval + randomInt(Timers.rekeyJitter + 1);
+    this.options.bind.send(message, this.options.endpoint);
+  }
+
+  private freshIndex(): number {
+    for (;;) {
+      const index = randomInt(2 ** 32 - 1) + 1;
+      if (index !== this.current?.localIndex && index !== this.previous?.localIndex) return index;
+    }
+  }
+
+  private receive(datagram: Buffer): void {
+    const type = messageType(datagram);
+    const now = this.clock.now();
+    if (type === MessageType.response) this.receiveResponse(datagram, now);
+    else if (type === MessageType.cookieReply) this.receiveCookie(datagram, now);
+    else if (type === MessageType.data) this.receiveData(datagram, now);
+  }
+
+  private receiveResponse(datagram: Buffer, now: number): void {
+    const pending = this.pending;
+    if (!pending) return;
+    const done = consumeResponse(datagram, pending, this.identity, this.mac1Key);
+    if (!done) return;
+    this.pending = undefined;
+    this.previous?.wipe();
+    this.previous = this.current;
+    this.current = new Keypair(pending.senderIndex, done.gatewayIndex, done.keys.clientToGateway, done.keys.gatewayToClient, now);
+    this.attemptStarted = undefined;
+    this.retryInterval = Timers.rekeyTimeout;
+    this.lastHandshake = now;
+    this.unansweredSince = undefined;
+    this.options.onParams?.(done.params);
+    this.setUp(true);
+    const queued = this.queue;
+    this.queue = [];
+    if (queued.length === 0) this.transmit(this.current, Buffer.alloc(0), now);
+    for (const packet of queued) this.transmit(this.current, packet, now);
+  }
+
+  private receiveCookie(datagram: Buffer, now: number): void {
+    if (!this.pending || datagram.readUInt32LE(4) !== this.pending.senderIndex) return;
+    const cookie = openCookieReply(this.replyKey, datagram, this.pending.mac1);
+    if (cookie) this.cookie = { value: cookie, at: now };
+  }
+
+  private receiveData(datagram: Buffer, now: number): void {
+    const index = datagram.readUInt32LE(4);
+    const keypair = [this.current, this.previous].find((k) => k?.localIndex === index);
+    const plain = keypair?.open(datagram, now);
+    if (!keypair || !plain) return;
+    this.unansweredSince = undefined;
+    if (keypair === this.current && keypair.age(now) >= Timers.rejectAfterTime - Timers.keepaliveTimeout - Timers.rekeyTimeout) {
+      this.handshake(now);
+    }
+    if (plain.length === 0) return;
+    this.lastReceivedData = now;
+    const packet = unpadPacket(plain);
+    if (packet) this.options.onPacket(packet);
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    if (this.pending && now >= this.retryAt) {
+      if (this.attemptStarted !== undefined && now - this.attemptStarted >= Timers.rekeyAttemptTime) {
+        this.setUp(false);
+        this.retryInterval = Math.min(this.retryInterval * 2, 60_000);
+      }
+      this.handshake(now, true);
+    }
+    for (const slot of ['previous', 'current'] as const) {
+      const keypair = this[slot];
+      if (keypair && keypair.age(now) >= Timers.rejectAfterTime) {
+        keypair.wipe();
+        this[slot] = undefined;
+      }
+    }
+    if (!this.current && this.up) this.setUp(false);
+    if (this.unansweredSince !== undefined && now - this.unansweredSince >= Timers.keepaliveTimeout + Timers.rekeyTimeout) {
+      this.unansweredSince = undefined;
+      this.handshake(now);
+    }
+    const usable = this.current?.canSend(now) ? this.current : undefined;
+    const passive = this.lastReceivedData > this.lastSent && now - this.lastReceivedData >= Timers.keepaliveTimeout;
+    const persistent = this.persistentKeepaliveMs > 0 && now - this.lastSent >= this.persistentKeepaliveMs;
+    if (passive || persistent) {
+      if (usable) {
+        this.transmit(usable, Buffer.alloc(0), now);
+        if (usable.wantsRekeyOnSend(now)) this.handshake(now);
+      } else if (persistent) this.handshake(now);
+    }
+    if (now - this.lastHandshake >= Timers.keyZeroizeTime && (this.current || this.previous)) {
+      this.current?.wipe();
+      this.previous?.wipe();
+      this.current = this.previous = undefined;
+    }
+  }
+
+  private setUp(up: boolean): void {
+    if (this.up === up) return;
+    this.up = up;
+    this.options.onState?.(up);
+  }
+}

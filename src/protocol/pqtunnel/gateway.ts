@@ -1,0 +1,267 @@
+/**
+ * The tunnel gateway (responder) engine (spec §5.1, §5.4, §6.3, §7): authenticates
+ * initiations in the cheap-first order, answers with cookies under load, keeps up to three
+ * keypairs per peer, follows roaming clients, and hands decrypted IP packets to `onPacket`.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { cookieFor, cookieReplyKey, sealCookieReply } from './cookie.js';
+import {
+  consumeInitiation,
+  createResponse,
+  gatewayConstants,
+  initiationMac1Valid,
+  initiationMac2Valid,
+  type GatewayConstants,
+} from './handshake.js';
+import { Keypair } from './keypair.js';
+import { MessageType, messageType } from './messages.js';
+import { dh, tai64n, type X25519Pair } from './primitives.js';
+import { systemClock, Timers, type Bind, type Clock, type Endpoint } from './seams.js';
+import { unpadPacket } from './transport.js';
+
+/** A client the gateway accepts. */
+export interface GatewayPeerConfig {
+  /** Name for logs. */
+  name: string;
+  /** The client's static public key. */
+  publicKey: Buffer;
+  /** Optional pre-shared key. */
+  psk?: Buffer;
+  /** The 32-byte session parameters to send it (address lease, MTU; spec §8.2). */
+  params(): Buffer;
+}
+
+/** Settings of a gateway. */
+export interface TunnelGatewayOptions {
+  /** The gateway's identity. */
+  staticKey: X25519Pair;
+  /** During a key rotation: the next identity, also accepted (spec §6.6). */
+  nextStaticKey?: X25519Pair;
+  /** Authorised clients. */
+  peers: readonly GatewayPeerConfig[];
+  /** UDP socket (or a fake). */
+  bind: Bind;
+  /** Timers and timestamps (injectable for tests). */
+  clock?: Clock;
+  /** Tunnel MTU for padding. */
+  mtu?: number;
+  /** More initiations than this in one second put the gateway under load. Default 200. */
+  underLoadRate?: number;
+  /** Receives each decrypted IP packet with the peer it came from. */
+  onPacket(peer: GatewayPeerConfig, packet: Buffer): void;
+}
+
+interface Identity {
+  key: X25519Pair;
+  constants: GatewayConstants;
+  replyKey: Buffer;
+}
+
+interface PeerState {
+  config: GatewayPeerConfig;
+  /** DH(Sg, Sc) for each identity, in identity order. */
+  staticShared: Buffer[];
+  lastTimestamp: Buffer;
+  lastInitiation: number;
+  endpoint: Endpoint | undefined;
+  previous?: Keypair;
+  current?: Keypair;
+  next?: Keypair;
+  lastSent: number;
+  /** Last authenticated non-empty packet: a passive keepalive answers data, never a keepalive. */
+  lastReceivedData: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+const tickMs = 100;
+const bucketRate = 20;
+const bucketBurst = 5;
+
+/** One gateway: one UDP port, many clients. */
+export class TunnelGateway {
+  private readonly identities: Identity[];
+  private readonly peers = new Map<string, PeerState>();
+  private readonly indexes = new Map<number, { peer: PeerState; keypair: Keypair }>();
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly clock: Clock;
+  private readonly mtu: number;
+  private cookieSecrets: Buffer[] = [randomBytes(32)];
+  private cookieRotated: number;
+  private initiationTimes: number[] = [];
+  private underLoadUntil = -Infinity;
+  private readonly stopTicks: () => void;
+
+  constructor(private readonly options: TunnelGatewayOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.mtu = options.mtu ?? 1420;
+    this.identities = [options.staticKey, ...(options.nextStaticKey ? [options.nextStaticKey] : [])].map((key) => ({
+      key,
+      constants: gatewayConstants(key.publicKey),
+      replyKey: cookieReplyKey(key.publicKey),
+    }));
+    for (const config of options.peers) {
+      const staticShared = this.identities.map((identity) => dh(identity.key.privateKey, config.publicKey));
+      if (staticShared.some((s) => !s)) throw new Error(`peer ${config.name}: public key is not a usable X25519 key`);
+      this.peers.set(config.publicKey.toString('base64'), {
+        config,
+        staticShared: staticShared as Buffer[],
+        lastTimestamp: Buffer.alloc(12),
+        lastInitiation: -Infinity,
+        endpoint: undefined,
+        lastSent: -Infinity,
+        lastReceivedData: -Infinity,
+      });
+    }
+    this.cookieRotated = this.clock.now();
+    options.bind.onReceive((datagram, from) => this.receive(datagram, from));
+    this.stopTicks = this.clock.every(tickMs, () => this.tick());
+  }
+
+  /** Sends an IP packet to the named peer with its current keypair; false (dropped) when it has none. */
+  send(peerName: string, packet: Buffer): boolean {
+    const peer = [...this.peers.values()].find((p) => p.config.name === peerName);
+    const now = this.clock.now();
+    if (!peer?.current?.canSend(now) || !peer.endpoint) return false;
+    this.options.bind.send(peer.current.seal(packet, this.mtu), peer.endpoint);
+    peer.lastSent = now;
+    return true;
+  }
+
+  /** The address a peer's last authenticated packet came from. */
+  endpointOf(peerName: string): Endpoint | undefined {
+    return [...this.peers.values()].find((p) => p.config.name === peerName)?.endpoint;
+  }
+
+  /** Forces the under-load state (tests, and operators who want cookies always). */
+  setUnderLoad(untilMs: number): void {
+    this.underLoadUntil = untilMs;
+  }
+
+  /** Stops the timers, wipes the keys, closes the bind. */
+  close(): void {
+    this.stopTicks();
+    for (const { keypair } of this.indexes.values()) keypair.wipe();
+    this.indexes.clear();
+    this.options.bind.close();
+  }
+
+  private receive(datagram: Buffer, from: Endpoint): void {
+    const type = messageType(datagram);
+    if (type === MessageType.initiation) this.receiveInitiation(datagram, from);
+    else if (type === MessageType.data) this.receiveData(datagram, from);
+  }
+
+  private receiveInitiation(message: Buffer, from: Endpoint): void {
+    const now = this.clock.now();
+    const identityIndex = this.identities.findIndex((identity) => initiationMac1Valid(message, identity.constants));
+    if (identityIndex < 0) return;
+    const identity = this.identities[identityIndex]!;
+    if (this.underLoad(now)) {
+      const valid = this.cookieSecrets.some((secret) => initiationMac2Valid(message, cookieFor(secret, from.host, from.port)));
+      if (!valid) {
+        if (this.takeToken(from.host, now)) {
+          const reply = sealCookieReply(identity.replyKey, message.readUInt32LE(4), message.subarray(1300, 1316), cookieFor(this.cookieSecrets[0]!, from.host, from.port));
+          this.options.bind.send(reply, from);
+        }
+        return;
+      }
+    }
+    if (!this.takeToken(from.host, now)) return;
+    this.initiationTimes.push(now);
+    let peer: PeerState | undefined;
+    const accepted = consumeInitiation(message, identity.key, identity.constants, (clientPublic) => {
+      peer = this.peers.get(clientPublic.toString('base64'));
+      return peer?.staticShared[identityIndex];
+    });
+    if (!accepted || !peer) return;
+    const notNewer = Buffer.compare(accepted.timestamp, peer.lastTimestamp) <= 0;
+    const tooFarAhead = Buffer.compare(accepted.timestamp, tai64n(this.clock.wallMs() + Timers.maxFutureSkew)) > 0;
+    if (notNewer || tooFarAhead || now - peer.lastInitiation < Timers.initiationFloodInterval) return;
+    peer.lastTimestamp = accepted.timestamp;
+    peer.lastInitiation = now;
+    const localIndex = this.freshIndex();
+    const response = createResponse(accepted, localIndex, peer.config.psk ?? Buffer.alloc(32), peer.config.params());
+    if (!response) return;
+    if (peer.next) this.forget(peer.next);
+    peer.next = new Keypair(localIndex, accepted.senderIndex, response.keys.gatewayToClient, response.keys.clientToGateway, now);
+    this.indexes.set(localIndex, { peer, keypair: peer.next });
+    peer.endpoint = from;
+    this.options.bind.send(response.message, from);
+  }
+
+  private receiveData(message: Buffer, from: Endpoint): void {
+    const now = this.clock.now();
+    const entry = this.indexes.get(message.readUInt32LE(4));
+    if (!entry) return;
+    const { peer, keypair } = entry;
+    const plain = keypair.open(message, now);
+    if (!plain) return;
+    if (keypair === peer.next) {
+      if (peer.previous) this.forget(peer.previous);
+      peer.previous = peer.current;
+      peer.current = keypair;
+      peer.next = undefined;
+    }
+    peer.endpoint = from;
+    if (plain.length === 0) return;
+    peer.lastReceivedData = now;
+    const packet = unpadPacket(plain);
+    if (packet) this.options.onPacket(peer.config, packet);
+  }
+
+  private underLoad(now: number): boolean {
+    this.initiationTimes = this.initiationTimes.filter((t) => now - t < 1000);
+    if (this.initiationTimes.length > (this.options.underLoadRate ?? 200)) this.underLoadUntil = now + 1000;
+    return now < this.underLoadUntil;
+  }
+
+  /** Per-source-IP token bucket: 20 per second, burst 5. */
+  private takeToken(host: string, now: number): boolean {
+    const bucket = this.buckets.get(host) ?? { tokens: bucketBurst, at: now };
+    bucket.tokens = Math.min(bucketBurst, bucket.tokens + ((now - bucket.at) * bucketRate) / 1000);
+    bucket.at = now;
+    this.buckets.set(host, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  private freshIndex(): number {
+    for (;;) {
+      const index = randomInt(2 ** 32 - 1) + 1;
+      if (!this.indexes.has(index)) return index;
+    }
+  }
+
+  private forget(keypair: Keypair): void {
+    this.indexes.delete(keypair.localIndex);
+    keypair.wipe();
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    if (now - this.cookieRotated >= Timers.cookieSecretLifetime) {
+      this.cookieSecrets = [randomBytes(32), this.cookieSecrets[0]!];
+      this.cookieRotated = now;
+    }
+    for (const [host, bucket] of this.buckets) if (now - bucket.at > 1000) this.buckets.delete(host);
+    for (const peer of this.peers.values()) {
+      for (const slot of ['previous', 'current', 'next'] as const) {
+        const keypair = peer[slot];
+        if (keypair && keypair.age(now) >= Timers.rejectAfterTime) {
+          this.forget(keypair);
+          peer[slot] = undefined;
+        }
+      }
+      const usable = peer.current?.canSend(now) ? peer.current : undefined;
+      if (usable && peer.endpoint && peer.lastReceivedData > peer.lastSent && now - peer.lastReceivedData >= Timers.keepaliveTimeout) {
+        this.options.bind.send(usable.seal(Buffer.alloc(0), this.mtu), peer.endpoint);
+        peer.lastSent = now;
+      }
+    }
+  }
+}

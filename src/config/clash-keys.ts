@@ -21,7 +21,7 @@ export const clashListenerKeys: ReadonlySet<string> = new Set(['rule', 'proxy'])
 /** Proxy types mihomo knows; sluice names them in a 'not supported yet' error. */
 export const clashProxyTypes: ReadonlySet<string> = new Set([
   'vless', 'ss', 'ssr', 'socks5', 'http', 'trojan', 'hysteria', 'hysteria2', 'tuic',
-  'wireguard', 'snell', 'mieru', 'anytls', 'ssh', 'dns', 'reject', 'pqtunnel',
+  'wireguard', 'snell', 'mieru', 'anytls', 'ssh', 'dns', 'reject',
 ]);
 
 /** mihomo `type: vmess` proxy keys sluice does not implement yet (warned about, ignored). */

@@ -7,6 +7,7 @@ import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
 import { parseRule } from '../route/rule/parse.js';
 import type { RouterMode } from '../route/router.js';
+import { decodeKey } from '../protocol/pqtunnel/keys.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
 import { ConfigError, describeSchemaError, showValue } from './errors.js';
 import type { ListenerConfig, ListenerType, ProxyConfig, Timeouts } from './types.js';
@@ -35,11 +36,16 @@ export interface LoadedConfig {
   timeouts: Timeouts;
   /** Things the user should know that do not stop loading. */
   warnings: string[];
+  /** pqtunnel proxies and gateways: validated, but this build cannot run them yet (`sluice run` refuses). */
+  tunnels: string[];
 }
+
+/** Key fields of the pqtunnel entries, checked by decoding them. */
+const tunnelKeyFields = ['private-key', 'next-private-key', 'public-key', 'pre-shared-key'] as const;
 
 interface RawListener {
   name: string;
-  type: ListenerType;
+  type: ListenerType | 'pqtunnel';
   listen?: string;
   port: number;
   udp?: boolean;
@@ -56,7 +62,7 @@ interface RawConfig {
   'log-level'?: LogLevel;
   mode?: RouterMode;
   listeners?: RawListener[];
-  proxies?: ProxyConfig[];
+  proxies?: (ProxyConfig | { name: string; type: 'pqtunnel' })[];
   rules?: string[];
   timeouts?: Partial<Record<string, number>>;
 }
@@ -165,7 +171,13 @@ function build(raw: RawConfig, ignored: string[]): LoadedConfig {
     const port = raw[key] as number | undefined;
     if (port) listeners.push({ name, type, listen: bind, port, users: globalUsers, udp: true });
   }
+  const tunnels: string[] = [];
+  const tunnelEntry = (entry: { name: string }, path: string): void => {
+    tunnels.push(`${path} (pqtunnel ${showValue(entry.name)})`);
+    checkTunnelKeys(entry as Record<string, unknown>, path, problems);
+  };
   (raw.listeners ?? []).forEach((entry, i) => {
+    if (entry.type === 'pqtunnel') return tunnelEntry(entry, `listeners[${i}]`);
     const listen = entry.listen ?? '127.0.0.1';
     if (!allowLan && !isLoopback(listen)) {
       problems.push(`listeners[${i}].listen: ${showValue(listen)} is not a loopback address; set allow-lan: true to listen on it`);
@@ -185,12 +197,14 @@ function build(raw: RawConfig, ignored: string[]): LoadedConfig {
   });
   checkUnique((raw.listeners ?? []).map((l) => l.name), 'listeners', 'listener', problems);
 
-  const proxies = raw.proxies ?? [];
-  checkUnique(proxies.map((p) => p.name), 'proxies', 'proxy', problems);
-  proxies.forEach((p, i) => {
+  const allProxies = raw.proxies ?? [];
+  checkUnique(allProxies.map((p) => p.name), 'proxies', 'proxy', problems);
+  allProxies.forEach((p, i) => {
     if (builtinOutbounds.includes(p.name)) problems.push(`proxies[${i}].name: ${showValue(p.name)} is a built-in outbound name`);
+    if (p.type === 'pqtunnel') tunnelEntry(p, `proxies[${i}]`);
   });
-  const targets = new Set([...builtinOutbounds, ...proxies.map((p) => p.name)]);
+  const proxies = allProxies.filter((p): p is ProxyConfig => p.type !== 'pqtunnel');
+  const targets = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name)]);
 
   const rules: Rule[] = [];
   (raw.rules ?? []).forEach((line, i) => {
@@ -206,7 +220,7 @@ function build(raw: RawConfig, ignored: string[]): LoadedConfig {
     }
   });
   if (problems.length > 0) throw new ConfigError(problems);
-  if (listeners.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
+  if (listeners.length === 0 && tunnels.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
 
   const seconds = { ...defaultTimeouts, ...raw.timeouts };
   const ms = (key: string): number => Math.round(seconds[key]! * 1000);
@@ -228,7 +242,25 @@ function build(raw: RawConfig, ignored: string[]): LoadedConfig {
     rules,
     timeouts,
     warnings,
+    tunnels,
   };
+}
+
+/** Decodes every key of a pqtunnel entry (and of its peers), reporting the path of a bad one. */
+function checkTunnelKeys(entry: Record<string, unknown>, path: string, problems: string[]): void {
+  const check = (value: unknown, at: string): void => {
+    if (typeof value !== 'string') return;
+    try {
+      decodeKey(value, 'key');
+    } catch (error) {
+      problems.push(`${at}: ${(error as Error).message}`);
+    }
+  };
+  for (const field of tunnelKeyFields) check(entry[field], `${path}.${field}`);
+  const peers = Array.isArray(entry.peers) ? (entry.peers as Record<string, unknown>[]) : [];
+  peers.forEach((peer, i) => {
+    for (const field of tunnelKeyFields) check(peer[field], `${path}.peers[${i}].${field}`);
+  });
 }
 
 function usersFrom(pairs: string[] | undefined): Map<string, string> | undefined {

@@ -90,6 +90,17 @@ rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
     expect(sluice('check', '-f', join(dir, 'missing.yaml')).stderr).toContain('cannot read config');
   });
 
+  it('run refuses a config with pqtunnel entries (valid, not runnable yet) without opening any port', async () => {
+    const port = await closedPort();
+    const key = Buffer.alloc(32, 1).toString('base64');
+    const file = configFile('tunnel.yaml', `mixed-port: ${port}\nproxies:\n  - { name: gw, type: pqtunnel, server: 192.0.2.1, port: 51820, private-key: "${key}", public-key: "${key}" }\nrules: ['MATCH,gw']\n`);
+    expect(sluice('check', '-f', file).stdout).toContain('pqtunnel (validated; cannot run yet): proxies[0] (pqtunnel "gw")');
+    const result = sluice('run', '-f', file);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('cannot run in this version yet');
+    await expect(dial(port)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
   it('run refuses a bad config without opening any port', async () => {
     const port = await closedPort();
     const bad = configFile('bad-run.yaml', `mixed-port: ${port}\nrules: ['MATCH,NOWHERE']\n`);

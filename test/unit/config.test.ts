@@ -150,6 +150,36 @@ listeners:
     expect([...config.listeners[2]!.users!]).toEqual([['alice', 'secret:with:colons']]);
   });
 
+  it('validates pqtunnel proxies and gateways (shape and keys) and lists them as not runnable yet', () => {
+    const key = Buffer.alloc(32, 1).toString('base64');
+    const config = parseConfig(`mixed-port: 1
+proxies:
+  - { name: gw, type: pqtunnel, server: 192.0.2.1, port: 51820, private-key: "${key}", public-key: "${key}", mode: full-tunnel, exclude-routes: [10.0.0.0/8, cn] }
+listeners:
+  - name: gateway
+    type: pqtunnel
+    port: 51820
+    private-key: "${key}"
+    tun: { name: pq0, mtu: 1420 }
+    ipv4-pool: 10.66.0.0/16
+    nat: masquerade
+    peers: [{ name: alice, public-key: "${key}", allow-destinations: [192.168.1.0/24] }]
+rules: ['MATCH,gw']`);
+    expect(config.tunnels).toEqual(['listeners[0] (pqtunnel "gateway")', 'proxies[0] (pqtunnel "gw")']);
+    expect(config.listeners.map((l) => l.name)).toEqual(['DEFAULT-MIXED']);
+    expect(
+      problems(`proxies:
+  - { name: gw, type: pqtunnel, server: a, port: 1, private-key: "file:/nonexistent/key", public-key: "short", mode: sideways }`),
+    ).toEqual([
+      'proxies[0].public-key: has the wrong form, got "short"',
+      'proxies[0].mode: must be one of proxy-outbound, full-tunnel, got "sideways"',
+    ]);
+    expect(
+      problems(`proxies:
+  - { name: gw, type: pqtunnel, server: a, port: 1, private-key: "file:/nonexistent/key", public-key: "${key}" }`),
+    ).toEqual([expect.stringMatching(/^proxies\[0\]\.private-key: ENOENT/)]);
+  });
+
   it('accepts JSON, a YAML subset', () => {
     expect(parseConfig('{"socks-port": 1080, "mode": "Rule"}').mode).toBe('rule');
   });

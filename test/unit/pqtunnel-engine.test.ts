@@ -188,3 +188,84 @@ describe('PQT engine over a fake network', () => {
     expect(got.size).toBeGreaterThan(100);
   });
 });
+
+describe('PQT engine under stress', () => {
+  it('a handshake flood from random sources switches the gateway to cookies; an honest client still gets through', () => {
+    const t = setup();
+    const stranger = new TunnelClient({
+      staticKey: x25519FromPrivate(Buffer.alloc(32, 9)),
+      gatewayPublic: gatewayKey.publicKey,
+      endpoint: gatewayAt,
+      bind: t.network.bind({ host: '192.0.2.200', port: 1 }),
+      clock: t.clock,
+      persistentKeepaliveMs: 0,
+      onPacket: () => {},
+    });
+    stranger.connect();
+    const flood = t.network.sent.at(-1)!.datagram;
+    t.network.sent.length = 0;
+    for (let i = 0; i < 2000; i++) {
+      t.network.inject(flood, { host: `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`, port: 1000 + i }, gatewayAt);
+    }
+    t.network.flush();
+    const cookiesBefore = t.network.sent.filter((s) => s.datagram[0] === MessageType.cookieReply).length;
+    expect(cookiesBefore).toBeGreaterThan(1000);
+    expect(t.network.sent.filter((s) => s.datagram[0] === MessageType.response)).toHaveLength(0);
+    t.client.send(ipPacket(1));
+    t.network.flush();
+    expect(t.client.isUp).toBe(false); // answered with a cookie, not a session
+    t.run(6000);
+    expect(t.client.isUp).toBe(true);
+    expect(t.atGateway).toEqual([1]);
+    stranger.close();
+  });
+
+  it('ten rekeys under continuous traffic lose nothing, and 24 simulated hours keep the tunnel up', () => {
+    const t = setup({ persistentKeepaliveMs: 25_000 });
+    let n = 0;
+    // 10 rekeys need > 1200 s of traffic: a packet each way every 2 s for 1300 s.
+    for (let i = 0; i < 650; i++) {
+      t.client.send(ipPacket(++n));
+      t.gateway.send('alice', ipPacket(1_000_000 + n));
+      t.run(2000);
+    }
+    expect(initiations(t.network).length).toBeGreaterThanOrEqual(11);
+    expect(t.atGateway).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(t.atClient).toEqual(Array.from({ length: n - 1 }, (_, i) => 1_000_002 + i));
+    // The rest of a day, mostly idle: a packet every 10 minutes.
+    for (let minute = 0; minute < 24 * 60 - 22; minute += 10) {
+      t.client.send(ipPacket(++n));
+      t.run(600_000);
+    }
+    expect(t.client.isUp).toBe(true);
+    expect(t.atGateway.at(-1)).toBe(n);
+    expect(t.states.filter((up) => !up)).toHaveLength(0);
+  }, 60_000);
+
+  it('never throws on random, truncated or oversized datagrams, and they change nothing', () => {
+    const t = setup();
+    t.client.send(ipPacket(1));
+    t.network.flush();
+    const valid = t.network.sent.map((s) => s.datagram);
+    let seed = 7;
+    const random = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let i = 0; i < 3000; i++) {
+      const base = valid[i % valid.length]!;
+      let datagram: Buffer;
+      if (i % 3 === 0) datagram = Buffer.from(Array.from({ length: Math.floor(random() * 1400) }, () => Math.floor(random() * 256)));
+      else if (i % 3 === 1) datagram = base.subarray(0, Math.floor(random() * base.length));
+      else {
+        datagram = Buffer.from(base);
+        datagram[Math.floor(random() * datagram.length)]! ^= 1 + Math.floor(random() * 255);
+      }
+      if (i % 7 === 0 && datagram.length > 0) datagram[0] = 1 + (i % 4);
+      t.network.inject(datagram, { host: '192.0.2.9', port: 9 }, gatewayAt);
+      t.network.inject(datagram, gatewayAt, t.clientBind.self);
+    }
+    expect(() => t.network.flush()).not.toThrow();
+    expect(t.gateway.endpointOf('alice')).toEqual(clientAt);
+    t.client.send(ipPacket(2));
+    t.network.flush();
+    expect(t.atGateway).toEqual([1, 2]);
+  });
+});

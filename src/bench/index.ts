@@ -6,6 +6,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { startSink } from './harness.js';
 import { benchRelay } from './relay.js';
+import { benchPqtunnel } from './pqtunnel.js';
 import { benchVmess } from './vmess.js';
 
 /** A port that was free a moment ago (for programs that cannot report the one they bound). */
@@ -26,6 +27,7 @@ export async function runBench(): Promise<void> {
   try {
     await benchRelay(sink);
     await benchVmess(sink, freePort);
+    await benchPqtunnel();
   } finally {
     sink.server.close();
   }

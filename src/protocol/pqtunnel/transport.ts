@@ -1,23 +1,31 @@
 /** Type-4 transport data messages (spec §3.4): seal and open one IP packet. */
-import { MessageType, dataHeader, header, indexBytes } from './messages.js';
-import { open, seal } from './primitives.js';
+import { createCipheriv } from 'node:crypto';
+import { tagLength } from '../../common/aead.js';
+import { MessageType, dataHeader } from './messages.js';
+import { nonce, open } from './primitives.js';
 import { rejectAfterMessages } from './replay-window.js';
 
-/** Zero padding to a multiple of 16 bytes, never beyond the tunnel MTU. */
-function padded(packet: Buffer, mtu: number): Buffer {
-  const length = Math.min(mtu, Math.ceil(packet.length / 16) * 16);
-  if (length <= packet.length) return packet;
-  const out = Buffer.alloc(length);
-  packet.copy(out);
-  return out;
-}
+const zeros = Buffer.alloc(16);
 
-/** Seals one IP packet (empty: a keepalive) for the peer's `receiverIndex`, as message number `counter`. */
+/**
+ * Seals one IP packet (empty: a keepalive) for the peer's `receiverIndex`, as message number
+ * `counter`. The zero padding (to a multiple of 16, never beyond the MTU) is fed to the cipher
+ * separately, so the packet itself is never copied before encryption.
+ */
 export function sealData(key: Buffer, receiverIndex: number, counter: number, packet: Buffer, mtu: number): Buffer {
-  const head = Buffer.concat([header(MessageType.data), indexBytes(receiverIndex), Buffer.alloc(8)]);
+  const head = Buffer.allocUnsafe(dataHeader);
+  head.writeUInt32LE(MessageType.data | (1 << 8), 0);
+  head.writeUInt32LE(receiverIndex >>> 0, 4);
   head.writeUInt32LE(counter >>> 0, 8);
   head.writeUInt32LE(Math.floor(counter / 2 ** 32), 12);
-  return Buffer.concat([head, seal(key, counter, padded(packet, mtu), head)]);
+  const padding = Math.max(0, Math.min(mtu, Math.ceil(packet.length / 16) * 16) - packet.length);
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: tagLength });
+  cipher.setAAD(head, { plaintextLength: packet.length + padding });
+  const parts = [head, cipher.update(packet)];
+  if (padding > 0) parts.push(cipher.update(zeros.subarray(0, padding)));
+  cipher.final();
+  parts.push(cipher.getAuthTag());
+  return Buffer.concat(parts);
 }
 
 /** The receiver index and counter of a data message (for the table lookup and the replay pre-check). */

@@ -84,7 +84,9 @@ const bucketBurst = 5;
 /** One gateway: one UDP port, many clients. */
 export class TunnelGateway {
   private readonly identities: Identity[];
+  /** Peers by base64 static public key (initiations) and by name (packets from the TUN side). */
   private readonly peers = new Map<string, PeerState>();
+  private readonly peersByName = new Map<string, PeerState>();
   private readonly indexes = new Map<number, { peer: PeerState; keypair: Keypair }>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly clock: Clock;
@@ -106,7 +108,7 @@ export class TunnelGateway {
     for (const config of options.peers) {
       const staticShared = this.identities.map((identity) => dh(identity.key.privateKey, config.publicKey));
       if (staticShared.some((s) => !s)) throw new Error(`peer ${config.name}: public key is not a usable X25519 key`);
-      this.peers.set(config.publicKey.toString('base64'), {
+      const state: PeerState = {
         config,
         staticShared: staticShared as Buffer[],
         lastTimestamp: Buffer.alloc(12),
@@ -114,7 +116,9 @@ export class TunnelGateway {
         endpoint: undefined,
         lastSent: -Infinity,
         lastReceivedData: -Infinity,
-      });
+      };
+      this.peers.set(config.publicKey.toString('base64'), state);
+      this.peersByName.set(config.name, state);
     }
     this.cookieRotated = this.clock.now();
     options.bind.onReceive((datagram, from) => this.receive(datagram, from));
@@ -123,7 +127,7 @@ export class TunnelGateway {
 
   /** Sends an IP packet to the named peer with its current keypair; false (dropped) when it has none. */
   send(peerName: string, packet: Buffer): boolean {
-    const peer = [...this.peers.values()].find((p) => p.config.name === peerName);
+    const peer = this.peersByName.get(peerName);
     const now = this.clock.now();
     if (!peer?.current?.canSend(now) || !peer.endpoint) return false;
     this.options.bind.send(peer.current.seal(packet, this.mtu), peer.endpoint);
@@ -133,7 +137,7 @@ export class TunnelGateway {
 
   /** The address a peer's last authenticated packet came from. */
   endpointOf(peerName: string): Endpoint | undefined {
-    return [...this.peers.values()].find((p) => p.config.name === peerName)?.endpoint;
+    return this.peersByName.get(peerName)?.endpoint;
   }
 
   /** Forces the under-load state (tests, and operators who want cookies always). */

@@ -23,6 +23,19 @@ describe('PQT primitives', () => {
     expect(dh(bob.privateKey, alice.publicKey)?.toString('hex')).toBe(shared);
   });
 
+  it('ChaCha20-Poly1305 reproduces RFC 8439 §2.8.2', () => {
+    const plaintext = Buffer.from("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+    const sealed = aeadSeal(
+      'chacha20-poly1305',
+      hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f'),
+      hex('070000004041424344454647'),
+      plaintext,
+      hex('50515253c0c1c2c3c4c5c6c7'),
+    );
+    expect(sealed.subarray(0, 16).toString('hex')).toBe('d31a8d34648e60db7b86afbc53ef7ec2');
+    expect(sealed.subarray(-16).toString('hex')).toBe('1ae10b594f09e26a7e902ecbd0600691');
+  });
+
   it('rejects low-order X25519 points', () => {
     const key = x25519FromPrivate(Buffer.alloc(32, 7));
     expect(dh(key.privateKey, Buffer.alloc(32))).toBeUndefined();

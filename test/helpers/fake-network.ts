@@ -43,6 +43,8 @@ export interface Impairment {
   duplicate?: number;
   /** Shuffle each batch before delivery. */
   reorder?: boolean;
+  /** Probability a datagram is held back to the end of its batch (partial reordering). */
+  delay?: number;
 }
 
 /** An in-memory UDP network: binds by address, a queue delivered on `flush`, optional loss/dup/reorder. */
@@ -51,6 +53,8 @@ export class FakeNetwork {
   private queue: { datagram: Buffer; from: Endpoint; to: Endpoint }[] = [];
   /** Every datagram sent, for inspection. */
   readonly sent: { datagram: Buffer; from: Endpoint; to: Endpoint }[] = [];
+  /** Every datagram handed to a receiver (after loss; duplicates twice). */
+  readonly delivered: { datagram: Buffer; from: Endpoint; to: Endpoint }[] = [];
   impairment: Impairment = {};
   private seed = 12345;
 
@@ -95,10 +99,17 @@ export class FakeNetwork {
       let batch = this.queue;
       this.queue = [];
       if (this.impairment.reorder) batch = batch.sort(() => this.random() - 0.5);
+      if (this.impairment.delay) {
+        const held = batch.filter(() => this.random() < this.impairment.delay!);
+        batch = [...batch.filter((entry) => !held.includes(entry)), ...held];
+      }
       for (const entry of batch) {
         if (this.random() < (this.impairment.drop ?? 0)) continue;
         const copies = this.random() < (this.impairment.duplicate ?? 0) ? 2 : 1;
-        for (let i = 0; i < copies; i++) this.handlers.get(`${entry.to.host}:${entry.to.port}`)?.(entry.datagram, entry.from);
+        for (let i = 0; i < copies; i++) {
+          this.delivered.push(entry);
+          this.handlers.get(`${entry.to.host}:${entry.to.port}`)?.(entry.datagram, entry.from);
+        }
       }
     }
   }

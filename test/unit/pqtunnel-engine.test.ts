@@ -189,6 +189,47 @@ describe('PQT engine over a fake network', () => {
   });
 });
 
+describe('PQT timers with the injected clock', () => {
+  const dataTo = (t: ReturnType<typeof setup>, port: number) =>
+    t.network.sent.filter((s) => s.datagram[0] === MessageType.data && s.to.port === port);
+
+  it('answers received data with a passive keepalive after 10 s of silence, and not earlier', () => {
+    const t = setup();
+    t.client.send(ipPacket(1));
+    t.network.flush();
+    t.run(1000);
+    t.gateway.send('alice', ipPacket(2));
+    t.network.flush();
+    const before = dataTo(t, gatewayAt.port).length;
+    t.run(9500);
+    expect(dataTo(t, gatewayAt.port).length).toBe(before);
+    t.run(1000);
+    const keepalives = dataTo(t, gatewayAt.port).slice(before);
+    expect(keepalives.map((k) => k.datagram.length)).toEqual([32]);
+  });
+
+  it('rekeys when receiving on a keypair older than 165 s, and sends persistent keepalives every 25 s', () => {
+    const t = setup();
+    t.client.send(ipPacket(1));
+    t.network.flush();
+    const handshakes = initiations(t.network).length;
+    t.run(164_000);
+    t.gateway.send('alice', ipPacket(2));
+    t.network.flush();
+    expect(initiations(t.network).length).toBe(handshakes);
+    t.run(2000);
+    t.gateway.send('alice', ipPacket(3));
+    t.network.flush();
+    expect(initiations(t.network).length).toBe(handshakes + 1);
+    const kept = setup({ persistentKeepaliveMs: 25_000 });
+    kept.client.connect();
+    kept.network.flush();
+    const start = dataTo(kept, gatewayAt.port).length;
+    kept.run(100_000);
+    expect(dataTo(kept, gatewayAt.port).length - start).toBe(4);
+  });
+});
+
 describe('PQT engine under stress', () => {
   it('a handshake flood from random sources switches the gateway to cookies; an honest client still gets through', () => {
     const t = setup();

@@ -333,3 +333,72 @@ describe('PQT engine under stress', () => {
     expect(t.atGateway).toEqual([1, 2]);
   });
 });
+
+describe('PQT key rotation (spec §6.6)', () => {
+  function pair(options: {
+    clientStatic?: ReturnType<typeof x25519FromPrivate>;
+    pins: Buffer[];
+    clientPsks?: Buffer[];
+    gatewayPsk?: Buffer;
+    peerKeys?: Buffer[];
+    nextGatewayKey?: ReturnType<typeof x25519FromPrivate>;
+  }) {
+    const clock = new FakeClock();
+    const network = new FakeNetwork();
+    const atGateway: string[] = [];
+    const gateway = new TunnelGateway({
+      staticKey: gatewayKey,
+      nextStaticKey: options.nextGatewayKey,
+      peers: [{ name: 'alice', publicKey: options.peerKeys ?? [clientKey.publicKey], psk: options.gatewayPsk, params: () => params }],
+      bind: network.bind(gatewayAt),
+      clock,
+      onPacket: (peer) => atGateway.push(peer.name),
+    });
+    const client = new TunnelClient({
+      staticKey: options.clientStatic ?? clientKey,
+      gatewayPublic: options.pins,
+      psk: options.clientPsks,
+      endpoint: gatewayAt,
+      bind: network.bind({ ...clientAt }),
+      clock,
+      persistentKeepaliveMs: 0,
+      onPacket: () => {},
+    });
+    return { clock, network, gateway, client, atGateway, run: (ms: number) => clock.advance(ms, () => network.flush()) };
+  }
+
+  it('a client holding the old and the new PSK completes a handshake with a gateway on either', () => {
+    const oldPsk = Buffer.alloc(32, 0xa1);
+    const newPsk = Buffer.alloc(32, 0xa2);
+    for (const gatewayPsk of [oldPsk, newPsk]) {
+      const t = pair({ pins: [gatewayKey.publicKey], clientPsks: [oldPsk, newPsk], gatewayPsk });
+      t.client.send(ipPacket(1));
+      t.network.flush();
+      expect(t.atGateway).toEqual(['alice']);
+    }
+  });
+
+  it('a client pinning two gateway keys moves to the next one when the first does not answer', () => {
+    const retired = x25519FromPrivate(Buffer.alloc(32, 0x77)).publicKey;
+    const t = pair({ pins: [retired, gatewayKey.publicKey] });
+    t.client.send(ipPacket(1));
+    t.network.flush();
+    expect(t.client.isUp).toBe(false);
+    t.run(6000);
+    expect(t.client.isUp).toBe(true);
+    expect(t.atGateway).toEqual(['alice']);
+  });
+
+  it('a gateway accepts its next identity, and a peer listed with two client keys under one name', () => {
+    const nextGateway = x25519FromPrivate(Buffer.alloc(32, 0x55));
+    const t = pair({ pins: [nextGateway.publicKey], nextGatewayKey: nextGateway });
+    t.client.send(ipPacket(1));
+    t.network.flush();
+    expect(t.atGateway).toEqual(['alice']);
+    const newClientKey = x25519FromPrivate(Buffer.alloc(32, 0x56));
+    const u = pair({ clientStatic: newClientKey, pins: [gatewayKey.publicKey], peerKeys: [clientKey.publicKey, newClientKey.publicKey] });
+    u.client.send(ipPacket(1));
+    u.network.flush();
+    expect(u.atGateway).toEqual(['alice']);
+  });
+});

@@ -35,7 +35,7 @@ const fixed = {
 };
 
 function handshake(options: { clientPsk?: Buffer; gatewayPsk?: Buffer; pinned?: Buffer } = {}) {
-  const client = clientIdentity(clientStatic, options.pinned ?? gatewayStatic.publicKey, options.clientPsk ?? psk);
+  const client = clientIdentity(clientStatic, options.pinned ?? gatewayStatic.publicKey, [options.clientPsk ?? psk]);
   const gateway = gatewayConstants(gatewayStatic.publicKey);
   const { message: initiation, pending } = createInitiation(client, fixed.clientIndex, fixed.time, undefined, fixed.initiation);
   const staticShared = (pub: Buffer) => (pub.equals(clientStatic.publicKey) ? dh(gatewayStatic.privateKey, pub) : undefined);
@@ -120,7 +120,7 @@ describe('PQT handshake', () => {
   });
 
   it('verifies mac2 against a cookie', () => {
-    const client = clientIdentity(clientStatic, gatewayStatic.publicKey, psk);
+    const client = clientIdentity(clientStatic, gatewayStatic.publicKey, [psk]);
     const cookie = fill(16, 0x5a);
     const { message } = createInitiation(client, 1, fixed.time, cookie);
     expect(initiationMac2Valid(message, cookie)).toBe(true);

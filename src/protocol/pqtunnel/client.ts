@@ -16,10 +16,13 @@ import { unpadPacket } from './transport.js';
 export interface TunnelClientOptions {
   /** The client's static key. */
   staticKey: X25519Pair;
-  /** The gateway's static public key (the pin). */
-  gatewayPublic: Buffer;
-  /** Optional pre-shared key. */
-  psk?: Buffer;
+  /**
+   * The gateway's static public key (the pin), or several during a gateway key rotation:
+   * they are tried in order, moving to the next one each time a handshake times out (spec §6.6).
+   */
+  gatewayPublic: Buffer | readonly Buffer[];
+  /** Optional pre-shared key, or two during a PSK change (each is tried on a response). */
+  psk?: Buffer | readonly Buffer[];
   /** Where the gateway listens. */
   endpoint: Endpoint;
   /** UDP socket (or a fake). */
@@ -43,9 +46,10 @@ const tickMs = 100;
 
 /** One client's tunnel to one gateway. */
 export class TunnelClient {
-  private readonly identity: ClientIdentity;
+  /** One identity per pinned gateway key; `pin` says which one handshakes use now. */
+  private readonly identities: { identity: ClientIdentity; replyKey: Buffer }[];
+  private pin = 0;
   private readonly mac1Key: Buffer;
-  private readonly replyKey: Buffer;
   private readonly clock: Clock;
   private readonly mtu: number;
   private readonly persistentKeepaliveMs: number;
@@ -68,9 +72,11 @@ export class TunnelClient {
 
   constructor(private readonly options: TunnelClientOptions) {
     this.clock = options.clock ?? systemClock;
-    this.identity = clientIdentity(options.staticKey, options.gatewayPublic, options.psk);
+    const pins = Buffer.isBuffer(options.gatewayPublic) ? [options.gatewayPublic] : [...options.gatewayPublic];
+    const psks = options.psk === undefined ? undefined : Buffer.isBuffer(options.psk) ? [options.psk] : [...options.psk];
+    if (pins.length === 0) throw new Error('a tunnel client needs at least one gateway public key');
+    this.identities = pins.map((pin) => ({ identity: clientIdentity(options.staticKey, pin, psks), replyKey: cookieReplyKey(pin) }));
     this.mac1Key = clientMac1Key(options.staticKey.publicKey);
-    this.replyKey = cookieReplyKey(options.gatewayPublic);
     this.mtu = options.mtu ?? 1420;
     this.persistentKeepaliveMs = options.persistentKeepaliveMs ?? 25_000;
     this.lastHandshake = this.clock.now();
@@ -121,7 +127,7 @@ export class TunnelClient {
   private handshake(now: number, retry = false): void {
     if (this.pending && !retry) return;
     const cookie = this.cookie && now - this.cookie.at < Timers.cookieSecretLifetime - Timers.rekeyTimeout ? this.cookie.value : undefined;
-    const { message, pending } = createInitiation(this.identity, this.freshIndex(), this.clock.wallMs(), cookie);
+    const { message, pending } = createInitiation(this.identities[this.pin]!.identity, this.freshIndex(), this.clock.wallMs(), cookie);
     this.pending = pending;
     this.attemptStarted ??= now;
     this.retryAt = now + this.retryInterval + randomInt(Timers.rekeyJitter + 1);
@@ -146,7 +152,7 @@ export class TunnelClient {
   private receiveResponse(datagram: Buffer, now: number): void {
     const pending = this.pending;
     if (!pending) return;
-    const done = consumeResponse(datagram, pending, this.identity, this.mac1Key);
+    const done = consumeResponse(datagram, pending, this.identities[this.pin]!.identity, this.mac1Key);
     if (!done) return;
     this.pending = undefined;
     this.previous?.wipe();
@@ -166,7 +172,7 @@ export class TunnelClient {
 
   private receiveCookie(datagram: Buffer, now: number): void {
     if (!this.pending || datagram.readUInt32LE(4) !== this.pending.senderIndex) return;
-    const cookie = openCookieReply(this.replyKey, datagram, this.pending.mac1);
+    const cookie = openCookieReply(this.identities[this.pin]!.replyKey, datagram, this.pending.mac1);
     if (cookie) this.cookie = { value: cookie, at: now };
   }
 
@@ -191,6 +197,11 @@ export class TunnelClient {
       if (this.attemptStarted !== undefined && now - this.attemptStarted >= Timers.rekeyAttemptTime) {
         this.setUp(false);
         this.retryInterval = Math.min(this.retryInterval * 2, 60_000);
+      }
+      if (this.identities.length > 1) {
+        // The pinned key did not answer: try the next one; its cookies are not ours.
+        this.pin = (this.pin + 1) % this.identities.length;
+        this.cookie = undefined;
       }
       this.handshake(now, true);
     }

@@ -23,8 +23,8 @@ import { unpadPacket } from './transport.js';
 export interface GatewayPeerConfig {
   /** Name for logs. */
   name: string;
-  /** The client's static public key. */
-  publicKey: Buffer;
+  /** The client's static public key, or two during a client key change (same peer, same lease; spec §6.6). */
+  publicKey: Buffer | readonly Buffer[];
   /** Optional pre-shared key. */
   psk?: Buffer;
   /** The 32-byte session parameters to send it (address lease, MTU; spec §8.2). */
@@ -59,8 +59,8 @@ interface Identity {
 
 interface PeerState {
   config: GatewayPeerConfig;
-  /** DH(Sg, Sc) for each identity, in identity order. */
-  staticShared: Buffer[];
+  /** DH(Sg, Sc) by base64 client key, for each identity in identity order. */
+  staticShared: Map<string, Buffer[]>;
   lastTimestamp: Buffer;
   lastInitiation: number;
   endpoint: Endpoint | undefined;
@@ -106,18 +106,23 @@ export class TunnelGateway {
       replyKey: cookieReplyKey(key.publicKey),
     }));
     for (const config of options.peers) {
-      const staticShared = this.identities.map((identity) => dh(identity.key.privateKey, config.publicKey));
-      if (staticShared.some((s) => !s)) throw new Error(`peer ${config.name}: public key is not a usable X25519 key`);
+      const keys = Buffer.isBuffer(config.publicKey) ? [config.publicKey] : [...config.publicKey];
+      const staticShared = new Map<string, Buffer[]>();
+      for (const key of keys) {
+        const shared = this.identities.map((identity) => dh(identity.key.privateKey, key));
+        if (shared.some((s) => !s)) throw new Error(`peer ${config.name}: public key is not a usable X25519 key`);
+        staticShared.set(key.toString('base64'), shared as Buffer[]);
+      }
       const state: PeerState = {
         config,
-        staticShared: staticShared as Buffer[],
+        staticShared,
         lastTimestamp: Buffer.alloc(12),
         lastInitiation: -Infinity,
         endpoint: undefined,
         lastSent: -Infinity,
         lastReceivedData: -Infinity,
       };
-      this.peers.set(config.publicKey.toString('base64'), state);
+      for (const key of staticShared.keys()) this.peers.set(key, state);
       this.peersByName.set(config.name, state);
     }
     this.cookieRotated = this.clock.now();
@@ -178,8 +183,9 @@ export class TunnelGateway {
     this.initiationTimes.push(now);
     let peer: PeerState | undefined;
     const accepted = consumeInitiation(message, identity.key, identity.constants, (clientPublic) => {
-      peer = this.peers.get(clientPublic.toString('base64'));
-      return peer?.staticShared[identityIndex];
+      const key = clientPublic.toString('base64');
+      peer = this.peers.get(key);
+      return peer?.staticShared.get(key)?.[identityIndex];
     });
     if (!accepted || !peer) return;
     const notNewer = Buffer.compare(accepted.timestamp, peer.lastTimestamp) <= 0;

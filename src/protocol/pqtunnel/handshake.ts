@@ -81,15 +81,15 @@ export interface ClientIdentity {
   gateway: GatewayConstants;
   /** DH(Sc.priv, Sg.pub), cached. */
   staticShared: Buffer;
-  /** 32-byte PSK (zeros when none). */
-  psk: Buffer;
+  /** 32-byte PSKs to try, in order (zeros when none); two during a PSK change (spec §6.6). */
+  psks: readonly Buffer[];
 }
 
 /** Builds the client's identity for a pinned gateway key; throws when the key is a low-order point. */
-export function clientIdentity(staticKey: X25519Pair, gatewayPublic: Buffer, psk: Buffer = Buffer.alloc(32)): ClientIdentity {
+export function clientIdentity(staticKey: X25519Pair, gatewayPublic: Buffer, psks: readonly Buffer[] = [Buffer.alloc(32)]): ClientIdentity {
   const staticShared = dh(staticKey.privateKey, gatewayPublic);
   if (!staticShared) throw new Error('the gateway public key is not a usable X25519 key');
-  return { staticKey, gateway: gatewayConstants(gatewayPublic), staticShared, psk };
+  return { staticKey, gateway: gatewayConstants(gatewayPublic), staticShared, psks: psks.length > 0 ? psks : [Buffer.alloc(32)] };
 }
 
 /** Steps 2–9 of §4.2: a 1332-byte initiation and the state to finish the handshake with. */
@@ -276,17 +276,20 @@ export function consumeResponse(message: Buffer, pending: PendingInitiation, cli
   const sharedSecret = ml_kem768.decapsulate(cipherText, pending.decapsulationKey);
   transcript = hash(transcript, cipherText);
   [chainingKey] = kdf(1, chainingKey, sharedSecret) as [Buffer];
-  let tau: Buffer;
-  let key: Buffer;
-  [chainingKey, tau, key] = kdf(3, chainingKey, client.psk) as [Buffer, Buffer, Buffer];
-  transcript = hash(transcript, tau);
   const encParams = message.subarray(1132, 1180);
-  const params = open(key, 0, encParams, transcript);
-  if (!params) return undefined;
-  transcript = hash(transcript, encParams);
-  const [clientToGateway, gatewayToClient] = kdf(2, chainingKey, transcript) as [Buffer, Buffer];
-  wipe(chainingKey, tau, key, sharedSecret);
-  return { gatewayIndex: message.readUInt32LE(4), params, keys: { clientToGateway, gatewayToClient } };
+  // Step 15 with each PSK the client holds (one extra KDF3 and AEAD open during a PSK change).
+  for (const psk of client.psks) {
+    const [nextChainingKey, tau, key] = kdf(3, chainingKey, psk) as [Buffer, Buffer, Buffer];
+    const withTau = hash(transcript, tau);
+    const params = open(key, 0, encParams, withTau);
+    wipe(tau, key);
+    if (!params) continue;
+    const [clientToGateway, gatewayToClient] = kdf(2, nextChainingKey, hash(withTau, encParams)) as [Buffer, Buffer];
+    wipe(nextChainingKey, chainingKey, sharedSecret);
+    return { gatewayIndex: message.readUInt32LE(4), params, keys: { clientToGateway, gatewayToClient } };
+  }
+  wipe(chainingKey, sharedSecret);
+  return undefined;
 }
 
 /** Step 19: overwrite secrets that are no longer needed. */

@@ -22,7 +22,17 @@ function ipPacket(n: number): Buffer {
 }
 const numberOf = (packet: Buffer): number => packet.readUInt32BE(20);
 
-function setup(options: { persistentKeepaliveMs?: number; psk?: Buffer; gatewayPsk?: Buffer } = {}) {
+interface SetupOptions {
+  persistentKeepaliveMs?: number;
+  psk?: Buffer | Buffer[];
+  gatewayPsk?: Buffer;
+  clientStatic?: ReturnType<typeof x25519FromPrivate>;
+  pins?: Buffer[];
+  peerKeys?: Buffer[];
+  nextGatewayKey?: ReturnType<typeof x25519FromPrivate>;
+}
+
+function setup(options: SetupOptions = {}) {
   const clock = new FakeClock();
   const network = new FakeNetwork();
   const atGateway: number[] = [];
@@ -32,14 +42,22 @@ function setup(options: { persistentKeepaliveMs?: number; psk?: Buffer; gatewayP
   const clientBind = network.bind({ ...clientAt });
   const gateway = new TunnelGateway({
     staticKey: gatewayKey,
-    peers: [{ name: 'alice', publicKey: clientKey.publicKey, psk: options.gatewayPsk ?? options.psk, params: () => params }],
+    nextStaticKey: options.nextGatewayKey,
+    peers: [
+      {
+        name: 'alice',
+        publicKey: options.peerKeys ?? clientKey.publicKey,
+        psk: options.gatewayPsk ?? (Buffer.isBuffer(options.psk) ? options.psk : undefined),
+        params: () => params,
+      },
+    ],
     bind: gatewayBind,
     clock,
     onPacket: (_peer, packet) => atGateway.push(numberOf(packet)),
   });
   const client = new TunnelClient({
-    staticKey: clientKey,
-    gatewayPublic: gatewayKey.publicKey,
+    staticKey: options.clientStatic ?? clientKey,
+    gatewayPublic: options.pins ?? gatewayKey.publicKey,
     psk: options.psk,
     endpoint: gatewayAt,
     bind: clientBind,
@@ -335,70 +353,39 @@ describe('PQT engine under stress', () => {
 });
 
 describe('PQT key rotation (spec §6.6)', () => {
-  function pair(options: {
-    clientStatic?: ReturnType<typeof x25519FromPrivate>;
-    pins: Buffer[];
-    clientPsks?: Buffer[];
-    gatewayPsk?: Buffer;
-    peerKeys?: Buffer[];
-    nextGatewayKey?: ReturnType<typeof x25519FromPrivate>;
-  }) {
-    const clock = new FakeClock();
-    const network = new FakeNetwork();
-    const atGateway: string[] = [];
-    const gateway = new TunnelGateway({
-      staticKey: gatewayKey,
-      nextStaticKey: options.nextGatewayKey,
-      peers: [{ name: 'alice', publicKey: options.peerKeys ?? [clientKey.publicKey], psk: options.gatewayPsk, params: () => params }],
-      bind: network.bind(gatewayAt),
-      clock,
-      onPacket: (peer) => atGateway.push(peer.name),
-    });
-    const client = new TunnelClient({
-      staticKey: options.clientStatic ?? clientKey,
-      gatewayPublic: options.pins,
-      psk: options.clientPsks,
-      endpoint: gatewayAt,
-      bind: network.bind({ ...clientAt }),
-      clock,
-      persistentKeepaliveMs: 0,
-      onPacket: () => {},
-    });
-    return { clock, network, gateway, client, atGateway, run: (ms: number) => clock.advance(ms, () => network.flush()) };
-  }
-
   it('a client holding the old and the new PSK completes a handshake with a gateway on either', () => {
     const oldPsk = Buffer.alloc(32, 0xa1);
     const newPsk = Buffer.alloc(32, 0xa2);
     for (const gatewayPsk of [oldPsk, newPsk]) {
-      const t = pair({ pins: [gatewayKey.publicKey], clientPsks: [oldPsk, newPsk], gatewayPsk });
+      const t = setup({ psk: [oldPsk, newPsk], gatewayPsk });
       t.client.send(ipPacket(1));
       t.network.flush();
-      expect(t.atGateway).toEqual(['alice']);
+      expect(t.atGateway).toEqual([1]);
     }
   });
 
   it('a client pinning two gateway keys moves to the next one when the first does not answer', () => {
     const retired = x25519FromPrivate(Buffer.alloc(32, 0x77)).publicKey;
-    const t = pair({ pins: [retired, gatewayKey.publicKey] });
+    const t = setup({ pins: [retired, gatewayKey.publicKey] });
     t.client.send(ipPacket(1));
     t.network.flush();
     expect(t.client.isUp).toBe(false);
     t.run(6000);
     expect(t.client.isUp).toBe(true);
-    expect(t.atGateway).toEqual(['alice']);
+    expect(t.atGateway).toEqual([1]);
   });
 
-  it('a gateway accepts its next identity, and a peer listed with two client keys under one name', () => {
+  it("a gateway accepts its next identity, and a peer listed with two client keys under one name", () => {
     const nextGateway = x25519FromPrivate(Buffer.alloc(32, 0x55));
-    const t = pair({ pins: [nextGateway.publicKey], nextGatewayKey: nextGateway });
+    const t = setup({ pins: [nextGateway.publicKey], nextGatewayKey: nextGateway });
     t.client.send(ipPacket(1));
     t.network.flush();
-    expect(t.atGateway).toEqual(['alice']);
+    expect(t.atGateway).toEqual([1]);
     const newClientKey = x25519FromPrivate(Buffer.alloc(32, 0x56));
-    const u = pair({ clientStatic: newClientKey, pins: [gatewayKey.publicKey], peerKeys: [clientKey.publicKey, newClientKey.publicKey] });
-    u.client.send(ipPacket(1));
+    const u = setup({ clientStatic: newClientKey, peerKeys: [clientKey.publicKey, newClientKey.publicKey] });
+    u.client.send(ipPacket(2));
     u.network.flush();
-    expect(u.atGateway).toEqual(['alice']);
+    expect(u.atGateway).toEqual([2]);
+    expect(u.gateway.send('alice', ipPacket(3))).toBe(true);
   });
 });

@@ -41,9 +41,12 @@ export async function startChild(args: string[], portPattern: RegExp): Promise<C
 }
 
 export async function stopChild(child: Child): Promise<void> {
-  if (child.process.exitCode !== null) return;
+  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
+  const exited = once(child.process, 'exit');
   child.process.kill('SIGTERM');
-  await once(child.process, 'exit');
+  const timer = setTimeout(() => child.process.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** A sink that counts bytes and resolves each stream's promise when it has received `expected` bytes. */

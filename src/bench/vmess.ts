@@ -45,9 +45,12 @@ async function startV2ray(config: object): Promise<{ stop(): Promise<void> }> {
   const child = spawn('v2ray', ['-config', file], { stdio: 'ignore' });
   return {
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
         child.kill('SIGTERM');
-        await once(child, 'exit');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
     },

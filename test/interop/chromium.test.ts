@@ -40,7 +40,7 @@ async function chromium(proxy: string, url: string): Promise<string> {
       `--user-data-dir=${profile}`, `--proxy-server=${proxy}`, '--proxy-bypass-list=<-loopback>',
       '--dump-dom', url,
     ],
-    { timeout: 60_000 },
+    { timeout: 60_000, killSignal: 'SIGKILL' },
   );
   return stdout;
 }

@@ -94,7 +94,7 @@ rules: ['MATCH,v2']`);
           await box?.close();
           await v2ray.stop();
         }
-      }, 60_000);
+      }, 30_000);
     }
   }
 });
@@ -140,7 +140,7 @@ rules: ['MATCH,DIRECT']`);
         } finally {
           await v2ray.stop();
         }
-      }, 60_000);
+      }, 30_000);
     }
   }
 });

@@ -55,7 +55,11 @@ describe('relay', () => {
       const chunk = Buffer.alloc(chunkSize);
       chunk.writeUInt32BE(sent / chunkSize, 0);
       sent += chunkSize;
-      if (!client.write(chunk)) await Promise.race([once(client, 'drain'), sleep(100)]);
+      if (!client.write(chunk)) {
+        const wait = new AbortController();
+        await Promise.race([once(client, 'drain', { signal: wait.signal }).catch(() => {}), sleep(100)]);
+        wait.abort();
+      }
       const r = relays[0];
       if (r) maxBufferedInProxy = Math.max(maxBufferedInProxy, r.remote.writableLength + r.client.readableLength);
     }

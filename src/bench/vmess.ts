@@ -3,12 +3,10 @@
  * server chain (when Debian's v2ray is installed), same sink, same load generator.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { connect } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { concurrency, connectionRate, describeRate, median, ratePerSecond, throughput, type RateResult, type Sink } from './harness.js';
+import { concurrency, connectionRate, describeRate, median, ratePerSecond, terminate, throughput, waitForPort, type RateResult, type Sink } from './harness.js';
 import { startSluice } from './relay.js';
 import { socksConnect } from './socks-client.js';
 
@@ -45,13 +43,7 @@ async function startV2ray(config: object): Promise<{ stop(): Promise<void> }> {
   const child = spawn('v2ray', ['-config', file], { stdio: 'ignore' });
   return {
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await terminate(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -66,22 +58,8 @@ async function v2rayChain(cipher: string, serverPort: number, socksPort: number)
     inbounds: [{ listen: '127.0.0.1', port: socksPort, protocol: 'socks', settings: { auth: 'noauth' } }],
     outbounds: [{ protocol: 'vmess', settings: { vnext: [{ address: '127.0.0.1', port: serverPort, users: [{ id: uuid, alterId: 0, security: cipher }] }] } }],
   });
-  await waitForPort(socksPort);
-  await waitForPort(serverPort);
+  if (!(await waitForPort(socksPort)) || !(await waitForPort(serverPort))) throw new Error('v2ray did not start listening');
   return { port: socksPort, stop: async () => (await client.stop(), await server.stop()) };
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 async function measure(chain: Chain, sink: Sink): Promise<{ mbps: number; rate: RateResult }> {

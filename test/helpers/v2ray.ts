@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { terminate, waitForPort } from '../../src/bench/harness.js';
 import { closedPort } from './net.js';
 
 /** A running Debian v2ray 4.34 process with a generated JSON config. */
@@ -31,30 +29,13 @@ export async function startV2ray(
   child.stdout!.on('data', (c) => (output += c));
   child.stderr!.on('data', (c) => (output += c));
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      // A v2ray that does not stop within 2 s is killed, so no test waits on it.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-      await exited;
-      clearTimeout(timer);
-    }
+    // A v2ray that does not stop within 2 s is killed, so no test waits on it.
+    await terminate(child, 2000);
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`v2ray exited:\n${output}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`v2ray did not listen on ${port}:\n${output}`);
-    }
-    await sleep(50);
+  if (!(await waitForPort(port))) {
+    await stop();
+    throw new Error(`v2ray did not listen on ${port}:\n${output}`);
   }
   return { port, output: () => output, stop };
 }

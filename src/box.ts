@@ -4,16 +4,22 @@ import type { Outbound } from './adapter/outbound.js';
 import { DnsCache } from './common/dns-cache.js';
 import { describeError } from './common/errors.js';
 import type { Logger } from './common/log.js';
-import type { LoadedConfig } from './config/load.js';
+import { packageHome, type LoadedConfig } from './config/load.js';
 import type { ListenerType } from './config/types.js';
 import { Dispatcher } from './dispatcher.js';
-import { RejectDropOutbound, RejectOutbound } from './protocol/block/outbound.js';
+import { PassOutbound, RejectDropOutbound, RejectOutbound } from './protocol/block/outbound.js';
 import { DirectOutbound } from './protocol/direct/outbound.js';
 import { handleHttp } from './protocol/http/inbound.js';
 import { TcpListener, type ConnectionHandler } from './protocol/listener.js';
 import { handleMixed } from './protocol/mixed/inbound.js';
 import { handleSocks } from './protocol/socks/inbound.js';
 import { RuleRouter } from './route/router.js';
+import { buildGroupOutbounds, type AnyGroup } from './route/group/build.js';
+import { LoadBalanceGroup } from './route/group/load-balance.js';
+import { RelayGroup } from './route/group/relay.js';
+import { AutoGroup } from './route/group/url-test.js';
+import { undiciFetcher } from './route/provider/fetch.js';
+import type { Fetcher } from './route/provider/provider.js';
 import { vmessListenerHandler, vmessOutbound } from './protocol/vmess/config.js';
 
 const handlers: Record<Exclude<ListenerType, 'vmess'>, ConnectionHandler> = { socks: handleSocks, http: handleHttp, mixed: handleMixed };
@@ -22,6 +28,8 @@ const handlers: Record<Exclude<ListenerType, 'vmess'>, ConnectionHandler> = { so
 export interface BoxSeams {
   /** Name resolution instead of the system's getaddrinfo. */
   resolve?: (hostname: string) => Promise<LookupAddress[]>;
+  /** Rule-provider downloads instead of undici. */
+  fetch?: Fetcher;
 }
 
 /** One running sluice: outbounds, router, dispatcher and listeners built from a config. */
@@ -34,6 +42,9 @@ export class Box {
   readonly outbounds: ReadonlyMap<string, Outbound>;
   /** The rule router. */
   readonly router: RuleRouter;
+  /** Proxy groups, GLOBAL included. */
+  readonly groups: readonly AnyGroup[];
+  private readonly fetcher: Fetcher;
 
   constructor(
     readonly config: LoadedConfig,
@@ -47,15 +58,19 @@ export class Box {
     add(new DirectOutbound('DIRECT', dns, timeouts.connectMs));
     add(new RejectOutbound());
     add(new RejectDropOutbound(timeouts.rejectDropMs));
+    add(new PassOutbound());
+    add(new DirectOutbound('COMPATIBLE', dns, timeouts.connectMs));
     for (const proxy of config.proxies) {
       add(proxy.type === 'direct' ? new DirectOutbound(proxy.name, dns, timeouts.connectMs) : vmessOutbound(proxy, dns, timeouts.connectMs));
     }
+    this.groups = buildGroupOutbounds(config.groups, outbounds, config.storeSelected && config.home !== packageHome ? config.home : undefined);
     this.outbounds = outbounds;
+    this.fetcher = seams.fetch ?? undiciFetcher;
 
     const resolve = (host: string): Promise<string | undefined> =>
       dns.resolveAll(host).then((all) => all[0]?.address, () => undefined);
-    this.router = new RuleRouter(config.rules, resolve, config.mode, config.proxies[0]?.name ?? 'DIRECT');
-    this.dispatcher = new Dispatcher(this.router, outbounds, logger, timeouts);
+    this.router = new RuleRouter({ rules: config.rules, subRules: config.subRules, outbounds, resolve, mode: config.mode, globalTarget: 'GLOBAL' });
+    this.dispatcher = new Dispatcher(this.router, logger, timeouts, config.sniffer);
     this.inbounds = config.listeners.map(
       (listener) =>
         new TcpListener(
@@ -70,8 +85,14 @@ export class Box {
     );
   }
 
-  /** Opens every listener; if one fails, closes those already open and rethrows. */
+  /**
+   * Fetches stale http rule providers (waiting at most the provider-download timeout),
+   * starts refresh timers and health checks, then opens every listener; if one fails,
+   * closes those already open and rethrows.
+   */
   async start(): Promise<void> {
+    await this.startProviders();
+    for (const group of this.groups) if (group instanceof AutoGroup || group instanceof LoadBalanceGroup) group.start();
     const started: Inbound[] = [];
     for (const inbound of this.inbounds) {
       try {
@@ -90,6 +111,28 @@ export class Box {
   async close(graceMs = this.config.timeouts.shutdownGraceMs): Promise<void> {
     await Promise.all(this.inbounds.map((inbound) => inbound.close()));
     await this.dispatcher.drain(graceMs);
+    for (const provider of this.config.providers) provider.stop();
+    await Promise.all(this.groups.map((group) => (group instanceof RelayGroup ? undefined : group.close())));
     await Promise.all([...this.outbounds.values()].map((outbound) => outbound.close?.()));
+  }
+
+  private async startProviders(): Promise<void> {
+    const timeoutMs = this.config.timeouts.providerDownloadMs;
+    const log = (level: 'warning' | 'info', message: string): void => (level === 'warning' ? this.logger.warn(message) : this.logger.info(message));
+    const downloads = this.config.providers
+      .filter((provider) => provider.isStale())
+      .map((provider) =>
+        provider.refresh(this.fetcher, timeoutMs).then(
+          () => log('info', `rule provider ${provider.name}: downloaded, ${provider.count} entries`),
+          (error: unknown) => log('warning', `rule provider ${provider.name}: download failed, ${provider.updatedAt ? 'keeping the cached copy' : 'its RULE-SET rules match nothing'}: ${describeError(error)}`),
+        ),
+      );
+    if (downloads.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      await Promise.race([Promise.all(downloads), waited]);
+      clearTimeout(timer);
+    }
+    for (const provider of this.config.providers) provider.schedule(this.fetcher, timeoutMs, log);
   }
 }

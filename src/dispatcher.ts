@@ -3,9 +3,11 @@ import type { Flow, FlowRequest } from './adapter/flow.js';
 import type { Outbound, PacketConn } from './adapter/outbound.js';
 import type { Router } from './adapter/router.js';
 import { formatAddress, ipFamily, normalizeHost } from './common/address.js';
-import { DialError, describeError, toDialError } from './common/errors.js';
+import { describeError, toDialError } from './common/errors.js';
 import type { Logger } from './common/log.js';
 import { relay } from './common/relay.js';
+import type { SnifferConfig } from './config/types.js';
+import { Sniffer, type SniffClient } from './route/sniff/sniffer.js';
 
 /** Flow-level time limits, in milliseconds. */
 export interface FlowTimeouts {
@@ -38,13 +40,17 @@ export class Dispatcher {
   private idleWaiters: (() => void)[] = [];
   private readonly stop = new AbortController();
 
+  private readonly sniffer: Sniffer | undefined;
+
   constructor(
     private readonly router: Router,
-    private readonly outbounds: ReadonlyMap<string, Outbound>,
     private readonly logger: Logger,
     /** Time limits applied to every flow. */
     readonly timeouts: FlowTimeouts,
-  ) {}
+    sniffing?: SnifferConfig,
+  ) {
+    this.sniffer = sniffing ? new Sniffer(sniffing) : undefined;
+  }
 
   /** Aborted when the grace period of a shutdown is over; long-lived sessions (UDP associations) end on it. */
   get stopping(): AbortSignal {
@@ -77,9 +83,13 @@ export class Dispatcher {
     return flow;
   }
 
-  /** Routes and dials a TCP flow. On failure the flow is closed (and logged) and a DialError thrown. */
-  async connect(flow: Flow): Promise<Duplex> {
+  /**
+   * Routes and dials a TCP flow; with `client`, the flow's first bytes may be sniffed first
+   * (see SniffClient). On failure the flow is closed (and logged) and a DialError thrown.
+   */
+  async connect(flow: Flow, client?: SniffClient): Promise<Duplex> {
     try {
+      if (client && this.sniffer) await this.sniffer.apply(flow, client);
       return await (await this.route(flow)).dial(flow);
     } catch (error) {
       const dialError = toDialError(error);
@@ -131,10 +141,8 @@ export class Dispatcher {
   private async route(flow: Flow): Promise<Outbound> {
     const decision = await this.router.decide(flow);
     flow.rule = decision.rule?.toString() ?? '';
-    flow.outbound = decision.outbound;
-    const outbound = this.outbounds.get(decision.outbound);
-    if (!outbound) throw new DialError('general', `no outbound named ${decision.outbound}`);
-    return outbound;
+    flow.outbound = decision.chain;
+    return decision.outbound;
   }
 
   private waitIdle(ms: number): Promise<void> {
@@ -150,7 +158,8 @@ export class Dispatcher {
     const message =
       `[${flow.network.toUpperCase()}] ${formatAddress(flow.source)} --> ${formatAddress(flow.destination)}` +
       ` via ${flow.inbound.name}/${flow.inbound.type}` +
-      ` match ${flow.rule || 'none'} using ${flow.outbound ?? '-'}`;
+      ` match ${flow.rule || 'none'} using ${flow.outbound ?? '-'}` +
+      (flow.domain !== undefined && flow.domain !== flow.destination.host ? ` sniffed ${flow.domain}` : '');
     const fields = {
       id: flow.id,
       user: flow.user,

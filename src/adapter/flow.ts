@@ -29,8 +29,8 @@ export interface Flow {
   readonly inbound: InboundInfo;
   /** The client's address as the listener saw it. */
   readonly source: Address;
-  /** Where the client asked to go: IP literal or domain, and port. */
-  readonly destination: Address;
+  /** Where the client asked to go: IP literal or domain, and port (a sniffed domain replaces it with override-destination). */
+  destination: Address;
   /** Domain found by sniffing the first bytes (TLS SNI, HTTP Host), when enabled. */
   domain?: string;
   /** Destination IP: the literal from the request, or the address the router resolved. */
@@ -63,4 +63,21 @@ export interface FlowRequest {
   destination: Address;
   /** Authenticated user, if any. */
   user?: string;
+}
+
+let nextInnerId = -1;
+
+/** A flow the core opens itself (IN-TYPE INNER): health checks, provider probes. Ids are negative. */
+export function innerFlow(host: string, port: number, signal: AbortSignal): Flow {
+  return {
+    id: nextInnerId--,
+    network: 'tcp',
+    inbound: { name: 'INNER', type: 'INNER', port: 0 },
+    source: { host: '0.0.0.0', port: 0 },
+    destination: { host, port },
+    bytesUp: 0,
+    bytesDown: 0,
+    start: Date.now(),
+    signal,
+  };
 }

@@ -1,4 +1,5 @@
 import type { Flow } from './flow.js';
+import type { Outbound } from './outbound.js';
 
 /** A parsed rule line: one small synchronous matcher. */
 export interface Rule {
@@ -18,14 +19,19 @@ export interface Rule {
 
 /** What the router chose for a flow. */
 export interface Decision {
-  /** Outbound name to dial. */
-  outbound: string;
+  /** The outbound that carries the flow (groups already unwrapped to their member). */
+  outbound: Outbound;
+  /** The target as logs show it: `PROXY[hk-01]` for group PROXY using member hk-01. */
+  chain: string;
   /** The rule that matched, absent when no rule matched (fallback DIRECT). */
   rule?: Rule;
 }
 
 /** Chooses an outbound for each flow. */
 export interface Router {
-  /** Walks the rules; may resolve the destination (and set `flow.ip`) when an IP rule needs it. */
-  decide(flow: Flow): Promise<Decision>;
+  /**
+   * Walks the rules; may resolve the destination (and set `flow.ip`) when an IP rule needs
+   * it, and then answers with a promise.
+   */
+  decide(flow: Flow): Decision | Promise<Decision>;
 }

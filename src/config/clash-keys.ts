@@ -10,9 +10,8 @@ export const clashTopLevelKeys: ReadonlySet<string> = new Set([
   'tcp-concurrent', 'find-process-mode', 'global-client-fingerprint', 'global-ua', 'etag-support',
   'keep-alive-idle', 'keep-alive-interval', 'disable-keep-alive', 'unified-delay', 'geodata-mode',
   'geodata-loader', 'geosite-matcher', 'geo-auto-update', 'geo-update-interval', 'geox-url',
-  'geoip-database', 'profile', 'hosts', 'use-hosts', 'use-system-hosts', 'dns', 'tun', 'sniffer',
-  'tunnels', 'ntp', 'experimental', 'iptables', 'proxy-groups', 'proxy-providers', 'rule-providers',
-  'sub-rules', 'tls', 'clash-for-android', 'log-file', 'authentication-bypass',
+  'hosts', 'use-hosts', 'use-system-hosts', 'dns', 'tun',
+  'tunnels', 'ntp', 'experimental', 'iptables', 'proxy-providers', 'tls', 'clash-for-android', 'log-file', 'authentication-bypass',
 ]);
 
 /** mihomo listener keys sluice does not implement yet. */

@@ -5,20 +5,28 @@ import { parseDocument } from 'yaml';
 import { normalizeHost } from '../common/address.js';
 import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
-import { parseRule } from '../route/rule/parse.js';
 import type { RouterMode } from '../route/router.js';
+import type { RuleProvider } from '../route/provider/provider.js';
+import { buildGroups, type RawGroup } from './groups.js';
+import { buildRouting, type RawProvider } from './routing.js';
+import { buildSniffer, type RawSniffer } from './sniffer.js';
 import { decodeKey } from '../protocol/pqtunnel/keys.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
 import { ConfigError, describeSchemaError, showValue } from './errors.js';
-import type { ListenerConfig, ListenerType, ProxyConfig, Timeouts } from './types.js';
+import type { GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts } from './types.js';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Path of the JSON Schema shipped at the package root. */
 export const schemaUrl = new URL('../../config.schema.json', import.meta.url);
 /** Path of the bundled default config used when `run` gets no `-f`. */
 export const defaultConfigUrl = new URL('../../config.default.yaml', import.meta.url);
 
-/** Outbound names every config has. */
-export const builtinOutbounds: readonly string[] = ['DIRECT', 'REJECT', 'REJECT-DROP'];
+/** Outbound names every config has (PASS: skip the rule; COMPATIBLE: DIRECT for empty groups). */
+export const builtinOutbounds: readonly string[] = ['DIRECT', 'REJECT', 'REJECT-DROP', 'PASS', 'COMPATIBLE'];
+
+/** Directory of the bundled default config (its relative paths resolve here). */
+export const packageHome = fileURLToPath(new URL('../../', import.meta.url));
 
 /** A validated configuration, ready to build a Box from. */
 export interface LoadedConfig {
@@ -32,6 +40,18 @@ export interface LoadedConfig {
   proxies: ProxyConfig[];
   /** Parsed rules, in order. */
   rules: Rule[];
+  /** `sub-rules:` lists. */
+  subRules: Map<string, Rule[]>;
+  /** Proxy groups (GLOBAL included). */
+  groups: GroupConfig[];
+  /** Rule providers, local content loaded (http ones refresh when the Box starts). */
+  providers: RuleProvider[];
+  /** Sniffing settings; undefined when off. */
+  sniffer: SnifferConfig | undefined;
+  /** Config directory: relative paths resolve here; select choices are cached here. */
+  home: string;
+  /** Remember select-group choices (`profile.store-selected`). */
+  storeSelected: boolean;
   /** Time limits. */
   timeouts: Timeouts;
   /** Things the user should know that do not stop loading. */
@@ -63,7 +83,14 @@ interface RawConfig {
   mode?: RouterMode;
   listeners?: RawListener[];
   proxies?: (ProxyConfig | { name: string; type: 'pqtunnel' })[];
+  'proxy-groups'?: RawGroup[];
   rules?: string[];
+  'rule-providers'?: Record<string, RawProvider>;
+  'sub-rules'?: Record<string, string[]>;
+  sniffer?: RawSniffer;
+  'geoip-database'?: string;
+  'asn-database'?: string;
+  profile?: { 'store-selected'?: boolean };
   timeouts?: Partial<Record<string, number>>;
 }
 
@@ -86,11 +113,15 @@ export function loadConfigFile(path: string | URL): LoadedConfig {
   } catch (error) {
     throw new ConfigError([`cannot read config ${String(path)}: ${(error as Error).message}`]);
   }
-  return parseConfig(text);
+  const home = typeof path === 'string' ? dirname(resolvePath(path)) : dirname(fileURLToPath(path));
+  return parseConfig(text, home);
 }
 
-/** Parses and validates config text (YAML, of which JSON is a subset). Throws ConfigError. */
-export function parseConfig(text: string): LoadedConfig {
+/**
+ * Parses and validates config text (YAML, of which JSON is a subset). Relative paths resolve
+ * against `home` (the config's directory). Throws ConfigError.
+ */
+export function parseConfig(text: string, home = process.cwd()): LoadedConfig {
   const document = parseDocument(text, { uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
@@ -105,7 +136,7 @@ export function parseConfig(text: string): LoadedConfig {
   stripKnownClashKeys(raw, ignored, problems);
   problems.push(...validate(raw));
   if (problems.length > 0) throw new ConfigError(problems);
-  return build(raw as RawConfig, ignored);
+  return build(raw as RawConfig, ignored, home);
 }
 
 /** Removes keys Clash defines but sluice does not implement (collecting their paths); flags unimplemented proxy types. */
@@ -150,10 +181,10 @@ function stripKnownClashKeys(raw: Record<string, unknown>, ignored: string[], pr
 
 const defaultTimeouts: Record<string, number> = {
   connect: 10, handshake: 10, 'tcp-idle': 300, 'udp-idle': 60, dns: 5, 'dns-cache': 60,
-  'reject-drop': 30, 'shutdown-grace': 5,
+  'reject-drop': 30, 'shutdown-grace': 5, sniff: 1, 'provider-download': 10,
 };
 
-function build(raw: RawConfig, ignored: string[]): LoadedConfig {
+function build(raw: RawConfig, ignored: string[], home: string): LoadedConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
   if (ignored.length > 0) warnings.push(`not implemented yet, ignored: ${ignored.join(', ')}`);
@@ -204,26 +235,29 @@ function build(raw: RawConfig, ignored: string[]): LoadedConfig {
     if (p.type === 'pqtunnel') tunnelEntry(p, `proxies[${i}]`);
   });
   const proxies = allProxies.filter((p): p is ProxyConfig => p.type !== 'pqtunnel');
-  const targets = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name)]);
-
-  const rules: Rule[] = [];
-  (raw.rules ?? []).forEach((line, i) => {
-    try {
-      const { rule, warning } = parseRule(line);
-      if (!targets.has(rule.target)) {
-        problems.push(`rules[${i}]: unknown target '${rule.target}' in ${showValue(line)} (known: ${[...targets].join(', ')})`);
-      }
-      if (warning) warnings.push(`rules[${i}]: ${warning}`);
-      rules.push(rule);
-    } catch (error) {
-      problems.push(`rules[${i}]: ${(error as Error).message}, got ${showValue(line)}`);
-    }
-  });
+  const groups = buildGroups(raw['proxy-groups'] ?? [], allProxies.map((p) => p.name), builtinOutbounds, problems, warnings);
+  const targets = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name), ...groups.map((g) => g.name)]);
+  const routing = buildRouting(
+    {
+      home,
+      rules: raw.rules ?? [],
+      providers: raw['rule-providers'] ?? {},
+      subRules: raw['sub-rules'] ?? {},
+      targets,
+      geoipDatabase: raw['geoip-database'],
+      asnDatabase: raw['asn-database'],
+    },
+    problems,
+    warnings,
+  );
   if (problems.length > 0) throw new ConfigError(problems);
   if (listeners.length === 0 && tunnels.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
 
   const seconds = { ...defaultTimeouts, ...raw.timeouts };
   const ms = (key: string): number => Math.round(seconds[key]! * 1000);
+  const sniffer = buildSniffer(raw.sniffer, routing.env, problems, ms('sniff'));
+  if (raw.sniffer?.sniff?.QUIC) warnings.push('sniffer.sniff.QUIC: QUIC sniffing is not supported yet, ignored');
+  if (problems.length > 0) throw new ConfigError(problems);
   const timeouts: Timeouts = {
     connectMs: ms('connect'),
     handshakeMs: ms('handshake'),
@@ -233,13 +267,20 @@ function build(raw: RawConfig, ignored: string[]): LoadedConfig {
     dnsCacheMs: ms('dns-cache'),
     rejectDropMs: ms('reject-drop'),
     shutdownGraceMs: ms('shutdown-grace'),
+    providerDownloadMs: ms('provider-download'),
   };
   return {
     logLevel: raw['log-level'] ?? 'info',
     mode: raw.mode ?? 'rule',
     listeners,
     proxies,
-    rules,
+    rules: routing.rules,
+    subRules: routing.subRules,
+    groups,
+    providers: routing.providers,
+    sniffer,
+    home,
+    storeSelected: raw.profile?.['store-selected'] ?? true,
     timeouts,
     warnings,
     tunnels,

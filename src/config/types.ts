@@ -86,4 +86,63 @@ export interface Timeouts {
   rejectDropMs: number;
   /** Shutdown grace for open flows. */
   shutdownGraceMs: number;
+  /** One rule-provider download; startup waits at most this long for first downloads. */
+  providerDownloadMs: number;
+}
+
+/** Proxy group types. */
+export type GroupType = 'select' | 'url-test' | 'fallback' | 'load-balance' | 'relay';
+
+/** A `proxy-groups:` entry after validation (defaults applied). */
+export interface GroupConfig {
+  /** Group name. */
+  name: string;
+  /** Group type. */
+  type: GroupType;
+  /** Member names (proxies, groups, built-ins), in order. */
+  members: string[];
+  /** Health-check URL. */
+  url: string;
+  /** Seconds between health checks; 0 = never. */
+  intervalSeconds: number;
+  /** Milliseconds per health check. */
+  timeoutMs: number;
+  /** Skip checks while the group is unused. */
+  lazy: boolean;
+  /** url-test hysteresis, ms. */
+  toleranceMs: number;
+  /** Health-check statuses that count (port-list syntax); undefined = any. */
+  expectedStatus?: string;
+  /** load-balance strategy. */
+  strategy: 'consistent-hashing' | 'round-robin' | 'sticky-sessions';
+  /** Never offer UDP through the group. */
+  disableUdp: boolean;
+}
+
+/** Per-protocol sniffing settings. */
+export interface SniffProtocolConfig {
+  /** Destination ports to sniff on. */
+  ports: { from: number; to: number }[];
+  /** Dial the sniffed domain instead of the requested IP. */
+  overrideDestination: boolean;
+}
+
+/** The `sniffer:` section after validation. */
+export interface SnifferConfig {
+  /** TLS ClientHello SNI, when enabled. */
+  tls?: SniffProtocolConfig;
+  /** HTTP/1 Host, when enabled. */
+  http?: SniffProtocolConfig;
+  /** Sniff flows that arrive with an IP only. */
+  parsePureIp: boolean;
+  /** Flows to these domains are sniffed even when they arrive with a domain. */
+  forceDomain: (host: string) => boolean;
+  /** A sniffed name matching these is discarded. */
+  skipDomain: (host: string) => boolean;
+  /** Clients never sniffed. */
+  skipSource: (ip: string) => boolean;
+  /** Destinations never sniffed. */
+  skipDestination: (ip: string) => boolean;
+  /** Milliseconds to wait for the client's first bytes. */
+  timeoutMs: number;
 }

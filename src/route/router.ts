@@ -1,5 +1,8 @@
 import type { Flow } from '../adapter/flow.js';
+import { isGroup, type Outbound } from '../adapter/outbound.js';
 import type { Decision, Router, Rule } from '../adapter/router.js';
+import { RelayGroup } from './group/relay.js';
+import { SubRule } from './rule/logic.js';
 
 /** Resolves a domain to one IP, or undefined when it cannot (failures never abort routing). */
 export type ResolveIp = (host: string) => Promise<string | undefined>;
@@ -7,31 +10,104 @@ export type ResolveIp = (host: string) => Promise<string | undefined>;
 /** Clash routing mode: walk the rules, send everything direct, or everything to one proxy. */
 export type RouterMode = 'rule' | 'direct' | 'global';
 
-/** First-match rule router with mihomo's lazy DNS: a domain is resolved only when an IP rule needs it. */
+/** What the router needs besides the rules. */
+export interface RouterOptions {
+  /** The rules, in order. */
+  rules: readonly Rule[];
+  /** Every outbound and group by name, built-ins (DIRECT, REJECT, PASS…) included. */
+  outbounds: ReadonlyMap<string, Outbound>;
+  /** `sub-rules:` lists by name. */
+  subRules?: ReadonlyMap<string, readonly Rule[]>;
+  /** Name resolution for IP rules (cached, with a timeout, by the caller). */
+  resolve: ResolveIp;
+  /** Routing mode. */
+  mode?: RouterMode;
+  /** Where `mode: global` sends everything (the GLOBAL group). */
+  globalTarget?: string;
+}
+
+/** Per-decision state the rule walk shares with its driver. */
+interface WalkState {
+  /** True once the destination IP is known or a lookup was tried. */
+  resolved: boolean;
+}
+
+/**
+ * First-match rule router with mihomo's lazy DNS: a domain is resolved only when an IP rule
+ * needs it, at most once per flow. A rule whose target is PASS (also through a group), or a
+ * target that cannot carry UDP for a UDP flow, is skipped. No match means DIRECT.
+ * A decision that needs no lookup is returned synchronously.
+ */
 export class RuleRouter implements Router {
-  constructor(
-    private readonly rules: readonly Rule[],
-    private readonly resolve: ResolveIp,
-    private readonly mode: RouterMode = 'rule',
-    private readonly globalTarget = 'DIRECT',
-  ) {}
+  private readonly subRules: ReadonlyMap<string, readonly Rule[]>;
+
+  constructor(private readonly options: RouterOptions) {
+    this.subRules = options.subRules ?? new Map();
+  }
 
   /** The rules in order, for `sluice check` and the controller. */
   list(): readonly Rule[] {
-    return this.rules;
+    return this.options.rules;
   }
 
-  async decide(flow: Flow): Promise<Decision> {
-    if (this.mode === 'direct') return { outbound: 'DIRECT' };
-    if (this.mode === 'global') return { outbound: this.globalTarget };
-    let resolved = flow.ip !== undefined;
-    for (const rule of this.rules) {
-      if (!resolved && rule.needsIp) {
-        resolved = true;
-        flow.ip = await this.resolve(flow.domain ?? flow.destination.host);
+  decide(flow: Flow): Decision | Promise<Decision> {
+    const mode = this.options.mode ?? 'rule';
+    if (mode !== 'rule') return this.settle(mode === 'direct' ? 'DIRECT' : (this.options.globalTarget ?? 'DIRECT'), flow) ?? this.direct(flow);
+    const state: WalkState = { resolved: flow.ip !== undefined };
+    const walk = this.walk(this.options.rules, flow, state);
+    const step = walk.next();
+    if (step.done) return step.value ?? this.direct(flow);
+    return this.finish(walk, flow, state);
+  }
+
+  private async finish(walk: Generator<void, Decision | undefined>, flow: Flow, state: WalkState): Promise<Decision> {
+    let step: IteratorResult<void, Decision | undefined>;
+    do {
+      flow.ip = await this.options.resolve(flow.domain ?? flow.destination.host);
+      state.resolved = true;
+      step = walk.next();
+    } while (!step.done);
+    return step.value ?? this.direct(flow);
+  }
+
+  /** Walks a rule list; yields when an IP rule needs the destination resolved first. */
+  private *walk(rules: readonly Rule[], flow: Flow, state: WalkState): Generator<void, Decision | undefined> {
+    for (const rule of rules) {
+      if (!state.resolved && rule.needsIp) yield;
+      if (!rule.match(flow)) continue;
+      if (rule instanceof SubRule) {
+        const inner = yield* this.walk(this.subRules.get(rule.list) ?? [], flow, state);
+        if (inner) return inner;
+        continue;
       }
-      if (rule.match(flow)) return { outbound: rule.target, rule };
+      const decision = this.settle(rule.target, flow, rule);
+      if (decision) return decision;
     }
-    return { outbound: 'DIRECT' };
+    return undefined;
+  }
+
+  /** Unwraps groups to the outbound that carries the flow; undefined when the rule must be skipped. */
+  private settle(target: string, flow: Flow, rule?: Rule): Decision | undefined {
+    const top = this.options.outbounds.get(target);
+    if (!top) return undefined;
+    let outbound = top;
+    let chain = top.name;
+    let closing = '';
+    while (isGroup(outbound)) {
+      outbound = outbound.pick(flow);
+      chain += `[${outbound.name}`;
+      closing += ']';
+    }
+    if (outbound instanceof RelayGroup) {
+      chain += `[${outbound.chain}`;
+      closing += ']';
+    }
+    if (outbound.type === 'Pass') return undefined;
+    if (flow.network === 'udp' && !(top.supportsUdp() && outbound.supportsUdp())) return undefined;
+    return { outbound, chain: chain + closing, rule };
+  }
+
+  private direct(flow: Flow): Decision {
+    return this.settle('DIRECT', flow)!;
   }
 }

@@ -53,11 +53,10 @@ describe('config loading', () => {
   it('warns about, and ignores, keys Clash defines that sluice does not implement yet', () => {
     const config = parseConfig(`mixed-port: 7890
 dns: { enable: true }
-proxy-groups: []
 listeners:
   - { name: s, type: socks, port: 1081, rule: sub }
 rules: ['MATCH,DIRECT']`);
-    expect(config.warnings).toEqual(['not implemented yet, ignored: dns, proxy-groups, listeners[0].rule']);
+    expect(config.warnings).toEqual(['not implemented yet, ignored: dns, listeners[0].rule']);
     expect(config.listeners.map((l) => l.name)).toEqual(['DEFAULT-MIXED', 's']);
   });
 
@@ -74,15 +73,15 @@ rules: ['MATCH,DIRECT']`);
   - FOO,bar,DIRECT
   - IP-CIDR,10.0.0.0/33,DIRECT
   - DST-PORT,80-,DIRECT
-  - GEOIP,CN,DIRECT
+  - GEOSITE,nope,DIRECT
   - DOMAIN,example.com
   - IP-CIDR,10.0.0.0/8,DIRECT,resolve-please`),
     ).toEqual([
-      `rules[0]: unknown target 'Proxy' in "DOMAIN-SUFFIX,example.com,Proxy" (known: DIRECT, REJECT, REJECT-DROP)`,
+      `rules[0]: unknown target 'Proxy' in "DOMAIN-SUFFIX,example.com,Proxy" (known: DIRECT, REJECT, REJECT-DROP, PASS, COMPATIBLE, GLOBAL)`,
       `rules[1]: unknown rule type 'FOO', got "FOO,bar,DIRECT"`,
       `rules[2]: invalid prefix length in '10.0.0.0/33', got "IP-CIDR,10.0.0.0/33,DIRECT"`,
       `rules[3]: invalid port '80-', got "DST-PORT,80-,DIRECT"`,
-      `rules[4]: rule type GEOIP is not supported yet, got "GEOIP,CN,DIRECT"`,
+      `rules[4]: no GEOSITE list named 'nope': put nope.list (domain entries, one per line) in ${process.cwd()}/geosite or ${process.cwd()}/rules/geosite, got "GEOSITE,nope,DIRECT"`,
       `rules[5]: expected TYPE,PAYLOAD,TARGET, got "DOMAIN,example.com"`,
       `rules[6]: unknown rule parameter 'resolve-please', got "IP-CIDR,10.0.0.0/8,DIRECT,resolve-please"`,
     ]);

@@ -17,6 +17,10 @@ export class RejectOutbound implements Outbound {
   async listenPacket(): Promise<PacketConn> {
     throw new DialError('blocked', 'rejected by rule');
   }
+
+  supportsUdp(): boolean {
+    return true;
+  }
 }
 
 /** REJECT-DROP: holds the client without an answer for a while, then closes without a reply. */
@@ -35,5 +39,27 @@ export class RejectDropOutbound implements Outbound {
 
   async listenPacket(): Promise<PacketConn> {
     throw new DialError('dropped', 'dropped by rule');
+  }
+
+  supportsUdp(): boolean {
+    return true;
+  }
+}
+
+/** PASS: a rule whose target is PASS (directly or as a group's member) is skipped; never dialed. */
+export class PassOutbound implements Outbound {
+  readonly type = 'Pass';
+  readonly name = 'PASS';
+
+  async dial(): Promise<Duplex> {
+    throw new DialError('general', 'PASS is not an outbound');
+  }
+
+  async listenPacket(): Promise<PacketConn> {
+    throw new DialError('general', 'PASS is not an outbound');
+  }
+
+  supportsUdp(): boolean {
+    return true;
   }
 }

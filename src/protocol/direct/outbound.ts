@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
-import type { Outbound, PacketConn } from '../../adapter/outbound.js';
+import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.js';
+import { DialError } from '../../common/errors.js';
 import { connectTcp } from '../../common/connect.js';
 import type { DnsCache } from '../../common/dns-cache.js';
 import { DirectPacketConn } from './packet-conn.js';
@@ -16,11 +17,17 @@ export class DirectOutbound implements Outbound {
     private readonly connectTimeoutMs: number,
   ) {}
 
-  dial(flow: Flow): Promise<Duplex> {
+  dial(flow: Flow, via?: StreamDialer): Promise<Duplex> {
+    if (via) return via(flow.destination, flow.signal);
     return connectTcp(flow.destination, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal });
   }
 
-  async listenPacket(): Promise<PacketConn> {
+  async listenPacket(_flow: Flow, via?: StreamDialer): Promise<PacketConn> {
+    if (via) throw new DialError('general', `${this.name} cannot send UDP through a relay chain`);
     return new DirectPacketConn(this.dns);
+  }
+
+  supportsUdp(): boolean {
+    return true;
   }
 }

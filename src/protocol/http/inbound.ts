@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SniffClient } from '../../route/sniff/sniffer.js';
 import type { Flow, InboundType } from '../../adapter/flow.js';
 import { formatAddress, type Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
@@ -122,10 +123,20 @@ class HttpProxyConnection {
     this.closeUpstream();
     const destination = connectTarget(head);
     const flow = this.openFlow('HTTPS', destination);
-    const remote = await this.dial(flow);
+    const socket = this.socket;
+    const client: SniffClient = {
+      stream: socket,
+      head: this.reader.release(),
+      accepted: false,
+      acceptEarly() {
+        this.accepted = true;
+        socket.write(encodeStatus(200, 'Connection established', [], false));
+      },
+    };
+    const remote = await this.dial(flow, client);
     if (!remote) return;
-    this.socket.write(encodeStatus(200, 'Connection established', [], false));
-    await this.session.context.dispatcher.relay(flow, this.socket, remote, this.reader.release());
+    if (!client.accepted) socket.write(encodeStatus(200, 'Connection established', [], false));
+    await this.session.context.dispatcher.relay(flow, socket, remote, client.head);
   }
 
   private async upgrade(forwardHead: Buffer, destination: Address): Promise<void> {
@@ -224,12 +235,12 @@ class HttpProxyConnection {
   }
 
   /** Dials a flow; on failure answers 403/502/504 (or nothing, for REJECT-DROP) and returns undefined. */
-  private async dial(flow: Flow): Promise<Duplex | undefined> {
+  private async dial(flow: Flow, client?: SniffClient): Promise<Duplex | undefined> {
     try {
-      return await this.session.context.dispatcher.connect(flow);
+      return await this.session.context.dispatcher.connect(flow, client);
     } catch (error) {
       const failure = error instanceof DialError ? error.failure : 'general';
-      if (failure === 'dropped') this.socket.destroy();
+      if (failure === 'dropped' || client?.accepted) this.socket.destroy();
       else this.fail(failure === 'timeout' ? 504 : failure === 'blocked' ? 403 : 502, (error as Error).message);
       return undefined;
     }

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SniffClient } from '../../route/sniff/sniffer.js';
 import type { InboundInfo } from '../../adapter/flow.js';
 import { normalizeHost, type Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
@@ -75,12 +76,21 @@ async function connect(socket: Socket, reader: HandshakeReader, session: Session
   const { dispatcher } = session.context;
   session.handshakeDone();
   const flow = dispatcher.open({ network: 'tcp', inbound: inboundInfo(socket, session), source: sourceOf(socket), destination, user });
+  const client: SniffClient = {
+    stream: socket,
+    head: reader.release(),
+    accepted: false,
+    acceptEarly() {
+      this.accepted = true;
+      socket.write(encodeReply(Reply.succeeded));
+    },
+  };
   let remote: Duplex;
   try {
-    remote = await dispatcher.connect(flow);
+    remote = await dispatcher.connect(flow, client);
   } catch (error) {
     const failure = error instanceof DialError ? error.failure : 'general';
-    if (failure === 'dropped') socket.destroy();
+    if (failure === 'dropped' || client.accepted) socket.destroy();
     else replyAndClose(socket, encodeReply(replyForFailure[failure]));
     return;
   }
@@ -88,8 +98,8 @@ async function connect(socket: Socket, reader: HandshakeReader, session: Session
     'localAddress' in remote && typeof remote.localAddress === 'string' && 'localPort' in remote
       ? { host: normalizeHost(remote.localAddress), port: Number(remote.localPort) }
       : undefined;
-  socket.write(encodeReply(Reply.succeeded, bound));
-  await dispatcher.relay(flow, socket, remote, reader.release());
+  if (!client.accepted) socket.write(encodeReply(Reply.succeeded, bound));
+  await dispatcher.relay(flow, socket, remote, client.head);
 }
 
 async function associate(socket: Socket, reader: HandshakeReader, session: Session, expected: Address, user?: string): Promise<void> {

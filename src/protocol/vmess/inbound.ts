@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SniffClient } from '../../route/sniff/sniffer.js';
 import type { FlowRequest } from '../../adapter/flow.js';
 import type { Address } from '../../common/address.js';
 import type { HandshakeReader } from '../../common/handshake-reader.js';
@@ -58,14 +59,16 @@ async function drain(reader: HandshakeReader, budget: number, socket: Socket): P
 async function relayTcp(session: Session, stream: VmessStream, request: FlowRequest): Promise<void> {
   const { dispatcher } = session.context;
   const flow = dispatcher.open(request);
+  // VMess has no success reply to send early: the client's first bytes follow the header.
+  const client: SniffClient = { stream, head: Buffer.alloc(0), accepted: false, acceptEarly: () => {} };
   let remote: Duplex;
   try {
-    remote = await dispatcher.connect(flow);
+    remote = await dispatcher.connect(flow, client);
   } catch {
     stream.destroy();
     return;
   }
-  await dispatcher.relay(flow, stream, remote);
+  await dispatcher.relay(flow, stream, remote, client.head.length > 0 ? client.head : undefined);
 }
 
 async function relayUdp(session: Session, stream: VmessStream, request: FlowRequest): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
-import type { Outbound, PacketConn } from '../../adapter/outbound.js';
+import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.js';
 import type { Address } from '../../common/address.js';
 import { connectTcp } from '../../common/connect.js';
 import type { DnsCache } from '../../common/dns-cache.js';
@@ -25,23 +25,29 @@ export class VmessOutbound implements Outbound {
     private readonly connectTimeoutMs: number,
   ) {}
 
-  async dial(flow: Flow): Promise<Duplex> {
-    return this.open(flow, Command.tcp);
+  async dial(flow: Flow, via?: StreamDialer): Promise<Duplex> {
+    return this.open(flow, Command.tcp, via);
   }
 
-  async listenPacket(flow: Flow): Promise<PacketConn> {
+  async listenPacket(flow: Flow, via?: StreamDialer): Promise<PacketConn> {
     if (!this.udp) throw new DialError('general', `proxy ${this.name} has udp: false`);
-    return new VmessPacketConn(await this.open(flow, Command.udp), flow.destination);
+    return new VmessPacketConn(await this.open(flow, Command.udp, via), flow.destination);
   }
 
-  private async open(flow: Flow, command: number): Promise<VmessStream> {
+  supportsUdp(): boolean {
+    return this.udp;
+  }
+
+  private async open(flow: Flow, command: number, via: StreamDialer | undefined): Promise<VmessStream> {
     let session;
     try {
       session = clientSession(this.config, command, flow.destination);
     } catch (error) {
       throw new DialError('general', (error as Error).message);
     }
-    const socket = await connectTcp(this.server, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal });
+    const socket = via
+      ? await via(this.server, flow.signal)
+      : await connectTcp(this.server, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal });
     return new VmessStream({ socket, ...session, prefixTimeoutMs: headerDelayMs });
   }
 }

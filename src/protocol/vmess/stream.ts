@@ -5,8 +5,8 @@ import { VmessError } from './request-header.js';
 
 /** How one side of a VMess connection frames its two directions. */
 export interface VmessStreamOptions {
-  /** The TCP connection to the peer. */
-  socket: Socket;
+  /** The connection to the peer: a TCP socket, or a stream through a relay's earlier hops. */
+  socket: Duplex & Partial<Pick<Socket, 'localAddress' | 'localPort'>>;
   /** Sent in front of the first body bytes: the request header (client) or the response header (server). */
   prefix: Buffer;
   /** Send the prefix alone if nothing was written after this long (lets server-first protocols start). */

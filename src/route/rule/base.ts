@@ -1,10 +1,14 @@
 import type { Flow } from '../../adapter/flow.js';
 import type { Rule } from '../../adapter/router.js';
 import { ipFamily } from '../../common/address.js';
+import { ipWords, type IpWords } from '../match/ip-set.js';
 
 /** Common fields of every rule; subclasses implement `match`. */
 export abstract class BaseRule implements Rule {
-  readonly needsIp: boolean = false;
+  /** Rules that compare the destination IP override this. */
+  get needsIp(): boolean {
+    return false;
+  }
 
   constructor(
     readonly type: string,
@@ -23,4 +27,32 @@ export abstract class BaseRule implements Rule {
 export function ruleHost(flow: Readonly<Flow>): string | undefined {
   if (flow.domain !== undefined) return flow.domain;
   return ipFamily(flow.destination.host) === 0 ? flow.destination.host : undefined;
+}
+
+/** Remembers the words of the last IP literal parsed, so consecutive IP rules parse a flow's address once. */
+class LastIp {
+  private text: string | undefined;
+  private words: IpWords | undefined;
+
+  get(ip: string | undefined): IpWords | undefined {
+    if (ip === undefined) return undefined;
+    if (ip !== this.text) {
+      this.text = ip;
+      this.words = ipWords(ip);
+    }
+    return this.words;
+  }
+}
+
+const lastDestination = new LastIp();
+const lastSource = new LastIp();
+
+/** The flow's destination IP as words (the literal, or what the router resolved); undefined before resolution. */
+export function destinationIp(flow: Readonly<Flow>): IpWords | undefined {
+  return lastDestination.get(flow.ip);
+}
+
+/** The client's IP as words. */
+export function sourceIp(flow: Readonly<Flow>): IpWords | undefined {
+  return lastSource.get(flow.source.host);
 }

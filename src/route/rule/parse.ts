@@ -1,10 +1,32 @@
 import type { Rule } from '../../adapter/router.js';
 import { normalizeHost } from '../../common/address.js';
-import { DomainKeywordRule, DomainRule, DomainSuffixRule } from './domain.js';
-import { IpCidrRule } from './ip-cidr.js';
+import type { DomainSet } from '../match/domain-set.js';
+import { normalizePattern } from '../match/domain-set.js';
+import type { AsnDb, GeoIp } from '../match/geoip.js';
+import type { RuleProvider } from '../provider/provider.js';
+import { DomainKeywordRule, DomainRegexRule, DomainRule, DomainSetRule, DomainSuffixRule, DomainWildcardRule } from './domain.js';
+import { GeoIpRule, IpAsnRule } from './geoip.js';
+import { InNameRule, InTypeRule } from './inbound.js';
+import { IpCidrRule, IpSuffixRule, type IpRuleOptions } from './ip-cidr.js';
+import { LogicRule, SubRule, splitLogicPayload } from './logic.js';
 import { MatchRule, NeverRule } from './match.js';
 import { NetworkRule } from './network.js';
-import { DstPortRule } from './port.js';
+import { PortRule } from './port.js';
+import { RuleSetRule } from './rule-set.js';
+
+/** What rules refer to beyond their own line: providers, databases, geosite files, sub-rule lists. */
+export interface RuleEnv {
+  /** Rule providers by name (RULE-SET). */
+  readonly providers: ReadonlyMap<string, RuleProvider>;
+  /** The country database, opened on first use (GEOIP, SRC-GEOIP). */
+  geoip(): GeoIp;
+  /** The ASN database; IP-ASN is a load error without one. */
+  readonly asn: AsnDb | undefined;
+  /** The domain list of a GEOSITE category; throws when there is none. */
+  geosite(name: string): DomainSet;
+  /** Names of the `sub-rules:` lists (SUB-RULE). */
+  readonly subRuleLists: ReadonlySet<string>;
+}
 
 /** A parsed rule line plus a note the loader shows as a warning. */
 export interface ParsedRule {
@@ -15,63 +37,129 @@ export interface ParsedRule {
 }
 
 /** Rule types that depend on the local host's process table or packet marks: parsed, never matched. */
-const hostOnlyTypes = new Set([
+export const hostOnlyTypes: ReadonlySet<string> = new Set([
   'PROCESS-NAME', 'PROCESS-PATH', 'PROCESS-NAME-REGEX', 'PROCESS-PATH-REGEX',
   'PROCESS-NAME-WILDCARD', 'PROCESS-PATH-WILDCARD', 'UID', 'DSCP',
 ]);
 
-/** Clash/mihomo rule types the router does not implement yet. */
-const notYetTypes = new Set([
-  'DOMAIN-REGEX', 'DOMAIN-WILDCARD', 'GEOSITE', 'GEOIP', 'SRC-GEOIP', 'IP-SUFFIX', 'IP-ASN',
-  'SRC-IP-SUFFIX', 'SRC-IP-ASN', 'SRC-PORT', 'IN-PORT', 'IN-TYPE', 'IN-USER', 'IN-NAME',
-  'RULE-SET', 'AND', 'OR', 'NOT', 'SUB-RULE',
-]);
+/** Types whose payload may contain commas: the target is the last field. */
+const commaPayloadTypes = new Set(['AND', 'OR', 'NOT', 'SUB-RULE', 'DOMAIN-REGEX', 'PROCESS-NAME-REGEX', 'PROCESS-PATH-REGEX']);
 
 /**
  * Parses one `TYPE,PAYLOAD,TARGET[,PARAM...]` line the way mihomo splits it.
  * Throws an Error whose message explains what is wrong with the line.
  */
-export function parseRule(line: string): ParsedRule {
+export function parseRule(line: string, env: RuleEnv): ParsedRule {
   const fields = line.split(',').map((f) => f.trim());
   const type = fields[0]!.toUpperCase();
   if (type === 'MATCH' || type === 'FINAL') return parseMatch(type, fields);
-  if (notYetTypes.has(type)) throw new Error(`rule type ${type} is not supported yet`);
-  if (fields.length < 3 || fields[1] === '' || fields[2] === '') {
-    throw new Error('expected TYPE,PAYLOAD,TARGET');
+  if (fields.length < 3 || fields[1] === '' || fields[fields.length - 1] === '') throw new Error('expected TYPE,PAYLOAD,TARGET');
+  if (commaPayloadTypes.has(type)) {
+    const payload = fields.slice(1, -1).join(',');
+    const target = fields[fields.length - 1]!;
+    if (type === 'SUB-RULE') return { rule: parseSubRule(payload, target, env) };
+    return withHostOnlyWarning(build(type, payload, [], target, env));
   }
-  const [, rawPayload, target, ...params] = fields as [string, string, string, ...string[]];
+  const [, payload, target, ...params] = fields as [string, string, string, ...string[]];
+  return withHostOnlyWarning(build(type, payload, params, target, env));
+}
+
+/**
+ * Parses a rule without target (`TYPE,payload[,params]`): a logic sub-rule or a classical
+ * provider entry. MATCH, RULE-SET and SUB-RULE are not allowed there.
+ */
+export function parseCondition(text: string, env: RuleEnv, where: string): Rule {
+  const fields = text.split(',').map((f) => f.trim());
+  const type = fields[0]!.toUpperCase();
+  if (type === 'MATCH' || type === 'FINAL' || type === 'SUB-RULE' || (type === 'RULE-SET' && where === 'a classical rule provider')) {
+    throw new Error(`${type} is not allowed in ${where}`);
+  }
+  if (fields.length < 2 || fields[1] === '') throw new Error(`expected TYPE,payload, got '${text}'`);
+  if (commaPayloadTypes.has(type)) return build(type, fields.slice(1).join(','), [], '', env);
+  return build(type, fields[1]!, fields.slice(2), '', env);
+}
+
+function withHostOnlyWarning(rule: Rule): ParsedRule {
+  return hostOnlyTypes.has(rule.type) ? { rule, warning: `${rule.type} rules never match in sluice` } : { rule };
+}
+
+function ipOptions(type: string, params: string[]): IpRuleOptions {
   for (const param of params) {
     if (param !== 'no-resolve' && param !== 'src') throw new Error(`unknown rule parameter '${param}'`);
   }
-  const noResolve = params.includes('no-resolve');
-  const src = params.includes('src');
+  return { source: type.startsWith('SRC-') || params.includes('src'), noResolve: params.includes('no-resolve') };
+}
 
+function build(type: string, payload: string, params: string[], target: string, env: RuleEnv): Rule {
+  const ipTypes = ['IP-CIDR', 'IP-CIDR6', 'SRC-IP-CIDR', 'IP-SUFFIX', 'SRC-IP-SUFFIX', 'GEOIP', 'SRC-GEOIP', 'IP-ASN', 'SRC-IP-ASN', 'RULE-SET'];
+  if (params.length > 0 && !ipTypes.includes(type)) throw new Error(`${type} takes no parameters, got '${params.join(',')}'`);
   switch (type) {
     case 'DOMAIN':
-      return { rule: new DomainRule(type, normalizeHost(rawPayload), target) };
+      return new DomainRule(type, normalizeHost(normalizePattern(payload)), target);
     case 'DOMAIN-SUFFIX': {
-      const leadingDot = rawPayload.startsWith('.');
-      const payload = normalizeHost(leadingDot ? rawPayload.slice(1) : rawPayload);
-      const rule = new DomainSuffixRule(type, payload, target);
-      return leadingDot ? { rule, warning: `leading dot removed from DOMAIN-SUFFIX,${rawPayload}` } : { rule };
+      // mihomo keeps a leading dot (and then never matches); we strip it, as the spec allows.
+      const suffix = normalizePattern(payload.startsWith('.') ? payload.slice(1) : payload);
+      return new DomainSuffixRule(type, suffix, target);
     }
     case 'DOMAIN-KEYWORD':
-      return { rule: new DomainKeywordRule(type, rawPayload.toLowerCase(), target) };
+      return new DomainKeywordRule(type, payload.toLowerCase(), target);
+    case 'DOMAIN-REGEX':
+      return new DomainRegexRule(type, payload, target);
+    case 'DOMAIN-WILDCARD':
+      return new DomainWildcardRule(type, payload, target);
+    case 'GEOSITE':
+      return new DomainSetRule(type, payload.toLowerCase(), target, env.geosite(payload.toLowerCase()));
     case 'IP-CIDR':
     case 'IP-CIDR6':
-      return { rule: new IpCidrRule(type, rawPayload, target, src, noResolve) };
     case 'SRC-IP-CIDR':
-      return { rule: new IpCidrRule(type, rawPayload, target, true, true) };
+      return new IpCidrRule(type, payload, target, ipOptions(type, params));
+    case 'IP-SUFFIX':
+    case 'SRC-IP-SUFFIX':
+      return new IpSuffixRule(type, payload, target, ipOptions(type, params));
+    case 'GEOIP':
+    case 'SRC-GEOIP':
+      return new GeoIpRule(type, payload, target, ipOptions(type, params), () => env.geoip());
+    case 'IP-ASN':
+    case 'SRC-IP-ASN':
+      if (!env.asn) throw new Error(`${type} needs an ASN database: set asn-database to a GeoLite2-ASN .mmdb file`);
+      return new IpAsnRule(type, payload, target, ipOptions(type, params), env.asn);
     case 'DST-PORT':
-      return { rule: new DstPortRule(type, rawPayload, target) };
+      return new PortRule(type, payload, target, 'destination');
+    case 'SRC-PORT':
+      return new PortRule(type, payload, target, 'source');
+    case 'IN-PORT':
+      return new PortRule(type, payload, target, 'inbound');
+    case 'IN-TYPE':
+      return new InTypeRule(type, payload, target);
+    case 'IN-NAME':
+      return new InNameRule(type, payload, target, 'name');
+    case 'IN-USER':
+      return new InNameRule(type, payload, target, 'user');
     case 'NETWORK':
-      return { rule: new NetworkRule(type, rawPayload, target) };
+      return new NetworkRule(type, payload, target);
+    case 'RULE-SET': {
+      const provider = env.providers.get(payload);
+      if (!provider) throw new Error(`unknown rule provider '${payload}' (defined: ${[...env.providers.keys()].join(', ') || 'none'})`);
+      const options = ipOptions(type, params);
+      return new RuleSetRule(payload, target, provider, options.noResolve, options.source);
+    }
+    case 'AND':
+    case 'OR':
+    case 'NOT': {
+      const children = splitLogicPayload(payload).map((child) => parseCondition(child, env, `${type}`));
+      return new LogicRule(type, payload, target, children);
+    }
     default:
-      if (hostOnlyTypes.has(type)) {
-        return { rule: new NeverRule(type, rawPayload, target), warning: `${type} rules never match in sluice` };
-      }
-      throw new Error(`unknown rule type '${fields[0]}'`);
+      if (hostOnlyTypes.has(type)) return new NeverRule(type, payload, target);
+      throw new Error(`unknown rule type '${type}'`);
   }
+}
+
+function parseSubRule(payload: string, list: string, env: RuleEnv): Rule {
+  if (!env.subRuleLists.has(list)) throw new Error(`unknown sub-rules list '${list}' (defined: ${[...env.subRuleLists].join(', ') || 'none'})`);
+  const [condition, ...rest] = splitLogicPayload(`(${payload})`);
+  if (!condition || rest.length > 0) throw new Error(`SUB-RULE takes one condition in parentheses, got '${payload}'`);
+  return new SubRule(payload, list, parseCondition(condition, env, 'SUB-RULE'));
 }
 
 function parseMatch(type: string, fields: string[]): ParsedRule {

@@ -1,0 +1,234 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import type { Rule } from '../adapter/router.js';
+import { DomainSet } from '../route/match/domain-set.js';
+import { AsnDb, GeoIp, bundledCountryDatabase } from '../route/match/geoip.js';
+import type { ConditionParser } from '../route/provider/content.js';
+import type { ProviderBehavior } from '../route/provider/content.js';
+import type { ProviderFormat } from '../route/provider/formats.js';
+import { parseTextEntries, parseYamlEntries } from '../route/provider/formats.js';
+import { decodeMrs } from '../route/provider/mrs.js';
+import { RuleProvider, type RuleProviderConfig } from '../route/provider/provider.js';
+import { parseCondition, parseRule, type RuleEnv } from '../route/rule/parse.js';
+import { SubRule } from '../route/rule/logic.js';
+import { showValue } from './errors.js';
+
+/** Bundled rule files (rules/ at the package root): GEOSITE falls back to rules/geosite/. */
+export const bundledRulesDir = fileURLToPath(new URL('../../rules/', import.meta.url));
+
+/** A raw `rule-providers:` entry (validated by the schema). */
+export interface RawProvider {
+  type: 'file' | 'http' | 'inline';
+  behavior: ProviderBehavior;
+  format?: ProviderFormat;
+  path?: string;
+  url?: string;
+  interval?: number;
+  proxy?: string;
+  'size-limit'?: number;
+  header?: Record<string, string[]>;
+  payload?: string[];
+}
+
+/** The routing part of a config, parsed. */
+export interface Routing {
+  /** Rule providers in config order, local content loaded. */
+  providers: RuleProvider[];
+  /** Main rules. */
+  rules: Rule[];
+  /** `sub-rules:` lists. */
+  subRules: Map<string, Rule[]>;
+  /** What rules refer to (the sniffer's rule-set:/geosite: references use it too). */
+  env: RuleEnv;
+}
+
+/** Inputs for `buildRouting`. */
+export interface RoutingInput {
+  /** Config directory: relative paths resolve here and provider files must stay inside it. */
+  home: string;
+  /** `rules:`. */
+  rules: string[];
+  /** `rule-providers:`. */
+  providers: Record<string, RawProvider>;
+  /** `sub-rules:`. */
+  subRules: Record<string, string[]>;
+  /** Valid rule targets (outbounds and groups). */
+  targets: ReadonlySet<string>;
+  /** `geoip-database`. */
+  geoipDatabase?: string;
+  /** `asn-database`. */
+  asnDatabase?: string;
+}
+
+/** Parses providers, rules and sub-rules; pushes fatal problems and warnings. */
+export function buildRouting(input: RoutingInput, problems: string[], warnings: string[]): Routing {
+  const { home } = input;
+  let geoip: GeoIp | undefined;
+  let geoipProblem: string | undefined;
+  const geoipPath = input.geoipDatabase ? resolve(home, input.geoipDatabase) : bundledCountryDatabase;
+  const openGeoip = (): GeoIp => {
+    if (geoipProblem) throw new Error(geoipProblem);
+    try {
+      return (geoip ??= new GeoIp(geoipPath));
+    } catch (error) {
+      geoipProblem = (error as Error).message;
+      throw error;
+    }
+  };
+  let asn: AsnDb | undefined;
+  if (input.asnDatabase) {
+    try {
+      asn = new AsnDb(resolve(home, input.asnDatabase));
+    } catch (error) {
+      problems.push(`asn-database: ${(error as Error).message}`);
+    }
+  }
+  const providers = new Map<string, RuleProvider>();
+  const subRuleLists = new Set(Object.keys(input.subRules));
+  const geosites = new Map<string, DomainSet>();
+  const env: RuleEnv = {
+    providers,
+    geoip: openGeoip,
+    asn,
+    subRuleLists,
+    geosite: (name) => {
+      let set = geosites.get(name);
+      if (!set) geosites.set(name, (set = loadGeosite(name, home)));
+      return set;
+    },
+  };
+  const parseEntry: ConditionParser = (entry) => parseCondition(entry, env, 'a classical rule provider');
+
+  for (const [name, raw] of Object.entries(input.providers)) {
+    const path = `rule-providers.${name}`;
+    const config = providerConfig(name, raw, home, path, problems);
+    if (!config) continue;
+    if (raw.proxy !== undefined && raw.proxy !== 'DIRECT') warnings.push(`${path}.proxy: downloads go DIRECT in this build, ${showValue(raw.proxy)} is ignored`);
+    const provider = new RuleProvider(config, parseEntry);
+    try {
+      provider.loadLocal();
+    } catch (error) {
+      problems.push(`${path}: ${(error as Error).message}`);
+      continue;
+    }
+    for (const warning of summarize(provider.warnings)) warnings.push(`${path}: ${warning}`);
+    providers.set(name, provider);
+  }
+
+  const parseList = (lines: string[], at: string): Rule[] => {
+    const out: Rule[] = [];
+    lines.forEach((line, i) => {
+      try {
+        const { rule, warning } = parseRule(line, env);
+        if (rule instanceof SubRule) {
+          // The target of SUB-RULE is a list name, checked by the parser.
+        } else if (!input.targets.has(rule.target)) {
+          problems.push(`${at}[${i}]: unknown target '${rule.target}' in ${showValue(line)} (known: ${[...input.targets].join(', ')})`);
+        }
+        if (warning) warnings.push(`${at}[${i}]: ${warning}`);
+        if (rule.type === 'DOMAIN-SUFFIX' && /^[^,]+,\s*\./.test(line)) warnings.push(`${at}[${i}]: leading dot removed from DOMAIN-SUFFIX,${line.split(',')[1]!.trim()}`);
+        out.push(rule);
+      } catch (error) {
+        problems.push(`${at}[${i}]: ${(error as Error).message}, got ${showValue(line)}`);
+      }
+    });
+    return out;
+  };
+  const subRules = new Map<string, Rule[]>();
+  for (const [name, lines] of Object.entries(input.subRules)) subRules.set(name, parseList(lines, `sub-rules.${name}`));
+  const rules = parseList(input.rules, 'rules');
+  checkSubRuleCycles(subRules, problems);
+  return { providers: [...providers.values()], rules, subRules, env };
+}
+
+/** Collapses repeated warnings (96 PROCESS-NAME entries give one line). */
+function summarize(warnings: string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const w of warnings) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return [...counts].map(([w, n]) => (n > 1 ? `${w} (${n} times)` : w));
+}
+
+function providerConfig(name: string, raw: RawProvider, home: string, at: string, problems: string[]): RuleProviderConfig | undefined {
+  const required = { file: 'path', http: 'url', inline: 'payload' } as const;
+  if (raw[required[raw.type]] === undefined) {
+    problems.push(`${at}: a ${raw.type} provider needs ${required[raw.type]}`);
+    return undefined;
+  }
+  const format = raw.format ?? 'yaml';
+  if (format === 'mrs' && raw.behavior === 'classical') {
+    problems.push(`${at}.format: mrs holds domain or ipcidr rules only, not classical`);
+    return undefined;
+  }
+  let path: string | undefined;
+  if (raw.type !== 'inline') {
+    const wanted = raw.path ?? `rules/${createHash('md5').update(raw.url ?? '').digest('hex')}`;
+    path = resolve(home, wanted);
+    const inside = relative(home, path);
+    if (inside.startsWith('..') || isAbsolute(inside)) {
+      problems.push(`${at}.path: ${showValue(raw.path)} is outside the config directory ${home}`);
+      return undefined;
+    }
+  }
+  const headers: Record<string, string> = {};
+  for (const [key, values] of Object.entries(raw.header ?? {})) headers[key] = values.join(', ');
+  return {
+    name,
+    vehicle: raw.type,
+    behavior: raw.behavior,
+    format,
+    path,
+    url: raw.url,
+    intervalSeconds: raw.interval ?? 0,
+    payload: raw.payload,
+    sizeLimit: raw['size-limit'] ?? 0,
+    headers,
+  };
+}
+
+/** GEOSITE,<name>: a domain list file named after the category, in the config's geosite/ or the bundled rules/geosite/. */
+function loadGeosite(name: string, home: string): DomainSet {
+  const dirs = [resolve(home, 'geosite'), resolve(bundledRulesDir, 'geosite')];
+  for (const dir of dirs) {
+    for (const ext of ['list', 'txt', 'yaml', 'mrs']) {
+      const file = resolve(dir, `${name}.${ext}`);
+      if (!existsSync(file)) continue;
+      const data = readFileSync(file);
+      const set = new DomainSet();
+      const add = (entry: string): void => {
+        try {
+          set.add(entry);
+        } catch {
+          // Invalid entries are skipped, as in a domain provider.
+        }
+      };
+      if (ext === 'mrs') {
+        const mrs = decodeMrs(data);
+        if (mrs.behavior !== 'domain') throw new Error(`GEOSITE file ${file} holds ${mrs.behavior} rules`);
+        for (const key of mrs.keys) add(key.startsWith('+.') ? key.slice(1) : key);
+      } else {
+        const text = data.toString('utf8');
+        for (const entry of ext === 'yaml' ? parseYamlEntries(text) : parseTextEntries(text)) add(entry);
+      }
+      return set;
+    }
+  }
+  throw new Error(`no GEOSITE list named '${name}': put ${name}.list (domain entries, one per line) in ${dirs.join(' or ')}`);
+}
+
+function checkSubRuleCycles(lists: Map<string, Rule[]>, problems: string[]): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, path: string[]): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') {
+      problems.push(`sub-rules: cycle ${[...path, name].join(' -> ')}`);
+      return;
+    }
+    state.set(name, 'visiting');
+    for (const rule of lists.get(name) ?? []) if (rule instanceof SubRule) visit(rule.list, [...path, name]);
+    state.set(name, 'done');
+  };
+  for (const name of lists.keys()) visit(name, []);
+}
+

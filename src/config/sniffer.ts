@@ -1,0 +1,96 @@
+import { DomainSet } from '../route/match/domain-set.js';
+import { IpRangeSet, parsePrefix } from '../route/match/ip-set.js';
+import type { RuleProvider } from '../route/provider/provider.js';
+import { parsePortList, type PortRange } from '../route/rule/ports.js';
+import { innerFlow } from '../adapter/flow.js';
+import type { RuleEnv } from '../route/rule/parse.js';
+import type { SnifferConfig, SniffProtocolConfig } from './types.js';
+
+/** A raw `sniffer:` section (validated by the schema). */
+export interface RawSniffer {
+  enable?: boolean;
+  'override-destination'?: boolean;
+  'parse-pure-ip'?: boolean;
+  sniff?: Partial<Record<'HTTP' | 'TLS' | 'QUIC', { ports?: unknown; 'override-destination'?: boolean } | null>>;
+  sniffing?: string[];
+  'port-whitelist'?: unknown;
+  'force-domain'?: string[];
+  'skip-domain'?: string[];
+  'skip-src-address'?: string[];
+  'skip-dst-address'?: string[];
+}
+
+const defaultPorts: Record<'HTTP' | 'TLS', string> = { HTTP: '80,8080-8880', TLS: '443,8443' };
+
+function ports(value: unknown, fallback: string, at: string, problems: string[]): PortRange[] {
+  const text = value === undefined ? fallback : Array.isArray(value) ? value.join(',') : String(value);
+  try {
+    return parsePortList(text.replace(/\s+/g, ''));
+  } catch (error) {
+    problems.push(`${at}: ${(error as Error).message}`);
+    return [];
+  }
+}
+
+/** Host matcher over Clash wildcards plus `rule-set:<name>` and `geosite:<name>` references. */
+function domainMatcher(entries: string[] | undefined, at: string, env: RuleEnv, problems: string[]): (host: string) => boolean {
+  const set = new DomainSet();
+  const others: ((host: string) => boolean)[] = [];
+  (entries ?? []).forEach((entry, i) => {
+    try {
+      if (entry.startsWith('rule-set:')) {
+        const provider: RuleProvider | undefined = env.providers.get(entry.slice(9));
+        if (!provider) throw new Error(`unknown rule provider '${entry.slice(9)}'`);
+        const probe = innerFlow('', 0, new AbortController().signal);
+        others.push((host) => provider.match({ ...probe, domain: host, destination: { host, port: 0 } }));
+      } else if (entry.startsWith('geosite:')) {
+        const geosite = env.geosite(entry.slice(8).toLowerCase());
+        others.push((host) => geosite.has(host));
+      } else {
+        set.add(entry);
+      }
+    } catch (error) {
+      problems.push(`${at}[${i}]: ${(error as Error).message}`);
+    }
+  });
+  return (host) => set.has(host) || others.some((m) => m(host));
+}
+
+function addressMatcher(entries: string[] | undefined, at: string, problems: string[]): (ip: string) => boolean {
+  const ranges = (entries ?? []).flatMap((entry, i) => {
+    try {
+      return [parsePrefix(entry, true)];
+    } catch (error) {
+      problems.push(`${at}[${i}]: ${(error as Error).message}`);
+      return [];
+    }
+  });
+  const set = IpRangeSet.of(ranges);
+  return (ip) => set.hasText(ip);
+}
+
+/** Reads the `sniffer:` section; undefined when sniffing is off. */
+export function buildSniffer(raw: RawSniffer | undefined, env: RuleEnv, problems: string[], timeoutMs: number): SnifferConfig | undefined {
+  if (!raw || raw.enable === false || (raw.enable === undefined && raw.sniff === undefined && raw.sniffing === undefined)) return undefined;
+  const override = raw['override-destination'] ?? true;
+  const protocol = (name: 'HTTP' | 'TLS'): SniffProtocolConfig | undefined => {
+    const legacy = raw.sniffing?.some((s) => s.toUpperCase() === name);
+    const entry = raw.sniff?.[name];
+    if (entry === undefined && !legacy) return undefined;
+    const fallback = raw['port-whitelist'] !== undefined && legacy ? raw['port-whitelist'] : undefined;
+    return {
+      ports: ports(entry?.ports ?? fallback, defaultPorts[name], `sniffer.sniff.${name}.ports`, problems),
+      overrideDestination: entry?.['override-destination'] ?? override,
+    };
+  };
+  return {
+    tls: protocol('TLS'),
+    http: protocol('HTTP'),
+    parsePureIp: raw['parse-pure-ip'] ?? true,
+    forceDomain: domainMatcher(raw['force-domain'], 'sniffer.force-domain', env, problems),
+    skipDomain: domainMatcher(raw['skip-domain'], 'sniffer.skip-domain', env, problems),
+    skipSource: addressMatcher(raw['skip-src-address'], 'sniffer.skip-src-address', problems),
+    skipDestination: addressMatcher(raw['skip-dst-address'], 'sniffer.skip-dst-address', problems),
+    timeoutMs,
+  };
+}

@@ -1,0 +1,135 @@
+import type { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { Client } from 'undici';
+import { innerFlow } from '../../adapter/flow.js';
+import type { Outbound } from '../../adapter/outbound.js';
+import { parsePortList, portInRanges, type PortRange } from '../rule/ports.js';
+
+/** Health-check settings of a url-test, fallback or load-balance group. */
+export interface HealthCheckOptions {
+  /** URL fetched with HEAD through each member. */
+  url: string;
+  /** Milliseconds between rounds; 0 = never automatically. */
+  intervalMs: number;
+  /** Milliseconds one check may take. */
+  timeoutMs: number;
+  /** Skip a round when no flow used the group since the last one. */
+  lazy: boolean;
+  /** Statuses that count as success (`200/204`, `200-299`); undefined = any. */
+  expectedStatus?: string;
+}
+
+/** The last checks of one member. */
+export interface MemberHealth {
+  /** Delays in ms of the last (up to 10) checks; 0 for a failed check. */
+  history: number[];
+  /** True until a check fails (never tested counts as alive). */
+  alive: boolean;
+}
+
+/**
+ * Measures each member's delay: HTTP HEAD to the URL through the member (undici over a
+ * connection the member dials), milliseconds from dial start to response headers.
+ */
+export class HealthCheck {
+  private readonly health = new Map<string, MemberHealth>();
+  private readonly statuses: PortRange[] | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastUse = 0;
+  private lastRound = 0;
+  private round: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: HealthCheckOptions,
+    private readonly members: () => readonly Outbound[],
+    /** Called after each round (groups re-pick). */
+    private readonly onRound: () => void,
+  ) {
+    this.statuses = options.expectedStatus && options.expectedStatus !== '*' ? parsePortList(options.expectedStatus) : undefined;
+  }
+
+  /** The checks of a member so far. */
+  of(name: string): MemberHealth {
+    return this.health.get(name) ?? { history: [], alive: true };
+  }
+
+  /** Records that a flow used the group (lazy groups only check when used). */
+  touch(): void {
+    this.lastUse = Date.now();
+  }
+
+  /** Starts periodic rounds (the first one at once). */
+  start(): void {
+    if (this.options.intervalMs <= 0 || this.timer) return;
+    const tick = (): void => {
+      const idle = this.options.lazy && this.lastRound > 0 && this.lastUse < this.lastRound;
+      if (!idle) void this.checkAll();
+      this.timer = setTimeout(tick, this.options.intervalMs);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  /** Stops periodic rounds. */
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Checks every member now (concurrently); a round already running is joined. */
+  checkAll(): Promise<void> {
+    this.round ??= Promise.all(this.members().map((m) => this.checkOne(m))).then(() => {
+      this.round = undefined;
+      this.lastRound = Date.now();
+      this.onRound();
+    });
+    return this.round;
+  }
+
+  /** Checks one member and records the result; resolves to the delay in ms (0 = failed). */
+  async checkOne(member: Outbound): Promise<number> {
+    let delay = 0;
+    try {
+      delay = Math.max(1, Math.round(await this.measure(member)));
+    } catch {
+      delay = 0;
+    }
+    const entry = this.health.get(member.name) ?? { history: [], alive: true };
+    entry.history.push(delay);
+    if (entry.history.length > 10) entry.history.shift();
+    entry.alive = delay > 0;
+    this.health.set(member.name, entry);
+    return delay;
+  }
+
+  private async measure(member: Outbound): Promise<number> {
+    const url = new URL(this.options.url);
+    const secure = url.protocol === 'https:';
+    const port = Number(url.port) || (secure ? 443 : 80);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const started = performance.now();
+    const client = new Client(url.origin, {
+      connect: (_options, callback) => {
+        member.dial(innerFlow(host, port, signal)).then(
+          (stream) => {
+            if (!secure) return callback(null, stream as Socket);
+            const tls = tlsConnect({ socket: stream as Socket, servername: host, ALPNProtocols: ['http/1.1'] });
+            tls.once('secureConnect', () => callback(null, tls));
+            tls.once('error', (error) => callback(error, null));
+          },
+          (error: Error) => callback(error, null),
+        );
+      },
+      headersTimeout: this.options.timeoutMs,
+    });
+    try {
+      const response = await client.request({ path: url.pathname + url.search, method: 'HEAD', signal });
+      await response.body.dump();
+      if (this.statuses && !portInRanges(response.statusCode, this.statuses)) throw new Error(`status ${response.statusCode}`);
+      return performance.now() - started;
+    } finally {
+      await client.destroy().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { domainToASCII } from 'node:url';
+
+interface TrieNode {
+  /** Children by label (`*` is the one-label wildcard). */
+  children: Map<string, TrieNode>;
+  /** A pattern ends exactly here. */
+  end: boolean;
+  /** A `.x` pattern ends here: one or more further labels match. */
+  deeper: boolean;
+}
+
+const newNode = (): TrieNode => ({ children: new Map(), end: false, deeper: false });
+
+/**
+ * Lower-cases a domain pattern and converts IDN labels to punycode, leaving `*`, a leading
+ * `.`/`+.` and inner spaces alone. Throws on the invalid forms of clash-rules.md §7.5.
+ */
+export function normalizePattern(pattern: string): string {
+  if (pattern === '' || pattern.trim() !== pattern) throw new Error(`invalid domain '${pattern}'`);
+  const prefix = pattern.startsWith('+.') ? '+.' : pattern.startsWith('.') ? '.' : '';
+  const body = pattern.slice(prefix.length).toLowerCase();
+  const labels = body.split('.');
+  if (labels.some((l) => l === '')) throw new Error(`invalid domain '${pattern}' (empty label)`);
+  if (body.includes('/')) throw new Error(`invalid domain '${pattern}' (looks like an IP prefix)`);
+  if (body.includes(',')) throw new Error(`invalid domain '${pattern}' (contains ',': a classical rule in a domain list?)`);
+  // Only non-ASCII labels go through punycode.
+  const ascii = /[^\u0000-\u007f]/.test(body) ? labels.map((l) => (l === '*' ? l : domainToASCII(l) || l)).join('.') : body;
+  return prefix + ascii;
+}
+
+/**
+ * A set of Clash wildcard domain patterns (clash-rules.md §7.5): `example.com` (exact),
+ * `+.example.com` (it and any subdomain), `.example.com` (subdomains only), `*` for one label
+ * anywhere. Exact and suffix patterns are hashed (a lookup costs one Set probe per label);
+ * only patterns with `*` go into a label trie.
+ */
+export class DomainSet {
+  private readonly exact = new Set<string>();
+  /** `+.x` entries: x and below. */
+  private readonly plus = new Set<string>();
+  /** `.x` entries: strictly below x. */
+  private readonly below = new Set<string>();
+  private trie: TrieNode | undefined;
+  private count = 0;
+
+  /** Number of patterns added. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds one pattern; throws on an invalid one. */
+  add(rawPattern: string): void {
+    const pattern = normalizePattern(rawPattern);
+    this.count++;
+    const plus = pattern.startsWith('+.');
+    const dot = !plus && pattern.startsWith('.');
+    const body = plus ? pattern.slice(2) : dot ? pattern.slice(1) : pattern;
+    if (body.split('.').includes('*')) return this.addWild(body, plus, dot);
+    if (plus) this.plus.add(body);
+    else if (dot) this.below.add(body);
+    else this.exact.add(body);
+  }
+
+  /** True when the (normalized, lower-case) host matches a pattern. */
+  has(host: string): boolean {
+    if (this.exact.has(host) || this.plus.has(host)) return true;
+    if (this.plus.size > 0 || this.below.size > 0) {
+      for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1)) {
+        const suffix = host.slice(i + 1);
+        if (this.plus.has(suffix) || this.below.has(suffix)) return true;
+      }
+    }
+    return this.trie !== undefined && matchTrie(this.trie, host.split('.'), host.split('.').length - 1);
+  }
+
+  private addWild(body: string, plus: boolean, dot: boolean): void {
+    let node = (this.trie ??= newNode());
+    const labels = body.split('.');
+    for (let i = labels.length - 1; i >= 0; i--) {
+      const label = labels[i]!;
+      let next = node.children.get(label);
+      if (!next) node.children.set(label, (next = newNode()));
+      node = next;
+    }
+    if (plus || !dot) node.end = true;
+    if (plus || dot) node.deeper = true;
+  }
+}
+
+/** Walks host labels right to left; `i` is the index of the next label to consume. */
+function matchTrie(node: TrieNode, labels: string[], i: number): boolean {
+  if (i < 0) return node.end;
+  if (node.deeper) return true;
+  const exact = node.children.get(labels[i]!);
+  if (exact && matchTrie(exact, labels, i - 1)) return true;
+  const star = node.children.get('*');
+  return star !== undefined && matchTrie(star, labels, i - 1);
+}

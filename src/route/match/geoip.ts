@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { Reader, type Response } from 'maxmind';
+import { normalizeHost } from '../../common/address.js';
+import { IpRangeSet, parsePrefix, type IpWords } from './ip-set.js';
+
+/** The country database bundled with sluice (CC BY 4.0, NRO; see geoip/README.md). */
+export const bundledCountryDatabase = new URL(
+  '../../../node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb',
+  import.meta.url,
+);
+
+/**
+ * What GEOIP,LAN means in mihomo: private, unspecified, loopback, multicast and link-local
+ * addresses (not CGNAT 100.64/10, not 198.18/15). Checked in code before any database lookup,
+ * because some databases tag private ranges with a country.
+ */
+export const lanRanges = IpRangeSet.of(
+  [
+    '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '0.0.0.0/32', '127.0.0.0/8', '224.0.0.0/4',
+    '169.254.0.0/16', 'fc00::/7', '::/128', '::1/128', 'ff00::/8', 'fe80::/10',
+  ].map((p) => parsePrefix(p)),
+);
+
+interface CountryRecord {
+  /** ip-location-db schema. */
+  country_code?: string;
+  /** MaxMind GeoLite2/GeoIP2 schema. */
+  country?: { iso_code?: string };
+  /** GeoLite2 schema: where the block is registered, when no country is known. */
+  registered_country?: { iso_code?: string };
+}
+
+interface AsnRecord {
+  /** GeoLite2-ASN schema. */
+  autonomous_system_number?: number;
+  /** GeoLite2-ASN schema. */
+  autonomous_system_organization?: string;
+}
+
+const cacheSize = 4096;
+
+/** A small insertion-ordered cache: the oldest entry goes when it is full. */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, value: V): V {
+    if (this.map.size >= cacheSize) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+    return value;
+  }
+}
+
+/** Opens an .mmdb file synchronously; the error names the path. */
+function openMmdb<T extends Response>(path: string | URL, what: string): Reader<T> {
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (error) {
+    throw new Error(`cannot read ${what} ${String(path)}: ${(error as Error).message}`);
+  }
+  try {
+    return new Reader<T>(data);
+  } catch (error) {
+    throw new Error(`${what} ${String(path)} is not a valid MaxMind database: ${(error as Error).message}`);
+  }
+}
+
+/** Country lookups over an MMDB (ip-location-db or MaxMind schema), lower-case codes, cached. */
+export class GeoIp {
+  private readonly reader: Reader<CountryRecord & Response>;
+  private readonly cache = new Lru<string>();
+
+  constructor(
+    /** The database file. */
+    readonly path: string | URL = bundledCountryDatabase,
+  ) {
+    this.reader = openMmdb(path, 'GeoIP database');
+  }
+
+  /** Lower-case ISO country code of an IP literal, or '' when the database has none. */
+  country(ip: string): string {
+    const cached = this.cache.get(ip);
+    if (cached !== undefined) return cached;
+    let record: CountryRecord | null = null;
+    try {
+      record = this.reader.get(normalizeHost(ip));
+    } catch {
+      record = null;
+    }
+    const code = record?.country_code ?? record?.country?.iso_code ?? record?.registered_country?.iso_code ?? '';
+    return this.cache.set(ip, code.toLowerCase());
+  }
+}
+
+/** True when GEOIP,LAN matches the address. */
+export function isLan(ip: IpWords): boolean {
+  return lanRanges.has(ip);
+}
+
+/** AS numbers over a GeoLite2-ASN-schema MMDB, cached. */
+export class AsnDb {
+  private readonly reader: Reader<AsnRecord & Response>;
+  private readonly cache = new Lru<number>();
+
+  constructor(
+    /** The database file. */
+    readonly path: string,
+  ) {
+    this.reader = openMmdb(path, 'ASN database');
+  }
+
+  /** The AS number announcing the IP, or 0 when unknown. */
+  asn(ip: string): number {
+    const cached = this.cache.get(ip);
+    if (cached !== undefined) return cached;
+    let record: AsnRecord | null = null;
+    try {
+      record = this.reader.get(normalizeHost(ip));
+    } catch {
+      record = null;
+    }
+    return this.cache.set(ip, record?.autonomous_system_number ?? 0);
+  }
+}

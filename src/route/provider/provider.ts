@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Flow } from '../../adapter/flow.js';
+import { describeError } from '../../common/errors.js';
+import { classicalContent, cidrContent, domainContent, emptyContent, mrsContent, type ConditionParser, type ProviderBehavior, type ProviderContent } from './content.js';
+import { parseTextEntries, parseYamlEntries, type ProviderFormat } from './formats.js';
+import { decodeMrs } from './mrs.js';
+
+/** Where a provider's entries come from. */
+export type ProviderVehicle = 'file' | 'http' | 'inline';
+
+/** A `rule-providers:` entry after validation, paths resolved. */
+export interface RuleProviderConfig {
+  /** Name RULE-SET lines use. */
+  name: string;
+  /** Source of the entries. */
+  vehicle: ProviderVehicle;
+  /** How entries are read. */
+  behavior: ProviderBehavior;
+  /** File format (inline ignores it). */
+  format: ProviderFormat;
+  /** Absolute path of the file (file), or of the download cache (http). */
+  path?: string;
+  /** Download URL (http). */
+  url?: string;
+  /** Seconds between downloads (http); 0 = only at start. */
+  intervalSeconds: number;
+  /** Entries given in the config (inline). */
+  payload?: string[];
+  /** Largest download accepted, bytes; 0 = no limit. */
+  sizeLimit: number;
+  /** Extra request headers (http). */
+  headers: Record<string, string>;
+}
+
+/** Downloads a URL's body; the seam tests replace (no test touches the internet). */
+export type Fetcher = (url: string, options: { headers: Record<string, string>; timeoutMs: number; sizeLimit: number }) => Promise<Buffer>;
+
+/** Something the provider wants logged (a failed refresh, a skipped entry). */
+export type ProviderLog = (level: 'warning' | 'info', message: string) => void;
+
+/**
+ * One rule provider: its current matching content, rebuilt on refresh; a failed load or
+ * download keeps the last good content.
+ */
+export class RuleProvider {
+  private content: ProviderContent = emptyContent;
+  private timer: NodeJS.Timeout | undefined;
+  private lastHash = '';
+  /** Warnings from the last load (skipped entries and the like), for `sluice check`. */
+  warnings: string[] = [];
+  /** When the content was last (re)built, if ever. */
+  updatedAt: Date | undefined;
+
+  constructor(
+    /** The provider's configuration. */
+    readonly config: RuleProviderConfig,
+    private readonly parseCondition: ConditionParser,
+  ) {}
+
+  /** Provider name. */
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Entries in the current content. */
+  get count(): number {
+    return this.content.count;
+  }
+
+  /** True when matching may compare the destination IP. */
+  get needsIp(): boolean {
+    return this.content.needsIp;
+  }
+
+  /** True when the flow matches an entry. */
+  match(flow: Readonly<Flow>): boolean {
+    return this.content.match(flow);
+  }
+
+  /**
+   * Loads what is available without the network: inline entries, the file, or an http
+   * provider's cached copy. Throws for a file provider whose file is missing or unreadable.
+   */
+  loadLocal(): void {
+    const { vehicle, path, payload } = this.config;
+    if (vehicle === 'inline') return this.install(this.build(payload ?? [], undefined));
+    if (vehicle === 'file') return this.install(this.parse(readFileSync(path!)));
+    try {
+      this.install(this.parse(readFileSync(path!)));
+    } catch {
+      // No usable cached copy: the first download fills the provider.
+    }
+  }
+
+  /** True when an http provider's cache is missing or older than its interval. */
+  isStale(now = Date.now()): boolean {
+    if (this.config.vehicle !== 'http') return false;
+    if (this.updatedAt === undefined) return true;
+    const interval = this.config.intervalSeconds * 1000;
+    return interval > 0 && now - this.cacheTime() >= interval;
+  }
+
+  /**
+   * Downloads an http provider, writes the file when the content changed, and rebuilds.
+   * Any failure leaves the previous content in place and is rethrown for logging.
+   */
+  async refresh(fetcher: Fetcher, timeoutMs: number): Promise<void> {
+    const { url, headers, sizeLimit, path } = this.config;
+    const body = await fetcher(url!, { headers, timeoutMs, sizeLimit });
+    const built = this.parse(body);
+    if (built.hash !== this.lastHash) {
+      mkdirSync(dirname(path!), { recursive: true });
+      writeFileSync(`${path}.tmp`, body);
+      renameSync(`${path}.tmp`, path!);
+    }
+    this.install(built);
+  }
+
+  /** Starts the refresh timer of an http provider with an interval. */
+  schedule(fetcher: Fetcher, timeoutMs: number, log: ProviderLog): void {
+    const interval = this.config.intervalSeconds * 1000;
+    if (this.config.vehicle !== 'http' || interval <= 0) return;
+    const due = this.updatedAt === undefined ? interval : Math.max(1000, this.cacheTime() + interval - Date.now());
+    this.timer = setTimeout(() => {
+      this.refresh(fetcher, timeoutMs).then(
+        () => log('info', `rule provider ${this.name}: updated, ${this.count} entries`),
+        (error: unknown) => log('warning', `rule provider ${this.name}: refresh failed, keeping the last good copy: ${describeError(error)}`),
+      ).finally(() => this.schedule(fetcher, timeoutMs, log));
+    }, due);
+    this.timer.unref();
+  }
+
+  /** Stops the refresh timer. */
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private cacheTime(): number {
+    try {
+      return statSync(this.config.path!).mtimeMs;
+    } catch {
+      return this.updatedAt?.getTime() ?? 0;
+    }
+  }
+
+  private parse(data: Buffer): { content: ProviderContent; warnings: string[]; hash: string } {
+    const hash = createHash('sha256').update(data).digest('hex');
+    const { format, behavior } = this.config;
+    if (format === 'mrs') {
+      const warnings: string[] = [];
+      return { content: mrsContent(decodeMrs(data), behavior, (w) => warnings.push(w)), warnings, hash };
+    }
+    const text = data.toString('utf8');
+    const entries = format === 'text' ? parseTextEntries(text) : parseYamlEntries(text);
+    return this.build(entries, hash);
+  }
+
+  private build(entries: readonly string[], hash: string | undefined): { content: ProviderContent; warnings: string[]; hash: string } {
+    const warnings: string[] = [];
+    const warn = (w: string): void => void warnings.push(w);
+    const { behavior } = this.config;
+    const content =
+      behavior === 'domain' ? domainContent(entries, warn) : behavior === 'ipcidr' ? cidrContent(entries, warn) : classicalContent(entries, this.parseCondition, warn);
+    return { content, warnings, hash: hash ?? '' };
+  }
+
+  private install(built: { content: ProviderContent; warnings: string[]; hash: string }): void {
+    this.content = built.content;
+    this.warnings = built.warnings;
+    this.lastHash = built.hash;
+    this.updatedAt = new Date();
+  }
+}

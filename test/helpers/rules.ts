@@ -1,0 +1,80 @@
+import type { Duplex } from 'node:stream';
+import type { Flow } from '../../src/adapter/flow.js';
+import type { Outbound, PacketConn } from '../../src/adapter/outbound.js';
+import { ipFamily } from '../../src/common/address.js';
+import { GeoIp } from '../../src/route/match/geoip.js';
+import { DomainSet } from '../../src/route/match/domain-set.js';
+import type { RuleProvider } from '../../src/route/provider/provider.js';
+import { parseRule, type RuleEnv } from '../../src/route/rule/parse.js';
+import { PassOutbound } from '../../src/protocol/block/outbound.js';
+
+let geoip: GeoIp | undefined;
+
+/** A rule environment with the bundled GeoIP database and the given providers, geosites and sub-rule lists. */
+export function testEnv(parts: { providers?: Map<string, RuleProvider>; geosites?: Record<string, string[]>; subRules?: string[] } = {}): RuleEnv {
+  return {
+    providers: parts.providers ?? new Map(),
+    geoip: () => (geoip ??= new GeoIp()),
+    asn: undefined,
+    subRuleLists: new Set(parts.subRules ?? []),
+    geosite: (name) => {
+      const entries = parts.geosites?.[name];
+      if (!entries) throw new Error(`no GEOSITE list named '${name}'`);
+      const set = new DomainSet();
+      entries.forEach((e) => set.add(e));
+      return set;
+    },
+  };
+}
+
+/** A TCP flow from 192.168.1.20:50000 via a SOCKS5 listener `in` on port 1080. */
+export function testFlow(host: string, port = 443, extra: Partial<Flow> = {}): Flow {
+  return {
+    id: 1,
+    network: 'tcp',
+    inbound: { name: 'in', type: 'SOCKS5', port: 1080 },
+    source: { host: '192.168.1.20', port: 50000 },
+    destination: { host, port },
+    ip: ipFamily(host) ? host : undefined,
+    bytesUp: 0,
+    bytesDown: 0,
+    start: 0,
+    signal: new AbortController().signal,
+    ...extra,
+  };
+}
+
+/** True when the rule line matches the flow. */
+export function ruleMatches(line: string, flow: Flow, env: RuleEnv = testEnv()): boolean {
+  return parseRule(line, env).rule.match(flow);
+}
+
+/** An outbound that is never dialed: routing tests only look at the decision. */
+export class FakeOutbound implements Outbound {
+  readonly type = 'Fake';
+
+  constructor(
+    readonly name: string,
+    private readonly udp = true,
+  ) {}
+
+  async dial(): Promise<Duplex> {
+    throw new Error(`${this.name} is a fake`);
+  }
+
+  async listenPacket(): Promise<PacketConn> {
+    throw new Error(`${this.name} is a fake`);
+  }
+
+  supportsUdp(): boolean {
+    return this.udp;
+  }
+}
+
+/** DIRECT, REJECT and PASS plus the named fakes (a name ending in `-tcp` cannot carry UDP). */
+export function fakeOutbounds(...names: string[]): Map<string, Outbound> {
+  const map = new Map<string, Outbound>();
+  for (const name of ['DIRECT', 'REJECT', ...names]) map.set(name, new FakeOutbound(name, !name.endsWith('-tcp')));
+  map.set('PASS', new PassOutbound());
+  return map;
+}

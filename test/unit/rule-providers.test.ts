@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { decodeMrs } from '../../src/route/provider/mrs.js';
+import { parseTextEntries, parseYamlEntries } from '../../src/route/provider/formats.js';
+import { RuleProvider, type RuleProviderConfig } from '../../src/route/provider/provider.js';
+import { parseCondition } from '../../src/route/rule/parse.js';
+import { testEnv, testFlow } from '../helpers/rules.js';
+
+const data = new URL('../../../shared/testdata/clash-rules/', import.meta.url).pathname;
+
+function provider(file: string, behavior: RuleProviderConfig['behavior'], format: RuleProviderConfig['format']): RuleProvider {
+  const env = testEnv();
+  const p = new RuleProvider(
+    { name: file, vehicle: 'file', behavior, format, path: data + file, intervalSeconds: 0, sizeLimit: 0, headers: {} },
+    (entry) => parseCondition(entry, env, 'a classical rule provider'),
+  );
+  p.loadLocal();
+  return p;
+}
+
+const hit = (p: RuleProvider, host: string): boolean => p.match(testFlow(host));
+
+describe('real rule files (shared/testdata/clash-rules, counts from its README)', () => {
+  it('Loyalsoldier ipcidr lists', () => {
+    const cn = provider('loyalsoldier-clash-rules/cncidr.txt', 'ipcidr', 'yaml');
+    expect(cn.count).toBe(8649);
+    for (const ip of ['114.114.114.114', '223.5.5.5', '240e::1']) expect(hit(cn, ip), ip).toBe(true);
+    for (const ip of ['8.8.8.8', '1.1.1.1']) expect(hit(cn, ip), ip).toBe(false);
+    expect(cn.needsIp).toBe(true);
+    expect(provider('loyalsoldier-clash-rules/lancidr.txt', 'ipcidr', 'yaml').count).toBe(18);
+    expect(provider('loyalsoldier-clash-rules/telegramcidr.txt', 'ipcidr', 'yaml').count).toBe(12);
+  });
+
+  it('Loyalsoldier domain lists', () => {
+    expect(provider('loyalsoldier-clash-rules/apple.txt', 'domain', 'yaml').count).toBe(167);
+    expect(provider('loyalsoldier-clash-rules/tld-not-cn.txt', 'domain', 'yaml').count).toBe(831);
+    const priv = provider('loyalsoldier-clash-rules/private.txt', 'domain', 'yaml');
+    expect(priv.count).toBe(130);
+    for (const host of ['router.asus.com', 'printer.lan', 'lan']) expect(hit(priv, host), host).toBe(true);
+    expect(hit(priv, 'asus.com')).toBe(false);
+    expect(priv.warnings).toEqual([]);
+  });
+
+  it('classical lists: PROCESS-NAME parses with one warning, comments inside YAML lists, text lists', () => {
+    const apps = provider('loyalsoldier-clash-rules/applications.txt', 'classical', 'yaml');
+    expect(apps.count).toBe(96);
+    expect(new Set(apps.warnings)).toEqual(new Set(['PROCESS-NAME entries never match in sluice']));
+    expect(hit(apps, 'anything.test')).toBe(false);
+    const lan = provider('acl4ssr/LocalAreaNetwork.yaml', 'classical', 'yaml');
+    expect(lan.count).toBe(37);
+    for (const host of ['192.168.1.1', 'fd00::1', 'nas.local', 'router.asus.com']) expect(hit(lan, host), host).toBe(true);
+    expect(hit(lan, '8.8.8.8')).toBe(false);
+    expect(lan.needsIp).toBe(false); // every IP entry carries no-resolve
+    expect(provider('acl4ssr/Telegram.yaml', 'classical', 'yaml').count).toBe(14);
+    expect(provider('acl4ssr/UnBan.list', 'classical', 'text').count).toBe(31);
+  });
+
+  it('meta-rules-dat: yaml, list and mrs give the same answers', () => {
+    const forms = [
+      provider('meta-rules-dat/geosite/telegram.yaml', 'domain', 'yaml'),
+      provider('meta-rules-dat/geosite/telegram.list', 'domain', 'text'),
+      provider('meta-rules-dat/geosite/telegram.mrs', 'domain', 'mrs'),
+    ];
+    for (const p of forms) {
+      expect(p.count).toBe(21);
+      for (const host of ['t.me', 'web.telegram.org']) expect(hit(p, host), `${p.name} ${host}`).toBe(true);
+      for (const host of ['telegram.org.evil.com', 'nottelegram.org']) expect(hit(p, host), `${p.name} ${host}`).toBe(false);
+    }
+    expect(provider('meta-rules-dat/geosite/openai.list', 'domain', 'text').count).toBe(19);
+    expect(provider('meta-rules-dat/geoip/telegram.yaml', 'ipcidr', 'yaml').count).toBe(12);
+    expect(provider('meta-rules-dat/geoip/private.list', 'ipcidr', 'text').count).toBe(18);
+  });
+
+  it('mrs decodes to exactly its text twin', () => {
+    const expand = (entries: string[]): string[] => entries.flatMap((e) => (e.startsWith('+.') ? [e.slice(2), e] : [e])).sort();
+    for (const name of ['telegram', 'openai']) {
+      const mrs = decodeMrs(readFileSync(`${data}meta-rules-dat/geosite/${name}.mrs`));
+      const list = parseTextEntries(readFileSync(`${data}meta-rules-dat/geosite/${name}.list`, 'utf8'));
+      expect(mrs.behavior).toBe('domain');
+      if (mrs.behavior === 'domain') expect([...mrs.keys].sort()).toEqual(expand(list));
+    }
+    const telegramIp = decodeMrs(readFileSync(`${data}meta-rules-dat/geoip/telegram.mrs`));
+    expect(telegramIp.behavior === 'ipcidr' && telegramIp.ranges.length).toBe(10);
+    const ipFromList = provider('meta-rules-dat/geoip/telegram.list', 'ipcidr', 'text');
+    const ipFromMrs = provider('meta-rules-dat/geoip/telegram.mrs', 'ipcidr', 'mrs');
+    for (const ip of ['91.108.4.1', '149.154.167.99', '2001:67c:4e8::1', '8.8.8.8', '95.161.64.1', '91.105.192.5']) {
+      expect(hit(ipFromMrs, ip), ip).toBe(hit(ipFromList, ip));
+    }
+    const priv = decodeMrs(readFileSync(`${data}meta-rules-dat/geoip/private.mrs`));
+    expect(priv.behavior === 'ipcidr' && priv.ranges.length).toBe(18);
+    const acl = provider('acl4ssr/Telegram_ip.mrs', 'ipcidr', 'mrs');
+    expect(acl.count).toBe(7);
+  });
+
+  it('the malformed ACL4SSR domain mrs decodes with a warning and matches nothing', () => {
+    const bad = provider('acl4ssr/Telegram_domain.MALFORMED.mrs', 'domain', 'mrs');
+    expect(bad.count).toBe(7);
+    expect(bad.warnings.join()).toMatch(/contain ','/);
+    expect(hit(bad, 't.me')).toBe(false);
+  });
+
+  it('mrs of the wrong behaviour and corrupt mrs are errors, never crashes', () => {
+    expect(() => provider('meta-rules-dat/geoip/telegram.mrs', 'domain', 'mrs')).toThrow(/holds ipcidr/);
+    const good = readFileSync(`${data}meta-rules-dat/geosite/openai.mrs`);
+    expect(() => decodeMrs(good.subarray(0, good.length - 5))).toThrow(/mrs/);
+    expect(() => decodeMrs(Buffer.from('not zstd at all'))).toThrow(/mrs/);
+  });
+
+  it('yaml entries: quotes, inline comments, comment lines inside the list, flow style fallback', () => {
+    expect(parseYamlEntries("payload:\n  # c\n  - '+.google.com'   # note\n\n  - \"a.b\"\n  - plain.example # x\n")).toEqual(['+.google.com', 'a.b', 'plain.example']);
+    expect(parseYamlEntries('payload: [a.com, b.com]\n')).toEqual(['a.com', 'b.com']);
+    expect(() => parseYamlEntries('nothing: here\n')).toThrow(/payload/);
+    expect(parseTextEntries('# c\n// d\n\n a.com \n')).toEqual(['a.com']);
+  });
+});

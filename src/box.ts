@@ -117,6 +117,9 @@ export class Box {
   }
 
   private async startProviders(): Promise<void> {
+    for (const provider of this.config.providers) {
+      for (const warning of provider.warnings) this.logger.warn(`rule provider ${provider.name}: ${warning}`);
+    }
     const timeoutMs = this.config.timeouts.providerDownloadMs;
     const log = (level: 'warning' | 'info', message: string): void => (level === 'warning' ? this.logger.warn(message) : this.logger.info(message));
     const downloads = this.config.providers

@@ -86,6 +86,15 @@ async function check(file: string): Promise<number> {
   const lines = [`${file}: OK`, 'listeners:'];
   for (const l of config.listeners) lines.push(`  ${l.name}  ${l.type}  ${l.listen}:${l.port}${l.users ? '  (auth)' : ''}`);
   lines.push(`proxies: ${config.proxies.length}${config.proxies.map((p) => `\n  ${p.name}  ${p.type}`).join('')}`);
+  const groups = config.groups.filter((g) => g.name !== 'GLOBAL');
+  lines.push(`proxy-groups: ${groups.length}${groups.map((g) => `\n  ${g.name}  ${g.type}  [${g.members.join(', ')}]`).join('')}`);
+  lines.push(`rule-providers: ${config.providers.length}`);
+  for (const p of config.providers) {
+    const { vehicle, behavior, format } = p.config;
+    const state = p.updatedAt ? `${p.count} entries` : 'not downloaded yet';
+    lines.push(`  ${p.name}  ${vehicle} ${behavior} ${format}  ${state}${p.warnings.length > 0 ? `  (${p.warnings.length} warnings)` : ''}`);
+    for (const w of p.warnings.slice(0, 5)) lines.push(`    warning: ${w}`);
+  }
   lines.push(`rules: ${config.rules.length}`);
   if (config.tunnels.length > 0) lines.push(`pqtunnel (validated; cannot run yet): ${config.tunnels.join(', ')}`);
   lines.push(`warnings: ${config.warnings.length}${config.warnings.map((w) => `\n  ${w}`).join('')}`);

@@ -113,7 +113,6 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
       problems.push(`${path}: ${(error as Error).message}`);
       continue;
     }
-    for (const warning of summarize(provider.warnings)) warnings.push(`${path}: ${warning}`);
     providers.set(name, provider);
   }
 
@@ -141,13 +140,6 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
   const rules = parseList(input.rules, 'rules');
   checkSubRuleCycles(subRules, problems);
   return { providers: [...providers.values()], rules, subRules, env };
-}
-
-/** Collapses repeated warnings (96 PROCESS-NAME entries give one line). */
-function summarize(warnings: string[]): string[] {
-  const counts = new Map<string, number>();
-  for (const w of warnings) counts.set(w, (counts.get(w) ?? 0) + 1);
-  return [...counts].map(([w, n]) => (n > 1 ? `${w} (${n} times)` : w));
 }
 
 function providerConfig(name: string, raw: RawProvider, home: string, at: string, problems: string[]): RuleProviderConfig | undefined {

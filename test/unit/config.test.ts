@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { Box } from '../../src/box.js';
+import { Logger } from '../../src/common/log.js';
+import { testFlow } from '../helpers/rules.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { defaultConfigUrl, parseConfig } from '../../src/config/load.js';
+import { defaultConfigUrl, loadConfigFile, parseConfig } from '../../src/config/load.js';
 
 function problems(yaml: string): string[] {
   try {
@@ -14,14 +17,31 @@ function problems(yaml: string): string[] {
 }
 
 describe('config loading', () => {
-  it('loads the bundled default config', () => {
-    const config = parseConfig(readFileSync(defaultConfigUrl, 'utf8'));
+  it('loads the bundled default config: LAN and China DIRECT, the rest to PROXY', async () => {
+    const config = loadConfigFile(defaultConfigUrl);
     expect(config.listeners).toEqual([
       { name: 'DEFAULT-MIXED', type: 'mixed', listen: '127.0.0.1', port: 7890, users: undefined, udp: true },
     ]);
-    expect(config.rules.map(String)).toEqual(['MATCH']);
     expect(config.warnings).toEqual([]);
     expect(config.timeouts.tcpIdleMs).toBe(300_000);
+    expect(config.providers.map((p) => [p.name, p.count > 0, p.warnings])).toEqual([
+      ['lan', true, []],
+      ['cn-cidr', true, []],
+      ['cn-domain', true, []],
+    ]);
+    const box = new Box(config, new Logger('error', 'text', { write: () => {} }));
+    const route = async (host: string): Promise<string> => {
+      const decision = await box.router.decide(testFlow(host));
+      return `${decision.rule ?? 'none'} => ${decision.chain}`;
+    };
+    expect(await route('www.baidu.com')).toBe('RULE-SET,cn-domain => DIRECT');
+    expect(await route('gov.cn')).toBe('RULE-SET,cn-domain => DIRECT');
+    expect(await route('192.168.1.10')).toBe('RULE-SET,lan => DIRECT');
+    expect(await route('114.114.114.114')).toBe('RULE-SET,cn-cidr => DIRECT');
+    expect(await route('240e::1')).toBe('RULE-SET,cn-cidr => DIRECT');
+    expect(await route('8.8.8.8')).toBe('MATCH => PROXY[DIRECT]');
+    // No rule resolves: a foreign domain goes to PROXY without a DNS query.
+    expect(await route('example.com')).toBe('MATCH => PROXY[DIRECT]');
   });
 
   it('names the path and the value of an out-of-range number', () => {

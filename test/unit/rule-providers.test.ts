@@ -44,7 +44,7 @@ describe('real rule files (shared/testdata/clash-rules, counts from its README)'
   it('classical lists: PROCESS-NAME parses with one warning, comments inside YAML lists, text lists', () => {
     const apps = provider('loyalsoldier-clash-rules/applications.txt', 'classical', 'yaml');
     expect(apps.count).toBe(96);
-    expect(new Set(apps.warnings)).toEqual(new Set(['PROCESS-NAME entries never match in sluice']));
+    expect(apps.warnings).toEqual(['PROCESS-NAME entries never match in sluice (96 times)']);
     expect(hit(apps, 'anything.test')).toBe(false);
     const lan = provider('acl4ssr/LocalAreaNetwork.yaml', 'classical', 'yaml');
     expect(lan.count).toBe(37);

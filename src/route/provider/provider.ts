@@ -169,8 +169,15 @@ export class RuleProvider {
 
   private install(built: { content: ProviderContent; warnings: string[]; hash: string }): void {
     this.content = built.content;
-    this.warnings = built.warnings;
+    this.warnings = summarize(built.warnings);
     this.lastHash = built.hash;
     this.updatedAt = new Date();
   }
+}
+
+/** Collapses repeated warnings (96 PROCESS-NAME entries give one line). */
+function summarize(warnings: string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const w of warnings) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return [...counts].map(([w, n]) => (n > 1 ? `${w} (${n} times)` : w));
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Box } from '../../src/box.js';
 import { Logger } from '../../src/common/log.js';

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Flow, FlowRequest } from './adapter/flow.js';
-import type { Outbound, PacketConn } from './adapter/outbound.js';
-import type { Router } from './adapter/router.js';
+import type { PacketConn } from './adapter/outbound.js';
+import type { Decision, Router } from './adapter/router.js';
 import { formatAddress, ipFamily, normalizeHost } from './common/address.js';
 import { describeError, toDialError } from './common/errors.js';
 import type { Logger } from './common/log.js';
@@ -90,7 +90,11 @@ export class Dispatcher {
   async connect(flow: Flow, client?: SniffClient): Promise<Duplex> {
     try {
       if (client && this.sniffer) await this.sniffer.apply(flow, client);
-      return await (await this.route(flow)).dial(flow);
+      const decision = await this.route(flow);
+      return await decision.outbound.dial(flow).catch((error: unknown) => {
+        for (const group of decision.groups) group.reportFailure?.();
+        throw error;
+      });
     } catch (error) {
       const dialError = toDialError(error);
       this.close(flow, dialError);
@@ -101,7 +105,11 @@ export class Dispatcher {
   /** Routes a UDP flow and opens its datagram endpoint. On failure the flow is closed and a DialError thrown. */
   async listenPacket(flow: Flow): Promise<PacketConn> {
     try {
-      return await (await this.route(flow)).listenPacket(flow);
+      const decision = await this.route(flow);
+      return await decision.outbound.listenPacket(flow).catch((error: unknown) => {
+        for (const group of decision.groups) group.reportFailure?.();
+        throw error;
+      });
     } catch (error) {
       const dialError = toDialError(error);
       this.close(flow, dialError);
@@ -138,11 +146,11 @@ export class Dispatcher {
     await this.waitIdle(1000);
   }
 
-  private async route(flow: Flow): Promise<Outbound> {
+  private async route(flow: Flow): Promise<Decision> {
     const decision = await this.router.decide(flow);
     flow.rule = decision.rule?.toString() ?? '';
     flow.outbound = decision.chain;
-    return decision.outbound;
+    return decision;
   }
 
   private waitIdle(ms: number): Promise<void> {

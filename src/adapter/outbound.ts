@@ -38,6 +38,8 @@ export interface Outbound {
 export interface OutboundGroup extends Outbound {
   /** The member that carries this flow now. */
   pick(flow: Flow): Outbound;
+  /** Told when a flow through the picked member failed to dial (url-test/fallback re-check at once). */
+  reportFailure?(): void;
 }
 
 /** True for groups that pick a member per flow. */

@@ -1,5 +1,5 @@
 import type { Flow } from './flow.js';
-import type { Outbound } from './outbound.js';
+import type { Outbound, OutboundGroup } from './outbound.js';
 
 /** A parsed rule line: one small synchronous matcher. */
 export interface Rule {
@@ -21,6 +21,8 @@ export interface Rule {
 export interface Decision {
   /** The outbound that carries the flow (groups already unwrapped to their member). */
   outbound: Outbound;
+  /** The groups unwrapped on the way, outermost first (told when the dial fails). */
+  groups: readonly OutboundGroup[];
   /** The target as logs show it: `PROXY[hk-01]` for group PROXY using member hk-01. */
   chain: string;
   /** The rule that matched, absent when no rule matched (fallback DIRECT). */

@@ -1,5 +1,5 @@
 import type { Flow } from '../adapter/flow.js';
-import { isGroup, type Outbound } from '../adapter/outbound.js';
+import { isGroup, type Outbound, type OutboundGroup } from '../adapter/outbound.js';
 import type { Decision, Router, Rule } from '../adapter/router.js';
 import { RelayGroup } from './group/relay.js';
 import { SubRule } from './rule/logic.js';
@@ -93,7 +93,9 @@ export class RuleRouter implements Router {
     let outbound = top;
     let chain = top.name;
     let closing = '';
+    const groups: OutboundGroup[] = [];
     while (isGroup(outbound)) {
+      groups.push(outbound);
       outbound = outbound.pick(flow);
       chain += `[${outbound.name}`;
       closing += ']';
@@ -104,7 +106,7 @@ export class RuleRouter implements Router {
     }
     if (outbound.type === 'Pass') return undefined;
     if (flow.network === 'udp' && !(top.supportsUdp() && outbound.supportsUdp())) return undefined;
-    return { outbound, chain: chain + closing, rule };
+    return { outbound, groups, chain: chain + closing, rule };
   }
 
   private direct(flow: Flow): Decision {

@@ -44,11 +44,16 @@ export class AutoGroup extends Group {
   }
 
   /** A failed dial starts a health-check round at once, so a dead member is left quickly. */
+  reportFailure(): void {
+    void this.health.checkAll();
+  }
+
+  /** Dials through the member in use (inside a relay chain too), reporting a failure. */
   override async dial(flow: Flow, via?: StreamDialer): Promise<Duplex> {
     try {
       return await super.dial(flow, via);
     } catch (error) {
-      void this.health.checkAll();
+      this.reportFailure();
       throw error;
     }
   }

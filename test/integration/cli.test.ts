@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -54,6 +54,45 @@ describe('sluice CLI', () => {
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
     expect(sluice('run', '--bogus').status).toBe(2);
+  });
+
+  it('check accepts a realistic mihomo config unchanged and lists every provider with its count', () => {
+    const home = join(dir, 'mihomo');
+    mkdirSync(join(home, 'ruleset'), { recursive: true });
+    copyFileSync(new URL('../fixtures/mihomo/config.yaml', import.meta.url), join(home, 'config.yaml'));
+    const data = new URL('../../../shared/testdata/clash-rules/', import.meta.url).pathname;
+    const copies: [string, string][] = [
+      ['loyalsoldier-clash-rules/private.txt', 'private.yaml'],
+      ['loyalsoldier-clash-rules/apple.txt', 'apple.yaml'],
+      ['loyalsoldier-clash-rules/applications.txt', 'applications.yaml'],
+      ['loyalsoldier-clash-rules/lancidr.txt', 'lancidr.yaml'],
+      ['loyalsoldier-clash-rules/cncidr.txt', 'cncidr.yaml'],
+      ['acl4ssr/Telegram_ip.mrs', 'telegram_ip.mrs'],
+      ['meta-rules-dat/geosite/openai.list', 'openai.list'],
+      ['acl4ssr/UnBan.list', 'unban.list'],
+      ['acl4ssr/LocalAreaNetwork.yaml', 'lan.yaml'],
+    ];
+    for (const [from, to] of copies) copyFileSync(data + from, join(home, 'ruleset', to));
+    const result = sluice('check', '-f', join(home, 'config.yaml'));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const out = result.stdout;
+    expect(out).toContain('proxy-groups: 8');
+    expect(out).toContain('rule-providers: 11');
+    for (const line of [
+      'private  file domain yaml  130 entries',
+      'applications  file classical yaml  96 entries  (1 warnings)',
+      'cncidr  file ipcidr yaml  8649 entries',
+      'telegramcidr  http ipcidr yaml  not downloaded yet',
+      'telegram-ip  file ipcidr mrs  7 entries',
+      'unban  file classical text  31 entries',
+      'lan  file classical yaml  37 entries',
+      'ads  inline domain yaml  3 entries',
+    ]) {
+      expect(out).toContain(line);
+    }
+    expect(out).toContain('rules: 42');
+    expect(out).toMatch(/PROCESS-NAME rules never match/);
   });
 
   it('genkey, pubkey and genpsk print keys the way wg does', () => {

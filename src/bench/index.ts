@@ -8,6 +8,7 @@ import { startSink } from './harness.js';
 import { benchRelay } from './relay.js';
 import { benchPqtunnel } from './pqtunnel.js';
 import { benchVmess } from './vmess.js';
+import { benchRules } from './rules.js';
 
 /** A port that was free a moment ago (for programs that cannot report the one they bound). */
 function freePort(): Promise<number> {
@@ -23,6 +24,7 @@ function freePort(): Promise<number> {
 /** Runs every benchmark and prints one line per figure. */
 export async function runBench(): Promise<void> {
   console.log('sluice bench: loopback only; every proxy and baseline runs in its own process; sluice logs at info');
+  await benchRules();
   const sink = await startSink();
   try {
     await benchRelay(sink);

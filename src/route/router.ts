@@ -3,6 +3,7 @@ import { isGroup, type Outbound, type OutboundGroup } from '../adapter/outbound.
 import type { Decision, Router, Rule } from '../adapter/router.js';
 import { RelayGroup } from './group/relay.js';
 import { SubRule } from './rule/logic.js';
+import { compileRules, DomainBlock } from './domain-block.js';
 
 /** Resolves a domain to one IP, or undefined when it cannot (failures never abort routing). */
 export type ResolveIp = (host: string) => Promise<string | undefined>;
@@ -40,9 +41,12 @@ interface WalkState {
  */
 export class RuleRouter implements Router {
   private readonly subRules: ReadonlyMap<string, readonly Rule[]>;
+  /** The rules with runs of domain rules compiled into blocks; undefined when SUB-RULE needs the general walk. */
+  private readonly steps: (Rule | DomainBlock)[] | undefined;
 
   constructor(private readonly options: RouterOptions) {
     this.subRules = options.subRules ?? new Map();
+    this.steps = options.rules.some((r) => r instanceof SubRule) ? undefined : compileRules(options.rules);
   }
 
   /** The rules in order, for `sluice check` and the controller. */
@@ -54,6 +58,11 @@ export class RuleRouter implements Router {
     const mode = this.options.mode ?? 'rule';
     if (mode !== 'rule') return this.settle(mode === 'direct' ? 'DIRECT' : (this.options.globalTarget ?? 'DIRECT'), flow) ?? this.direct(flow);
     const state: WalkState = { resolved: flow.ip !== undefined };
+    if (this.steps) {
+      const result = this.run(this.steps, flow, state, 0);
+      if (typeof result !== 'number') return result ?? this.direct(flow);
+      return this.resume(this.steps, flow, state, result);
+    }
     const walk = this.walk(this.options.rules, flow, state);
     const step = walk.next();
     if (step.done) return step.value ?? this.direct(flow);
@@ -70,7 +79,48 @@ export class RuleRouter implements Router {
     return step.value ?? this.direct(flow);
   }
 
-  /** Walks a rule list; yields when an IP rule needs the destination resolved first. */
+  /**
+   * The fast walk (no SUB-RULE): returns the decision, undefined for no match, or the index
+   * of the step that needs the destination resolved first.
+   */
+  private run(steps: readonly (Rule | DomainBlock)[], flow: Flow, state: WalkState, from: number): Decision | undefined | number {
+    for (let i = from; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (step instanceof DomainBlock) {
+        const decision = this.block(step, flow);
+        if (decision) return decision;
+        continue;
+      }
+      if (!state.resolved && step.needsIp) return i;
+      if (step.match(flow)) {
+        const decision = this.settle(step.target, flow, step);
+        if (decision) return decision;
+      }
+    }
+    return undefined;
+  }
+
+  private async resume(steps: readonly (Rule | DomainBlock)[], flow: Flow, state: WalkState, at: number): Promise<Decision> {
+    flow.ip = await this.options.resolve(flow.domain ?? flow.destination.host);
+    state.resolved = true;
+    const result = this.run(steps, flow, state, at);
+    return (typeof result === 'number' ? undefined : result) ?? this.direct(flow);
+  }
+
+  /** The first rule of a domain block that matches and whose target is usable. */
+  private block(block: DomainBlock, flow: Flow): Decision | undefined {
+    const first = block.first(flow);
+    if (first < 0) return undefined;
+    for (let i = first; i < block.rules.length; i++) {
+      const rule = block.rules[i]!;
+      if (i > first && !rule.match(flow)) continue;
+      const decision = this.settle(rule.target, flow, rule);
+      if (decision) return decision;
+    }
+    return undefined;
+  }
+
+  /** Walks a rule list (any list, SUB-RULE included); yields when an IP rule needs the destination resolved first. */
   private *walk(rules: readonly Rule[], flow: Flow, state: WalkState): Generator<void, Decision | undefined> {
     for (const rule of rules) {
       if (!state.resolved && rule.needsIp) yield;

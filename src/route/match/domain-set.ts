@@ -11,6 +11,10 @@ interface TrieNode {
 
 const newNode = (): TrieNode => ({ children: new Map(), end: false, deeper: false });
 
+/** Suffix entry kinds. */
+const plus_ = 1;
+const below = 2;
+
 /**
  * Lower-cases a domain pattern and converts IDN labels to punycode, leaving `*`, a leading
  * `.`/`+.` and inner spaces alone. Throws on the invalid forms of clash-rules.md §7.5.
@@ -36,10 +40,8 @@ export function normalizePattern(pattern: string): string {
  */
 export class DomainSet {
   private readonly exact = new Set<string>();
-  /** `+.x` entries: x and below. */
-  private readonly plus = new Set<string>();
-  /** `.x` entries: strictly below x. */
-  private readonly below = new Set<string>();
+  /** `+.x` (value `plus`: x and below) and `.x` (value `below`: strictly below x) entries, keyed by x. */
+  private readonly suffixes = new Map<string, typeof plus_ | typeof below>();
   private trie: TrieNode | undefined;
   private count = 0;
 
@@ -56,18 +58,21 @@ export class DomainSet {
     const dot = !plus && pattern.startsWith('.');
     const body = plus ? pattern.slice(2) : dot ? pattern.slice(1) : pattern;
     if (body.split('.').includes('*')) return this.addWild(body, plus, dot);
-    if (plus) this.plus.add(body);
-    else if (dot) this.below.add(body);
-    else this.exact.add(body);
+    if (plus) this.suffixes.set(body, plus_);
+    else if (dot) {
+      if (this.suffixes.get(body) !== plus_) this.suffixes.set(body, below);
+    } else this.exact.add(body);
   }
 
   /** True when the (normalized, lower-case) host matches a pattern. */
   has(host: string): boolean {
-    if (this.exact.has(host) || this.plus.has(host)) return true;
-    if (this.plus.size > 0 || this.below.size > 0) {
+    if (this.exact.has(host)) return true;
+    const suffixes = this.suffixes;
+    if (suffixes.size > 0) {
+      if (suffixes.get(host) === plus_) return true;
+      // Any entry for a proper suffix matches, whether `+.` or `.`: one probe per label.
       for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1)) {
-        const suffix = host.slice(i + 1);
-        if (this.plus.has(suffix) || this.below.has(suffix)) return true;
+        if (suffixes.has(host.slice(i + 1))) return true;
       }
     }
     return this.trie !== undefined && matchTrie(this.trie, host.split('.'), host.split('.').length - 1);

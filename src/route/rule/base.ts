@@ -1,6 +1,5 @@
 import type { Flow } from '../../adapter/flow.js';
 import type { Rule } from '../../adapter/router.js';
-import { ipFamily } from '../../common/address.js';
 import { ipWords, type IpWords } from '../match/ip-set.js';
 
 /** Common fields of every rule; subclasses implement `match`. */
@@ -23,10 +22,15 @@ export abstract class BaseRule implements Rule {
   }
 }
 
-/** The host domain rules compare: the sniffed domain, else the requested one; undefined for IP flows. */
+/**
+ * The host domain rules compare: the sniffed domain, else the requested one; undefined for IP
+ * flows. (The dispatcher sets `flow.ip` to the destination itself for an IP literal, so a
+ * string comparison tells them apart without parsing; flows are built that way everywhere.)
+ */
 export function ruleHost(flow: Readonly<Flow>): string | undefined {
   if (flow.domain !== undefined) return flow.domain;
-  return ipFamily(flow.destination.host) === 0 ? flow.destination.host : undefined;
+  const host = flow.destination.host;
+  return flow.ip === host ? undefined : host;
 }
 
 /** Remembers the words of the last IP literal parsed, so consecutive IP rules parse a flow's address once. */

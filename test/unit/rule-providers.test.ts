@@ -1,4 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Box } from '../../src/box.js';
+import { Logger } from '../../src/common/log.js';
+import { parseConfig } from '../../src/config/load.js';
 import { describe, expect, it } from 'vitest';
 import { decodeMrs } from '../../src/route/provider/mrs.js';
 import { parseTextEntries, parseYamlEntries } from '../../src/route/provider/formats.js';
@@ -111,5 +116,57 @@ describe('real rule files (shared/testdata/clash-rules, counts from its README)'
     expect(parseYamlEntries('payload: [a.com, b.com]\n')).toEqual(['a.com', 'b.com']);
     expect(() => parseYamlEntries('nothing: here\n')).toThrow(/payload/);
     expect(parseTextEntries('# c\n// d\n\n a.com \n')).toEqual(['a.com']);
+  });
+});
+
+describe('http rule providers (injected fetcher: no test touches the internet)', () => {
+  const make = (home: string, interval = 0) =>
+    new RuleProvider(
+      { name: 'remote', vehicle: 'http', behavior: 'domain', format: 'text', url: 'https://rules.example/list', path: join(home, 'cache', 'remote.list'), intervalSeconds: interval, sizeLimit: 0, headers: { 'User-Agent': 'sluice' } },
+      () => {
+        throw new Error('not classical');
+      },
+    );
+
+  it('downloads, writes the cache, keeps the last good copy when a refresh fails, and reloads the cache at start', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'sluice-provider-'));
+    try {
+      const provider = make(home);
+      provider.loadLocal();
+      expect([provider.count, provider.isStale()]).toEqual([0, true]);
+      const seen: string[] = [];
+      await provider.refresh(async (url, { headers }) => {
+        seen.push(`${url} ${headers['User-Agent']}`);
+        return Buffer.from('+.good.test\nexact.test\n');
+      }, 1000);
+      expect(seen).toEqual(['https://rules.example/list sluice']);
+      expect(provider.count).toBe(2);
+      expect(readFileSync(join(home, 'cache', 'remote.list'), 'utf8')).toContain('+.good.test');
+      await expect(provider.refresh(async () => Promise.reject(new Error('HTTP 503')), 1000)).rejects.toThrow(/503/);
+      expect(provider.match(testFlow('a.good.test'))).toBe(true);
+      const restarted = make(home);
+      restarted.loadLocal();
+      expect([restarted.count, restarted.isStale()]).toEqual([2, false]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('a Box never waits longer than provider-download for a download at start', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'sluice-provider-'));
+    try {
+      const config = parseConfig(
+        `rule-providers:\n  slow: { type: http, behavior: domain, format: text, url: 'https://rules.example/slow', path: slow.list }\ntimeouts: { provider-download: 0.3 }\nrules: ['RULE-SET,slow,REJECT', 'MATCH,DIRECT']\n`,
+        home,
+      );
+      const box = new Box(config, new Logger('error', 'text', { write: () => {} }), { fetch: () => new Promise(() => {}) });
+      const started = Date.now();
+      await box.start();
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect((await box.router.decide(testFlow('x.test'))).chain).toBe('DIRECT');
+      await box.close(0);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -39,17 +39,30 @@ interface AsnRecord {
 
 const cacheSize = 4096;
 
-/** A small insertion-ordered cache: the oldest entry goes when it is full. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
+/**
+ * One .mmdb lookup per IP, remembered in a small insertion-ordered cache (the oldest entry goes
+ * when it is full); a lookup that throws counts as no record.
+ */
+class CachedLookup<R, V> {
+  private readonly cache = new Map<string, V>();
 
-  get(key: string): V | undefined {
-    return this.map.get(key);
-  }
+  constructor(
+    private readonly reader: Reader<R & Response>,
+    private readonly pick: (record: R | null) => V,
+  ) {}
 
-  set(key: string, value: V): V {
-    if (this.map.size >= cacheSize) this.map.delete(this.map.keys().next().value!);
-    this.map.set(key, value);
+  get(ip: string): V {
+    const cached = this.cache.get(ip);
+    if (cached !== undefined) return cached;
+    let record: R | null = null;
+    try {
+      record = this.reader.get(normalizeHost(ip));
+    } catch {
+      record = null;
+    }
+    const value = this.pick(record);
+    if (this.cache.size >= cacheSize) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(ip, value);
     return value;
   }
 }
@@ -71,28 +84,19 @@ function openMmdb<T extends Response>(path: string | URL, what: string): Reader<
 
 /** Country lookups over an MMDB (ip-location-db or MaxMind schema), lower-case codes, cached. */
 export class GeoIp {
-  private readonly reader: Reader<CountryRecord & Response>;
-  private readonly cache = new Lru<string>();
+  private readonly lookup: CachedLookup<CountryRecord, string>;
 
   constructor(
     /** The database file. */
     readonly path: string | URL = bundledCountryDatabase,
   ) {
-    this.reader = openMmdb(path, 'GeoIP database');
+    const reader = openMmdb<CountryRecord & Response>(path, 'GeoIP database');
+    this.lookup = new CachedLookup(reader, (r) => (r?.country_code ?? r?.country?.iso_code ?? r?.registered_country?.iso_code ?? '').toLowerCase());
   }
 
   /** Lower-case ISO country code of an IP literal, or '' when the database has none. */
   country(ip: string): string {
-    const cached = this.cache.get(ip);
-    if (cached !== undefined) return cached;
-    let record: CountryRecord | null = null;
-    try {
-      record = this.reader.get(normalizeHost(ip));
-    } catch {
-      record = null;
-    }
-    const code = record?.country_code ?? record?.country?.iso_code ?? record?.registered_country?.iso_code ?? '';
-    return this.cache.set(ip, code.toLowerCase());
+    return this.lookup.get(ip);
   }
 }
 
@@ -103,26 +107,17 @@ export function isLan(ip: IpWords): boolean {
 
 /** AS numbers over a GeoLite2-ASN-schema MMDB, cached. */
 export class AsnDb {
-  private readonly reader: Reader<AsnRecord & Response>;
-  private readonly cache = new Lru<number>();
+  private readonly lookup: CachedLookup<AsnRecord, number>;
 
   constructor(
     /** The database file. */
     readonly path: string,
   ) {
-    this.reader = openMmdb(path, 'ASN database');
+    this.lookup = new CachedLookup(openMmdb<AsnRecord & Response>(path, 'ASN database'), (r) => r?.autonomous_system_number ?? 0);
   }
 
   /** The AS number announcing the IP, or 0 when unknown. */
   asn(ip: string): number {
-    const cached = this.cache.get(ip);
-    if (cached !== undefined) return cached;
-    let record: AsnRecord | null = null;
-    try {
-      record = this.reader.get(normalizeHost(ip));
-    } catch {
-      record = null;
-    }
-    return this.cache.set(ip, record?.autonomous_system_number ?? 0);
+    return this.lookup.get(ip);
   }
 }

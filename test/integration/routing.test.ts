@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { SocksClient } from 'socks';
@@ -11,6 +12,9 @@ const uuid = '7d3f0a54-1c61-4c1a-9c2d-1e0c1b0a9f11';
 const origin1 = trackedServer((s) => s.end('origin-127.0.0.1\n'));
 const origin2 = trackedServer((s) => s.end('origin-127.0.0.2\n'));
 const health = createHttpServer((_req, res) => res.writeHead(204).end());
+/** A TLS-looking origin for the sniffer test: waits for the client's first bytes, then answers. */
+const origin3 = trackedServer((s) => s.once('data', () => s.end('origin-sniffed-tls\n')));
+let port3 = 0;
 /** TCP forwarders in front of the two upstream VMess listeners; one adds delay, either can die. */
 const forwarders: { server: ReturnType<typeof trackedServer>; port: number }[] = [];
 let upstreams: RunningBox;
@@ -53,6 +57,7 @@ beforeAll(async () => {
   port1 = await listen(origin1, '127.0.0.1');
   port2 = await listen(origin2, '127.0.0.2');
   const healthPort = await listen(health);
+  port3 = await listen(origin3, '127.0.0.1');
   Object.assign(testHosts, {
     'a.test': [{ address: '127.0.0.1', family: 4 }],
     'www.a.test': [{ address: '127.0.0.1', family: 4 }],
@@ -75,6 +80,9 @@ listeners:
 proxies:
   - { name: a, type: vmess, server: 127.0.0.1, port: ${forwarders[0]!.port}, uuid: ${uuid}, alterId: 0, cipher: auto }
   - { name: b, type: vmess, server: 127.0.0.1, port: ${forwarders[1]!.port}, uuid: ${uuid}, alterId: 0, cipher: auto }
+sniffer:
+  enable: true
+  sniff: { TLS: { ports: [${port3}], override-destination: false } }
 proxy-groups:
   - { name: auto, type: url-test, proxies: [a, b], url: 'http://127.0.0.1:${healthPort}/gen204', interval: 60, lazy: false, timeout: 2000 }
   - { name: PROXY, type: select, proxies: [b, a] }
@@ -85,6 +93,7 @@ rule-providers:
     behavior: domain
     payload: ['+.rs.test']
 rules:
+  - DOMAIN-SUFFIX,sniff.test,b
   - DOMAIN-SUFFIX,a.test,a
   - IP-CIDR,127.0.0.2/32,b,no-resolve
   - RULE-SET,set,a
@@ -100,7 +109,7 @@ afterAll(async () => {
   await client?.close();
   await upstreams?.close();
   for (const f of forwarders) await closeServer(f.server);
-  await Promise.all([closeServer(origin1), closeServer(origin2), closeServer(health)]);
+  await Promise.all([closeServer(origin1), closeServer(origin2), closeServer(origin3), closeServer(health)]);
 });
 
 describe('routing end to end over loopback', () => {
@@ -120,6 +129,23 @@ describe('routing end to end over loopback', () => {
     }
     expect(client.logs.some((l) => l.includes('--> other.test') && l.includes('match MATCH using PROXY[b]'))).toBe(true);
     expect(client.logs.some((l) => l.includes('--> rs.test') && l.includes('match RULE-SET,set using a'))).toBe(true);
+  });
+
+  it('sniffs the SNI of a flow to an IP and routes it by the name (Chromium ClientHello)', async () => {
+    const mark = upstreams.logs.length;
+    const { socket } = await SocksClient.createConnection({
+      proxy: { host: '127.0.0.1', port: client.port('mix'), type: 5 },
+      command: 'connect',
+      destination: { host: '127.0.0.1', port: port3 },
+      timeout: 5000,
+    });
+    socket.write(readFileSync(new URL('../fixtures/clienthello/chromium.bin', import.meta.url)));
+    expect((await readBytes(socket, 19)).toString().trim()).toBe('origin-sniffed-tls');
+    socket.destroy();
+    await eventually(() => upstreamsSeen(mark, `127.0.0.1:${port3}`).length > 0);
+    expect(upstreamsSeen(mark, `127.0.0.1:${port3}`)).toEqual(['up-b']);
+    await eventually(() => client.logs.some((l) => l.includes('sniffed chromium.sniff.test')));
+    expect(client.logs.find((l) => l.includes('sniffed chromium.sniff.test'))).toMatch(/match DOMAIN-SUFFIX,sniff.test using b/);
   });
 
   it('GEOIP,CN with REJECT answers SOCKS5 REP 0x02 for 114.114.114.114 without dialing', async () => {

@@ -1,14 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Box } from '../../src/box.js';
 import { Logger } from '../../src/common/log.js';
 import { parseConfig } from '../../src/config/load.js';
+import fc from 'fast-check';
+import * as fzstd from 'fzstd';
 import { describe, expect, it } from 'vitest';
 import { decodeMrs } from '../../src/route/provider/mrs.js';
 import { parseTextEntries, parseYamlEntries } from '../../src/route/provider/formats.js';
 import { RuleProvider, type RuleProviderConfig } from '../../src/route/provider/provider.js';
 import { parseCondition } from '../../src/route/rule/parse.js';
+import { undiciFetcher } from '../../src/route/provider/fetch.js';
+import { closeServer, listen } from '../helpers/net.js';
 import { testEnv, testFlow } from '../helpers/rules.js';
 
 const data = new URL('../../../shared/testdata/clash-rules/', import.meta.url).pathname;
@@ -170,3 +175,60 @@ describe('http rule providers (injected fetcher: no test touches the internet)',
     }
   });
 });
+
+describe('undici fetcher (a local HTTP server on loopback)', () => {
+  it('returns the body, refuses non-2xx answers and bodies over size-limit', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/missing') return void res.writeHead(404).end('no');
+      res.writeHead(200).end(req.url === '/big' ? 'x'.repeat(5000) : `+.ok.test\n${req.headers['user-agent']}\n`);
+    });
+    const port = await listen(server);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const body = await undiciFetcher(`${base}/list`, { headers: { 'User-Agent': 'sluice-test' }, timeoutMs: 2000, sizeLimit: 0 });
+      expect(body.toString()).toBe('+.ok.test\nsluice-test\n');
+      await expect(undiciFetcher(`${base}/missing`, { headers: {}, timeoutMs: 2000, sizeLimit: 0 })).rejects.toThrow(/HTTP 404/);
+      await expect(undiciFetcher(`${base}/big`, { headers: {}, timeoutMs: 2000, sizeLimit: 1000 })).rejects.toThrow(/size-limit/);
+    } finally {
+      await closeServer(server);
+    }
+  });
+});
+
+describe('mrs decoder under random input', () => {
+  it('random bytes and mutated real files give content or an Error, never a crash or a hang', () => {
+    const files = ['meta-rules-dat/geosite/openai.mrs', 'meta-rules-dat/geoip/telegram.mrs'].map((f) => readFileSync(data + f));
+    const { decompress } = fzstd;
+    const raw = files.map((f) => decompress(f));
+    fc.assert(
+      fc.property(fc.nat(1), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 64 }), (which, at, value, random) => {
+        for (const input of [Buffer.from(random), mutatedFrame(raw[which]!, at, value)]) {
+          try {
+            decodeMrs(input);
+          } catch (error) {
+            expect((error as Error).message).toMatch(/^mrs: /);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+/** A valid zstd frame (raw blocks) around a body with one byte changed: reaches the MRS parser. */
+function mutatedFrame(body: Uint8Array, at: number, value: number): Buffer {
+  const copy = Buffer.from(body);
+  copy[at % copy.length] = value;
+  // Frame header: magic, descriptor with single-segment flag and a 4-byte content size.
+  const header = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 0]);
+  header.writeUInt32LE(copy.length, 5);
+  const blocks: Buffer[] = [];
+  for (let i = 0; i < copy.length || i === 0; i += 100_000) {
+    const piece = copy.subarray(i, i + 100_000);
+    const last = i + 100_000 >= copy.length ? 1 : 0;
+    const blockHeader = piece.length * 8 + last; // raw block: type 0
+    blocks.push(Buffer.from([blockHeader & 0xff, (blockHeader >> 8) & 0xff, (blockHeader >> 16) & 0xff]), piece);
+    if (copy.length === 0) break;
+  }
+  return Buffer.concat([header, ...blocks]);
+}

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseRule } from '../../src/route/rule/parse.js';
 import { RuleRouter } from '../../src/route/router.js';
@@ -240,5 +241,26 @@ describe('router', () => {
     const outbounds = fakeOutbounds('GLOBAL');
     expect((await new RuleRouter({ rules, outbounds, resolve: async () => undefined, mode: 'direct' }).decide(flow('a.test'))).chain).toBe('DIRECT');
     expect((await new RuleRouter({ rules, outbounds, resolve: async () => undefined, mode: 'global', globalTarget: 'GLOBAL' }).decide(flow('a.test'))).chain).toBe('GLOBAL');
+  });
+});
+
+describe('rule parser under random input', () => {
+  it('any line gives a rule or an Error with a message, never a crash or a hang', () => {
+    const types = ['DOMAIN', 'DOMAIN-SUFFIX', 'DOMAIN-REGEX', 'IP-CIDR', 'IP-SUFFIX', 'GEOIP', 'DST-PORT', 'IN-TYPE', 'AND', 'OR', 'NOT', 'SUB-RULE', 'RULE-SET', 'MATCH', 'FINAL'];
+    const piece = fc.oneof(fc.constantFrom(...types, '(', ')', ',', '((', '))', 'no-resolve', 'src', '10.0.0.0/8', '::1/128', '80-90', 'a.com', '*'), fc.string({ maxLength: 6 }));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (parts) => {
+        const line = parts.join('');
+        try {
+          const { rule } = parseRule(line, testEnv());
+          rule.match(flow('a.com', 80));
+          rule.match(flow('10.1.2.3', 85));
+        } catch (error) {
+          expect(error).toBeInstanceOf(Error);
+          expect((error as Error).message.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

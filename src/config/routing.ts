@@ -145,7 +145,7 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
 function providerConfig(name: string, raw: RawProvider, home: string, at: string, problems: string[]): RuleProviderConfig | undefined {
   const required = { file: 'path', http: 'url', inline: 'payload' } as const;
   if (raw[required[raw.type]] === undefined) {
-    problems.push(`${at}: a ${raw.type} provider needs ${required[raw.type]}`);
+    problems.push(`${at}: type ${raw.type} needs ${required[raw.type]}`);
     return undefined;
   }
   const format = raw.format ?? 'yaml';

@@ -201,4 +201,47 @@ rules: ['MATCH,gw']`);
   it('accepts JSON, a YAML subset', () => {
     expect(parseConfig('{"socks-port": 1080, "mode": "Rule"}').mode).toBe('rule');
   });
+
+  it('checks groups, providers, sub-rules and databases, naming the path', () => {
+    expect(
+      problems(`proxies: [{ name: a, type: direct }]
+proxy-groups:
+  - { name: g1, type: select, proxies: [a, g2] }
+  - { name: g2, type: fallback, proxies: [g1] }
+  - { name: g3, type: select, proxies: [nope] }
+  - { name: a, type: select, proxies: [DIRECT] }
+rule-providers:
+  f: { type: file, behavior: domain, path: /etc/passwd }
+  h: { type: http, behavior: ipcidr }
+  m: { type: file, behavior: classical, format: mrs, path: x.mrs }
+  missing: { type: file, behavior: domain, path: no-such-file.yaml }
+sub-rules:
+  s1: ['SUB-RULE,(NETWORK,tcp),s2']
+  s2: ['SUB-RULE,(NETWORK,tcp),s1']
+geoip-database: no-such.mmdb
+rules: ['RULE-SET,nope,DIRECT', 'GEOIP,CN,DIRECT', 'MATCH,DIRECT']
+`),
+    ).toEqual([
+      `proxy-groups[3].name: "a" is already a proxy, group or built-in name`,
+      `proxy-groups[2].proxies[0]: unknown member "nope" in group "g3"`,
+      'proxy-groups: cycle g1 -> g2 -> g1',
+      `rule-providers.f.path: "/etc/passwd" is outside the config directory ${process.cwd()}`,
+      'rule-providers.h: type http needs url',
+      'rule-providers.m.format: mrs holds domain or ipcidr rules only, not classical',
+      `rule-providers.missing: ENOENT: no such file or directory, open '${process.cwd()}/no-such-file.yaml'`,
+      `rules[0]: unknown rule provider 'nope' (defined: none), got "RULE-SET,nope,DIRECT"`,
+      `rules[1]: cannot read GeoIP database ${process.cwd()}/no-such.mmdb: ENOENT: no such file or directory, open '${process.cwd()}/no-such.mmdb', got "GEOIP,CN,DIRECT"`,
+      'sub-rules: cycle s1 -> s2 -> s1',
+    ]);
+  });
+
+  it('honours geoip-database relative to the config directory', () => {
+    const home = new URL('../../', import.meta.url).pathname;
+    const config = parseConfig(
+      `geoip-database: node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country-ipv4.mmdb\nrules: ['GEOIP,CN,REJECT', 'MATCH,DIRECT']\n`,
+      home,
+    );
+    expect(config.rules[0]!.match(testFlow('114.114.114.114'))).toBe(true);
+    expect(problems(`geoip-database: package.json\nrules: ['GEOIP,CN,DIRECT']`)[0]).toMatch(/is not a valid MaxMind database/);
+  });
 });

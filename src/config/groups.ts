@@ -4,18 +4,31 @@ import type { GroupConfig, GroupType } from './types.js';
 
 /** A raw `proxy-groups:` entry (validated by the schema). */
 export interface RawGroup {
+  /** Group name. */
   name: string;
+  /** Group type. */
   type: GroupType;
+  /** Member names. */
   proxies?: string[];
+  /** proxy-providers (ignored: not supported yet). */
   use?: string[];
+  /** Health-check URL. */
   url?: string;
+  /** Seconds between health checks. */
   interval?: number;
+  /** Milliseconds per health check. */
   timeout?: number;
+  /** Skip checks while unused. */
   lazy?: boolean;
+  /** url-test hysteresis, ms. */
   tolerance?: number;
+  /** Statuses that count as healthy. */
   'expected-status'?: string | number;
+  /** load-balance strategy. */
   strategy?: GroupConfig['strategy'];
+  /** Never carry UDP. */
   'disable-udp'?: boolean;
+  /** mihomo keys this build ignores (filter, use, …), warned about. */
   [key: string]: unknown;
 }
 

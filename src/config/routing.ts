@@ -16,19 +16,29 @@ import { SubRule } from '../route/rule/logic.js';
 import { showValue } from './errors.js';
 
 /** Bundled rule files (rules/ at the package root): GEOSITE falls back to rules/geosite/. */
-export const bundledRulesDir = fileURLToPath(new URL('../../rules/', import.meta.url));
+const bundledRulesDir = fileURLToPath(new URL('../../rules/', import.meta.url));
 
 /** A raw `rule-providers:` entry (validated by the schema). */
 export interface RawProvider {
+  /** Where entries come from. */
   type: 'file' | 'http' | 'inline';
+  /** How entries are read. */
   behavior: ProviderBehavior;
+  /** File format (default yaml). */
   format?: ProviderFormat;
+  /** File, or http cache, relative to the config directory. */
   path?: string;
+  /** Download URL (http). */
   url?: string;
+  /** Seconds between downloads (http). */
   interval?: number;
+  /** Download through this proxy (only DIRECT in this build). */
   proxy?: string;
+  /** Largest download, bytes (0: no limit). */
   'size-limit'?: number;
+  /** Extra request headers (http). */
   header?: Record<string, string[]>;
+  /** Entries (inline). */
   payload?: string[];
 }
 

@@ -8,15 +8,25 @@ import type { SnifferConfig, SniffProtocolConfig } from './types.js';
 
 /** A raw `sniffer:` section (validated by the schema). */
 export interface RawSniffer {
+  /** Sniffing on. */
   enable?: boolean;
+  /** Dial the sniffed name (default true). */
   'override-destination'?: boolean;
+  /** Sniff flows that arrive with an IP only (default true). */
   'parse-pure-ip'?: boolean;
+  /** Per-protocol ports and override. */
   sniff?: Partial<Record<'HTTP' | 'TLS' | 'QUIC', { ports?: unknown; 'override-destination'?: boolean } | null>>;
+  /** Old form: protocols to sniff. */
   sniffing?: string[];
+  /** Old form: ports for `sniffing`. */
   'port-whitelist'?: unknown;
+  /** Domains sniffed even when the flow has a name. */
   'force-domain'?: string[];
+  /** Sniffed names that are discarded. */
   'skip-domain'?: string[];
+  /** Clients never sniffed. */
   'skip-src-address'?: string[];
+  /** Destinations never sniffed. */
   'skip-dst-address'?: string[];
 }
 

@@ -2,7 +2,8 @@ import type { Flow } from '../adapter/flow.js';
 import { isGroup, type Outbound, type OutboundGroup } from '../adapter/outbound.js';
 import type { Decision, Router, Rule } from '../adapter/router.js';
 import { RelayGroup } from './group/relay.js';
-import { SubRule } from './rule/logic.js';
+import { LogicRule, SubRule } from './rule/logic.js';
+import { RuleSetRule } from './rule/rule-set.js';
 import { compileRules, DomainBlock } from './domain-block.js';
 
 /** Resolves a domain to one IP, or undefined when it cannot (failures never abort routing). */
@@ -43,10 +44,18 @@ export class RuleRouter implements Router {
   private readonly subRules: ReadonlyMap<string, readonly Rule[]>;
   /** The rules with runs of domain rules compiled into blocks; undefined when SUB-RULE needs the general walk. */
   private readonly steps: (Rule | DomainBlock)[] | undefined;
+  /**
+   * Per step: 0 never needs the IP, 1 always does, 2 ask the rule each time (its provider's
+   * content can change). Saves a megamorphic getter call per rule on the hot path.
+   */
+  private readonly stepNeedsIp: Uint8Array;
 
   constructor(private readonly options: RouterOptions) {
     this.subRules = options.subRules ?? new Map();
     this.steps = options.rules.some((r) => r instanceof SubRule) ? undefined : compileRules(options.rules);
+    this.stepNeedsIp = Uint8Array.from(this.steps ?? [], (step) =>
+      step instanceof DomainBlock ? 0 : step instanceof RuleSetRule || step instanceof LogicRule ? 2 : step.needsIp ? 1 : 0,
+    );
   }
 
   /** The rules in order, for `sluice check` and the controller. */
@@ -84,6 +93,7 @@ export class RuleRouter implements Router {
    * of the step that needs the destination resolved first.
    */
   private run(steps: readonly (Rule | DomainBlock)[], flow: Flow, state: WalkState, from: number): Decision | undefined | number {
+    const needs = this.stepNeedsIp;
     for (let i = from; i < steps.length; i++) {
       const step = steps[i]!;
       if (step instanceof DomainBlock) {
@@ -91,7 +101,7 @@ export class RuleRouter implements Router {
         if (decision) return decision;
         continue;
       }
-      if (!state.resolved && step.needsIp) return i;
+      if (!state.resolved && needs[i] !== 0 && (needs[i] === 1 || step.needsIp)) return i;
       if (step.match(flow)) {
         const decision = this.settle(step.target, flow, step);
         if (decision) return decision;

@@ -66,14 +66,14 @@ export class DomainSet {
 
   /** True when the (normalized, lower-case) host matches a pattern. */
   has(host: string): boolean {
-    if (this.exact.has(host)) return true;
+    if (this.exact.size > 0 && this.exact.has(host)) return true;
     const suffixes = this.suffixes;
     if (suffixes.size > 0) {
-      if (suffixes.get(host) === plus_) return true;
       // Any entry for a proper suffix matches, whether `+.` or `.`: one probe per label.
       for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1)) {
         if (suffixes.has(host.slice(i + 1))) return true;
       }
+      if (suffixes.get(host) === plus_) return true;
     }
     return this.trie !== undefined && matchTrie(this.trie, host.split('.'), host.split('.').length - 1);
   }

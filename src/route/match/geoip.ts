@@ -14,7 +14,7 @@ export const bundledCountryDatabase = new URL(
  * addresses (not CGNAT 100.64/10, not 198.18/15). Checked in code before any database lookup,
  * because some databases tag private ranges with a country.
  */
-export const lanRanges = IpRangeSet.of(
+const lanRanges = IpRangeSet.of(
   [
     '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '0.0.0.0/32', '127.0.0.0/8', '224.0.0.0/4',
     '169.254.0.0/16', 'fc00::/7', '::/128', '::1/128', 'ff00::/8', 'fe80::/10',

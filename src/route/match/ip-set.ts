@@ -23,7 +23,7 @@ export function ipWords(ip: string): IpWords | undefined {
 }
 
 /** Dotted-quad IPv4 to an unsigned 32-bit number; undefined when `text` is not exactly that. */
-export function parseIpv4(text: string): number | undefined {
+function parseIpv4(text: string): number | undefined {
   let value = 0;
   let octet = -1;
   let dots = 0;

@@ -47,7 +47,7 @@ export function domainContent(entries: readonly string[], warn: (message: string
 }
 
 /** IP-CIDR behaviour: sorted merged ranges. */
-export function ipContent(ranges: Iterable<IpRange>, count: number): ProviderContent {
+function ipContent(ranges: Iterable<IpRange>, count: number): ProviderContent {
   const set = IpRangeSet.of(ranges);
   return {
     count,

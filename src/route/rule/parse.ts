@@ -37,7 +37,7 @@ export interface ParsedRule {
 }
 
 /** Rule types that depend on the local host's process table or packet marks: parsed, never matched. */
-export const hostOnlyTypes: ReadonlySet<string> = new Set([
+const hostOnlyTypes: ReadonlySet<string> = new Set([
   'PROCESS-NAME', 'PROCESS-PATH', 'PROCESS-NAME-REGEX', 'PROCESS-PATH-REGEX',
   'PROCESS-NAME-WILDCARD', 'PROCESS-PATH-WILDCARD', 'UID', 'DSCP',
 ]);

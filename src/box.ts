@@ -19,7 +19,7 @@ import { LoadBalanceGroup } from './route/group/load-balance.js';
 import { RelayGroup } from './route/group/relay.js';
 import { AutoGroup } from './route/group/url-test.js';
 import { undiciFetcher } from './route/provider/fetch.js';
-import type { Fetcher } from './route/provider/provider.js';
+import type { Fetcher, RuleProvider } from './route/provider/provider.js';
 import { vmessListenerHandler, vmessOutbound } from './protocol/vmess/config.js';
 
 const handlers: Record<Exclude<ListenerType, 'vmess'>, ConnectionHandler> = { socks: handleSocks, http: handleHttp, mixed: handleMixed };
@@ -122,10 +122,11 @@ export class Box {
     }
     const timeoutMs = this.config.timeouts.providerDownloadMs;
     const log = (level: 'warning' | 'info', message: string): void => (level === 'warning' ? this.logger.warn(message) : this.logger.info(message));
+    const via = (provider: RuleProvider): Outbound | undefined => (provider.config.proxy ? this.outbounds.get(provider.config.proxy) : undefined);
     const downloads = this.config.providers
       .filter((provider) => provider.isStale())
       .map((provider) =>
-        provider.refresh(this.fetcher, timeoutMs).then(
+        provider.refresh(this.fetcher, timeoutMs, via(provider)).then(
           () => log('info', `rule provider ${provider.name}: downloaded, ${provider.count} entries`),
           (error: unknown) => log('warning', `rule provider ${provider.name}: download failed, ${provider.updatedAt ? 'keeping the cached copy' : 'its RULE-SET rules match nothing'}: ${describeError(error)}`),
         ),
@@ -136,6 +137,6 @@ export class Box {
       await Promise.race([Promise.all(downloads), waited]);
       clearTimeout(timer);
     }
-    for (const provider of this.config.providers) provider.schedule(this.fetcher, timeoutMs, log);
+    for (const provider of this.config.providers) provider.schedule(this.fetcher, timeoutMs, log, via(provider));
   }
 }

@@ -115,7 +115,10 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
     const path = `rule-providers.${name}`;
     const config = providerConfig(name, raw, home, path, problems);
     if (!config) continue;
-    if (raw.proxy !== undefined && raw.proxy !== 'DIRECT') warnings.push(`${path}.proxy: downloads go DIRECT in this build, ${showValue(raw.proxy)} is ignored`);
+    if (raw.proxy !== undefined && !input.targets.has(raw.proxy)) {
+      problems.push(`${path}.proxy: unknown proxy or group ${showValue(raw.proxy)}`);
+      continue;
+    }
     const provider = new RuleProvider(config, parseEntry);
     try {
       provider.loadLocal();
@@ -186,6 +189,7 @@ function providerConfig(name: string, raw: RawProvider, home: string, at: string
     payload: raw.payload,
     sizeLimit: raw['size-limit'] ?? 0,
     headers,
+    proxy: raw.proxy,
   };
 }
 

@@ -215,6 +215,7 @@ rule-providers:
   h: { type: http, behavior: ipcidr }
   m: { type: file, behavior: classical, format: mrs, path: x.mrs }
   missing: { type: file, behavior: domain, path: no-such-file.yaml }
+  via: { type: http, behavior: domain, url: 'http://rules.example/x', proxy: nope }
 sub-rules:
   s1: ['SUB-RULE,(NETWORK,tcp),s2']
   s2: ['SUB-RULE,(NETWORK,tcp),s1']
@@ -229,6 +230,7 @@ rules: ['RULE-SET,nope,DIRECT', 'GEOIP,CN,DIRECT', 'MATCH,DIRECT']
       'rule-providers.h: type http needs url',
       'rule-providers.m.format: mrs holds domain or ipcidr rules only, not classical',
       `rule-providers.missing: ENOENT: no such file or directory, open '${process.cwd()}/no-such-file.yaml'`,
+      'rule-providers.via.proxy: unknown proxy or group "nope"',
       `rules[0]: unknown rule provider 'nope' (defined: none), got "RULE-SET,nope,DIRECT"`,
       `rules[1]: cannot read GeoIP database ${process.cwd()}/no-such.mmdb: ENOENT: no such file or directory, open '${process.cwd()}/no-such.mmdb', got "GEOIP,CN,DIRECT"`,
       'sub-rules: cycle s1 -> s2 -> s1',

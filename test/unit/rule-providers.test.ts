@@ -13,6 +13,9 @@ import { parseTextEntries, parseYamlEntries } from '../../src/route/provider/for
 import { RuleProvider, type RuleProviderConfig } from '../../src/route/provider/provider.js';
 import { parseCondition } from '../../src/route/rule/parse.js';
 import { undiciFetcher } from '../../src/route/provider/fetch.js';
+import { DnsCache } from '../../src/common/dns-cache.js';
+import { RejectOutbound } from '../../src/protocol/block/outbound.js';
+import { DirectOutbound } from '../../src/protocol/direct/outbound.js';
 import { closeServer, listen } from '../helpers/net.js';
 import { testEnv, testFlow } from '../helpers/rules.js';
 
@@ -189,6 +192,12 @@ describe('undici fetcher (a local HTTP server on loopback)', () => {
       expect(body.toString()).toBe('+.ok.test\nsluice-test\n');
       await expect(undiciFetcher(`${base}/missing`, { headers: {}, timeoutMs: 2000, sizeLimit: 0 })).rejects.toThrow(/HTTP 404/);
       await expect(undiciFetcher(`${base}/big`, { headers: {}, timeoutMs: 2000, sizeLimit: 1000 })).rejects.toThrow(/size-limit/);
+      // Through an outbound (a provider's proxy:): DIRECT dials the server, REJECT refuses.
+      const dns = new DnsCache({ ttlMs: 1000, maxEntries: 4, timeoutMs: 1000 });
+      const direct = new DirectOutbound('DIRECT', dns, 2000);
+      const via = await undiciFetcher(`${base}/list`, { headers: { 'User-Agent': 'via' }, timeoutMs: 2000, sizeLimit: 0, via: direct });
+      expect(via.toString()).toBe('+.ok.test\nvia\n');
+      await expect(undiciFetcher(`${base}/list`, { headers: {}, timeoutMs: 2000, sizeLimit: 0, via: new RejectOutbound() })).rejects.toThrow(/rejected/);
     } finally {
       await closeServer(server);
     }

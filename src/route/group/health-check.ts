@@ -1,8 +1,5 @@
-import type { Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import { Client } from 'undici';
-import { innerFlow } from '../../adapter/flow.js';
 import type { Outbound } from '../../adapter/outbound.js';
+import { clientThrough } from '../http/through.js';
 import { parsePortList, portInRanges, type PortRange } from '../rule/ports.js';
 
 /** Health-check settings of a url-test, fallback or load-balance group. */
@@ -104,25 +101,9 @@ export class HealthCheck {
 
   private async measure(member: Outbound): Promise<number> {
     const url = new URL(this.options.url);
-    const secure = url.protocol === 'https:';
-    const port = Number(url.port) || (secure ? 443 : 80);
-    const host = url.hostname.replace(/^\[|\]$/g, '');
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     const started = performance.now();
-    const client = new Client(url.origin, {
-      connect: (_options, callback) => {
-        member.dial(innerFlow(host, port, signal)).then(
-          (stream) => {
-            if (!secure) return callback(null, stream as Socket);
-            const tls = tlsConnect({ socket: stream as Socket, servername: host, ALPNProtocols: ['http/1.1'] });
-            tls.once('secureConnect', () => callback(null, tls));
-            tls.once('error', (error) => callback(error, null));
-          },
-          (error: Error) => callback(error, null),
-        );
-      },
-      headersTimeout: this.options.timeoutMs,
-    });
+    const client = clientThrough(member, url, signal, this.options.timeoutMs);
     try {
       const response = await client.request({ path: url.pathname + url.search, method: 'HEAD', signal });
       await response.body.dump();

@@ -1,10 +1,26 @@
-import { request } from 'undici';
+import { request, type Client } from 'undici';
+import { clientThrough } from '../http/through.js';
 import type { Fetcher } from './provider.js';
 
-/** Downloads with undici: a status other than 2xx, a body over `sizeLimit` or the timeout is an error. */
-export const undiciFetcher: Fetcher = async (url, { headers, timeoutMs, sizeLimit }) => {
+/**
+ * Downloads with undici, directly or through an outbound (`proxy:`): a status other than 2xx,
+ * a body over `sizeLimit` or the timeout is an error.
+ */
+export const undiciFetcher: Fetcher = async (url, { headers, timeoutMs, sizeLimit, via }) => {
   const signal = AbortSignal.timeout(timeoutMs);
-  const response = await request(url, { headers, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const client = via ? clientThrough(via, new URL(url), signal, timeoutMs) : undefined;
+  try {
+    return await download(url, { headers, signal, timeoutMs, sizeLimit, client });
+  } finally {
+    await client?.destroy().catch(() => {});
+  }
+};
+
+async function download(
+  url: string,
+  { headers, signal, timeoutMs, sizeLimit, client }: { headers: Record<string, string>; signal: AbortSignal; timeoutMs: number; sizeLimit: number; client: Client | undefined },
+): Promise<Buffer> {
+  const response = await request(url, { headers, signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, dispatcher: client });
   if (response.statusCode < 200 || response.statusCode > 299) {
     await response.body.dump();
     throw new Error(`HTTP ${response.statusCode} from ${url}`);
@@ -20,4 +36,4 @@ export const undiciFetcher: Fetcher = async (url, { headers, timeoutMs, sizeLimi
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
-};
+}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Flow } from '../../adapter/flow.js';
+import type { Outbound } from '../../adapter/outbound.js';
 import { describeError } from '../../common/errors.js';
 import { classicalContent, cidrContent, domainContent, emptyContent, mrsContent, type ConditionParser, type ProviderBehavior, type ProviderContent } from './content.js';
 import { parseTextEntries, parseYamlEntries, type ProviderFormat } from './formats.js';
@@ -32,10 +33,24 @@ export interface RuleProviderConfig {
   sizeLimit: number;
   /** Extra request headers (http). */
   headers: Record<string, string>;
+  /** Outbound or group to download through (http); DIRECT when absent. */
+  proxy?: string;
+}
+
+/** How a download is made. */
+export interface FetchOptions {
+  /** Request headers. */
+  headers: Record<string, string>;
+  /** Limit for the whole download, ms. */
+  timeoutMs: number;
+  /** Largest body accepted, bytes; 0 = no limit. */
+  sizeLimit: number;
+  /** Download through this outbound (the provider's `proxy:`); direct when absent. */
+  via?: Outbound;
 }
 
 /** Downloads a URL's body; the seam tests replace (no test touches the internet). */
-export type Fetcher = (url: string, options: { headers: Record<string, string>; timeoutMs: number; sizeLimit: number }) => Promise<Buffer>;
+export type Fetcher = (url: string, options: FetchOptions) => Promise<Buffer>;
 
 /** Something the provider wants logged (a failed refresh, a skipped entry). */
 export type ProviderLog = (level: 'warning' | 'info', message: string) => void;
@@ -106,9 +121,9 @@ export class RuleProvider {
    * Downloads an http provider, writes the file when the content changed, and rebuilds.
    * Any failure leaves the previous content in place and is rethrown for logging.
    */
-  async refresh(fetcher: Fetcher, timeoutMs: number): Promise<void> {
+  async refresh(fetcher: Fetcher, timeoutMs: number, via?: Outbound): Promise<void> {
     const { url, headers, sizeLimit, path } = this.config;
-    const body = await fetcher(url!, { headers, timeoutMs, sizeLimit });
+    const body = await fetcher(url!, { headers, timeoutMs, sizeLimit, via });
     const built = this.parse(body);
     if (built.hash !== this.lastHash) {
       mkdirSync(dirname(path!), { recursive: true });
@@ -119,15 +134,15 @@ export class RuleProvider {
   }
 
   /** Starts the refresh timer of an http provider with an interval. */
-  schedule(fetcher: Fetcher, timeoutMs: number, log: ProviderLog): void {
+  schedule(fetcher: Fetcher, timeoutMs: number, log: ProviderLog, via?: Outbound): void {
     const interval = this.config.intervalSeconds * 1000;
     if (this.config.vehicle !== 'http' || interval <= 0) return;
     const due = this.updatedAt === undefined ? interval : Math.max(1000, this.cacheTime() + interval - Date.now());
     this.timer = setTimeout(() => {
-      this.refresh(fetcher, timeoutMs).then(
+      this.refresh(fetcher, timeoutMs, via).then(
         () => log('info', `rule provider ${this.name}: updated, ${this.count} entries`),
         (error: unknown) => log('warning', `rule provider ${this.name}: refresh failed, keeping the last good copy: ${describeError(error)}`),
-      ).finally(() => this.schedule(fetcher, timeoutMs, log));
+      ).finally(() => this.schedule(fetcher, timeoutMs, log, via));
     }, due);
     this.timer.unref();
   }

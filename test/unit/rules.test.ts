@@ -125,6 +125,11 @@ describe('rules (vectors from specs/clash-rules.md §6)', () => {
     expect(parseRule('FINAL,P', testEnv()).warning).toMatch(/alias of MATCH/);
   });
 
+  it('no-resolve and src are accepted (and ignored) on rules that do not compare an IP; other params are errors', () => {
+    expect(matches('DOMAIN-SUFFIX,a.com,DIRECT,no-resolve', flow('x.a.com'))).toBe(true);
+    expect(() => parseRule('DOMAIN,a.com,DIRECT,bogus', testEnv())).toThrow(/unknown rule parameter 'bogus'/);
+  });
+
   it('prints rules the way Clash logs them', () => {
     expect(String(parseRule('domain-suffix,Example.com,DIRECT', testEnv()).rule)).toBe('DOMAIN-SUFFIX,example.com');
     expect(String(parseRule('MATCH,DIRECT', testEnv()).rule)).toBe('MATCH');

@@ -91,8 +91,8 @@ function ipOptions(type: string, params: string[]): IpRuleOptions {
 }
 
 function build(type: string, payload: string, params: string[], target: string, env: RuleEnv): Rule {
-  const ipTypes = ['IP-CIDR', 'IP-CIDR6', 'SRC-IP-CIDR', 'IP-SUFFIX', 'SRC-IP-SUFFIX', 'GEOIP', 'SRC-GEOIP', 'IP-ASN', 'SRC-IP-ASN', 'RULE-SET'];
-  if (params.length > 0 && !ipTypes.includes(type)) throw new Error(`${type} takes no parameters, got '${params.join(',')}'`);
+  // no-resolve and src only mean something to IP rules and RULE-SET; elsewhere mihomo ignores them.
+  ipOptions(type, params);
   switch (type) {
     case 'DOMAIN':
       return new DomainRule(type, normalizeHost(normalizePattern(payload)), target);

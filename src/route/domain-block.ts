@@ -2,6 +2,7 @@ import type { Flow } from '../adapter/flow.js';
 import type { Rule } from '../adapter/router.js';
 import { ruleHost } from './rule/base.js';
 import { DomainRule, DomainSuffixRule } from './rule/domain.js';
+import { properSuffixes } from './match/domain-set.js';
 
 /**
  * A run of consecutive DOMAIN / DOMAIN-SUFFIX rules compiled into two hash maps, so a flow
@@ -32,8 +33,8 @@ export class DomainBlock {
     const host = ruleHost(flow);
     if (host === undefined) return -1;
     let best = this.exact.get(host) ?? this.suffix.get(host) ?? Infinity;
-    for (let i = host.indexOf('.'); i >= 0; i = host.indexOf('.', i + 1)) {
-      const index = this.suffix.get(host.slice(i + 1));
+    for (const suffix of properSuffixes(host)) {
+      const index = this.suffix.get(suffix);
       if (index !== undefined && index < best) best = index;
     }
     return best === Infinity ? -1 : best;

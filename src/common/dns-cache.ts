@@ -1,5 +1,6 @@
 import { lookup as systemLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { setBounded } from './bounded-map.js';
 
 /** How DNS answers are cached. */
 export interface DnsCacheOptions {
@@ -63,12 +64,7 @@ export class DnsCache {
   };
 
   private remember(hostname: string, addresses: LookupAddress[]): void {
-    this.entries.delete(hostname);
-    this.entries.set(hostname, { addresses, expires: Date.now() + this.options.ttlMs });
-    if (this.entries.size > this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    setBounded(this.entries, hostname, { addresses, expires: Date.now() + this.options.ttlMs }, this.options.maxEntries);
   }
 }
 

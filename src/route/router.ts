@@ -28,6 +28,9 @@ export interface RouterOptions {
   globalTarget?: string;
 }
 
+/** The groups of a decision that went through none (shared, never mutated). */
+const noGroups: readonly OutboundGroup[] = [];
+
 /** Per-decision state the rule walk shares with its driver. */
 interface WalkState {
   /** True once the destination IP is known or a lookup was tried. */
@@ -153,9 +156,9 @@ export class RuleRouter implements Router {
     let outbound = top;
     let chain = top.name;
     let closing = '';
-    const groups: OutboundGroup[] = [];
+    let groups: OutboundGroup[] | undefined;
     while (isGroup(outbound)) {
-      groups.push(outbound);
+      (groups ??= []).push(outbound);
       outbound = outbound.pick(flow);
       chain += `[${outbound.name}`;
       closing += ']';
@@ -166,7 +169,7 @@ export class RuleRouter implements Router {
     }
     if (outbound.type === 'Pass') return undefined;
     if (flow.network === 'udp' && !(top.supportsUdp() && outbound.supportsUdp())) return undefined;
-    return { outbound, groups, chain: chain + closing, rule };
+    return { outbound, groups: groups ?? noGroups, chain: chain + closing, rule };
   }
 
   private direct(flow: Flow): Decision {

@@ -1,5 +1,6 @@
 import type { Flow } from '../../adapter/flow.js';
 import type { Outbound } from '../../adapter/outbound.js';
+import { setBounded } from '../../common/bounded-map.js';
 import { Group, type GroupOptions } from './group.js';
 import { HealthCheck, type HealthCheckOptions } from './health-check.js';
 
@@ -61,8 +62,7 @@ export class LoadBalanceGroup extends Group {
     const held = this.sticky.get(key);
     if (held && held.until > now && pool.includes(this.members[held.member]!)) return this.members[held.member]!;
     const member = pool[jumpHash(hash32(key), pool.length)]!;
-    if (this.sticky.size >= stickyMax) this.sticky.delete(this.sticky.keys().next().value!);
-    this.sticky.set(key, { member: this.members.indexOf(member), until: now + stickyMs });
+    setBounded(this.sticky, key, { member: this.members.indexOf(member), until: now + stickyMs }, stickyMax);
     return member;
   }
 

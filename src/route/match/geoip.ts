@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Reader, type Response } from 'maxmind';
 import { normalizeHost } from '../../common/address.js';
+import { setBounded } from '../../common/bounded-map.js';
 import { IpRangeSet, parsePrefix, type IpWords } from './ip-set.js';
 
 /** The country database bundled with sluice (CC BY 4.0, NRO; see geoip/README.md). */
@@ -40,8 +41,8 @@ interface AsnRecord {
 const cacheSize = 4096;
 
 /**
- * One .mmdb lookup per IP, remembered in a small insertion-ordered cache (the oldest entry goes
- * when it is full); a lookup that throws counts as no record.
+ * One .mmdb lookup per IP, remembered in a small bounded cache; a lookup that throws counts
+ * as no record.
  */
 class CachedLookup<R, V> {
   private readonly cache = new Map<string, V>();
@@ -61,8 +62,7 @@ class CachedLookup<R, V> {
       record = null;
     }
     const value = this.pick(record);
-    if (this.cache.size >= cacheSize) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(ip, value);
+    setBounded(this.cache, ip, value, cacheSize);
     return value;
   }
 }

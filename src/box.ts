@@ -15,6 +15,8 @@ import { handleMixed } from './protocol/mixed/inbound.js';
 import { handleSocks } from './protocol/socks/inbound.js';
 import { RuleRouter } from './route/router.js';
 import { buildGroupOutbounds, type AnyGroup } from './route/group/build.js';
+import { DelayHistory } from './route/group/delay-history.js';
+import { Controller } from './controller/server.js';
 import { LoadBalanceGroup } from './route/group/load-balance.js';
 import { RelayGroup } from './route/group/relay.js';
 import { AutoGroup } from './route/group/url-test.js';
@@ -44,15 +46,23 @@ export class Box {
   readonly router: RuleRouter;
   /** Proxy groups, GLOBAL included. */
   readonly groups: readonly AnyGroup[];
+  /** Every delay test's result, per outbound (health checks and the controller). */
+  readonly delays = new DelayHistory();
   private readonly fetcher: Fetcher;
+  /** The DNS cache every outbound shares. */
+  readonly dns: DnsCache;
+  /** The controller API, when configured. */
+  readonly controller: Controller | undefined;
 
   constructor(
     readonly config: LoadedConfig,
-    private readonly logger: Logger,
+    /** Where everything logs. */
+    readonly logger: Logger,
     seams: BoxSeams = {},
   ) {
     const { timeouts } = config;
     const dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs, resolve: seams.resolve });
+    this.dns = dns;
     const outbounds = new Map<string, Outbound>();
     const add = (outbound: Outbound): void => void outbounds.set(outbound.name, outbound);
     add(new DirectOutbound('DIRECT', dns, timeouts.connectMs));
@@ -63,7 +73,7 @@ export class Box {
     for (const proxy of config.proxies) {
       add(proxy.type === 'direct' ? new DirectOutbound(proxy.name, dns, timeouts.connectMs) : vmessOutbound(proxy, dns, timeouts.connectMs));
     }
-    this.groups = buildGroupOutbounds(config.groups, outbounds, config.storeSelected && config.home !== packageHome ? config.home : undefined);
+    this.groups = buildGroupOutbounds(config.groups, outbounds, config.storeSelected && config.home !== packageHome ? config.home : undefined, this.delays);
     this.outbounds = outbounds;
     this.fetcher = seams.fetch ?? undiciFetcher;
 
@@ -71,6 +81,7 @@ export class Box {
       dns.resolveAll(host).then((all) => all[0]?.address, () => undefined);
     this.router = new RuleRouter({ rules: config.rules, subRules: config.subRules, outbounds, resolve, mode: config.mode, globalTarget: 'GLOBAL' });
     this.dispatcher = new Dispatcher(this.router, logger, timeouts, config.sniffer);
+    this.controller = config.controller ? new Controller(this, config.controller) : undefined;
     this.inbounds = config.listeners.map(
       (listener) =>
         new TcpListener(
@@ -105,11 +116,21 @@ export class Box {
       const { address, port } = inbound.address();
       this.logger.info(`listening ${inbound.type} ${inbound.name} on ${address}:${port}`);
     }
+    if (this.controller) {
+      try {
+        await this.controller.start();
+      } catch (error) {
+        await Promise.all(started.map((s) => s.close()));
+        throw new Error(`external-controller: ${describeError(error)}`, { cause: error });
+      }
+      const { address, port } = this.controller.address();
+      this.logger.info(`controller API on ${address}:${port}`);
+    }
   }
 
   /** Stops accepting, gives open flows `graceMs` to finish, then ends the rest. */
   async close(graceMs = this.config.timeouts.shutdownGraceMs): Promise<void> {
-    await Promise.all(this.inbounds.map((inbound) => inbound.close()));
+    await Promise.all([...this.inbounds.map((inbound) => inbound.close()), this.controller?.close()]);
     await this.dispatcher.drain(graceMs);
     for (const provider of this.config.providers) provider.stop();
     await Promise.all(this.groups.map((group) => (group instanceof RelayGroup ? undefined : group.close())));
@@ -138,5 +159,12 @@ export class Box {
       clearTimeout(timer);
     }
     for (const provider of this.config.providers) provider.schedule(this.fetcher, timeoutMs, log, via(provider));
+  }
+
+  /** Downloads an http provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
+  async refreshProvider(provider: RuleProvider): Promise<void> {
+    if (provider.config.vehicle !== 'http') return provider.loadLocal();
+    const via = provider.config.proxy ? this.outbounds.get(provider.config.proxy) : undefined;
+    await provider.refresh(this.fetcher, this.config.timeouts.providerDownloadMs, via);
   }
 }

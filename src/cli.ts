@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { version } from './version.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
 import { Box } from './box.js';
@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'pubkey':
       return pubkey();
     case 'version':
-      return print(`sluice ${packageVersion()}`);
+      return print(`sluice ${version}`);
     case 'bench':
       await (await import('./bench/index.js')).runBench();
       return 0;
@@ -131,7 +131,7 @@ async function run(file: string | undefined, level: string | undefined, format: 
     logger.error(describeError(error));
     return 1;
   }
-  logger.info(`sluice ${packageVersion()} started with ${file ?? 'the default config'}`);
+  logger.info(`sluice ${version} started with ${file ?? 'the default config'}`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -166,10 +166,6 @@ function load(file: string | URL): LoadedConfig | undefined {
   }
 }
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function print(text: string): number {
   process.stdout.write(text + '\n');

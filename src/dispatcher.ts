@@ -39,8 +39,12 @@ export class Dispatcher {
   private readonly flows = new Map<number, Entry>();
   private idleWaiters: (() => void)[] = [];
   private readonly stop = new AbortController();
+  private closedUp = 0;
+  private closedDown = 0;
 
   private readonly sniffer: Sniffer | undefined;
+  /** Sniffing on or off for new flows (PATCH /configs `sniffing`); only matters when `sniffer:` is configured. */
+  sniffing: boolean;
 
   constructor(
     private readonly router: Router,
@@ -50,6 +54,7 @@ export class Dispatcher {
     sniffing?: SnifferConfig,
   ) {
     this.sniffer = sniffing ? new Sniffer(sniffing) : undefined;
+    this.sniffing = this.sniffer !== undefined;
   }
 
   /** Aborted when the grace period of a shutdown is over; long-lived sessions (UDP associations) end on it. */
@@ -60,6 +65,29 @@ export class Dispatcher {
   /** Number of flows not yet closed. */
   get activeCount(): number {
     return this.flows.size;
+  }
+
+  /** The open flows, oldest first. */
+  active(): Flow[] {
+    return [...this.flows.values()].map((entry) => entry.flow);
+  }
+
+  /** Bytes moved since start, closed flows included. */
+  totals(): { up: number; down: number } {
+    let up = this.closedUp;
+    let down = this.closedDown;
+    for (const { flow } of this.flows.values()) {
+      up += flow.bytesUp;
+      down += flow.bytesDown;
+    }
+    return { up, down };
+  }
+
+  /** Ends an open flow (the controller's DELETE /connections/:id); false when there is none. */
+  abortFlow(id: number, reason: Error): boolean {
+    const entry = this.flows.get(id);
+    entry?.abort.abort(reason);
+    return entry !== undefined;
   }
 
   /** Registers a new flow; the destination is normalized and an IP literal becomes `flow.ip`. */
@@ -89,7 +117,7 @@ export class Dispatcher {
    */
   async connect(flow: Flow, client?: SniffClient): Promise<Duplex> {
     try {
-      if (client && this.sniffer) await this.sniffer.apply(flow, client);
+      if (client && this.sniffer && this.sniffing) await this.sniffer.apply(flow, client);
       const decision = await this.route(flow);
       return await decision.outbound.dial(flow).catch((error: unknown) => {
         for (const group of decision.groups) group.reportFailure?.();
@@ -129,6 +157,8 @@ export class Dispatcher {
    */
   close(flow: Flow, error?: Error): void {
     if (!this.flows.delete(flow.id)) return;
+    this.closedUp += flow.bytesUp;
+    this.closedDown += flow.bytesDown;
     this.logClosed(flow, error);
     if (this.flows.size === 0) {
       const waiters = this.idleWaiters;
@@ -150,6 +180,8 @@ export class Dispatcher {
     const decision = await this.router.decide(flow);
     flow.rule = decision.rule?.toString() ?? '';
     flow.outbound = decision.chain;
+    flow.chains = [decision.outbound.name, ...decision.groups.map((g) => g.name).reverse()];
+    if (decision.rule) flow.matched = { type: decision.rule.type, payload: decision.rule.payload };
     return decision;
   }
 

@@ -39,8 +39,12 @@ export interface Flow {
   user?: string;
   /** The rule that chose the outbound, as written (`DOMAIN-SUFFIX,example.com`); empty for none. */
   rule?: string;
-  /** Name of the outbound that carries the flow. */
+  /** Name of the outbound that carries the flow, as logs show it (`PROXY[hk-01]`). */
   outbound?: string;
+  /** The outbound that carries the flow, then each group it was picked through, ending with the rule's target. */
+  chains?: readonly string[];
+  /** Type and payload of the rule that matched, when one did. */
+  matched?: { readonly type: string; readonly payload: string };
   /** Bytes from client to destination. */
   bytesUp: number;
   /** Bytes from destination to client. */

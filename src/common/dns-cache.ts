@@ -63,6 +63,11 @@ export class DnsCache {
     );
   };
 
+  /** Forgets every cached answer (the controller's POST /cache/dns/flush). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   private remember(hostname: string, addresses: LookupAddress[]): void {
     setBounded(this.entries, hostname, { addresses, expires: Date.now() + this.options.ttlMs }, this.options.maxEntries);
   }

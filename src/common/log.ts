@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import { Subject } from 'rxjs';
 
 /** Clash/mihomo log levels, most severe first; `silent` logs nothing. */
 export const logLevels = ['silent', 'error', 'warning', 'info', 'debug'] as const;
@@ -51,9 +52,21 @@ export class BatchedStderr implements LogSink {
   }
 }
 
-/** A leveled logger writing human-readable or JSON lines to a sink. */
+/** One log record as subscribers (the controller's /logs) see it. */
+export interface LogEvent {
+  /** Severity. */
+  level: Exclude<LogLevel, 'silent'>;
+  /** The message with its fields, as the text format prints it. */
+  text: string;
+  /** When it was logged. */
+  time: Date;
+}
+
+/** A leveled logger writing human-readable or JSON lines to a sink, and publishing records to subscribers. */
 export class Logger {
   private threshold: number;
+  /** Every record written (at or above the level), for live subscribers; nothing is built when nobody listens. */
+  readonly events = new Subject<LogEvent>();
 
   constructor(
     level: LogLevel = 'info',
@@ -89,21 +102,35 @@ export class Logger {
     this.log('debug', message, fields);
   }
 
+  /** The current level. */
+  get level(): LogLevel {
+    return logLevels[this.threshold]!;
+  }
+
   private log(level: Exclude<LogLevel, 'silent'>, message: string, fields?: LogFields): void {
     if (rank[level] > this.threshold) return;
-    const time = new Date().toISOString();
+    const now = new Date();
+    const time = now.toISOString();
     if (this.format === 'json') {
       this.sink.write(JSON.stringify({ time, level, msg: message, ...fields }) + '\n');
+      if (this.events.observed) this.events.next({ level, text: withFields(message, fields), time: now });
       return;
     }
-    let line = `${time} ${level.toUpperCase().padEnd(7)} ${message}`;
-    if (fields) {
-      for (const [key, value] of Object.entries(fields)) {
-        if (value === undefined) continue;
-        const text = String(value);
-        line += ` ${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
-      }
-    }
-    this.sink.write(line + '\n');
+    const text = withFields(message, fields);
+    this.sink.write(`${time} ${level.toUpperCase().padEnd(7)} ${text}\n`);
+    if (this.events.observed) this.events.next({ level, text, time: now });
   }
+}
+
+/** `message key=value …`, quoting values with spaces, quotes or `=`. */
+function withFields(message: string, fields: LogFields | undefined): string {
+  let line = message;
+  if (fields) {
+    for (const [key, value] of Object.entries(fields)) {
+      if (value === undefined) continue;
+      const text = String(value);
+      line += ` ${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+    }
+  }
+  return line;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
-import { normalizeHost } from '../common/address.js';
+import { normalizeHost, parseHostPort } from '../common/address.js';
 import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
 import type { RouterMode } from '../route/router.js';
@@ -13,7 +13,7 @@ import { buildSniffer, type RawSniffer } from './sniffer.js';
 import { decodeKey } from '../protocol/pqtunnel/keys.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
 import { ConfigError, describeSchemaError, showValue } from './errors.js';
-import type { GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts } from './types.js';
+import type { ControllerConfig, GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts } from './types.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,6 +52,8 @@ export interface LoadedConfig {
   home: string;
   /** Remember select-group choices (`profile.store-selected`). */
   storeSelected: boolean;
+  /** The controller API, when `external-controller` is set. */
+  controller: ControllerConfig | undefined;
   /** Time limits. */
   timeouts: Timeouts;
   /** Things the user should know that do not stop loading. */
@@ -91,6 +93,9 @@ interface RawConfig {
   'geoip-database'?: string;
   'asn-database'?: string;
   profile?: { 'store-selected'?: boolean };
+  'external-controller'?: string;
+  secret?: string;
+  'external-controller-cors'?: { 'allow-origins'?: string[]; 'allow-private-network'?: boolean };
   timeouts?: Partial<Record<string, number>>;
 }
 
@@ -256,6 +261,7 @@ function build(raw: RawConfig, ignored: string[], home: string): LoadedConfig {
   const seconds = { ...defaultTimeouts, ...raw.timeouts };
   const ms = (key: string): number => Math.round(seconds[key]! * 1000);
   const sniffer = buildSniffer(raw.sniffer, routing.env, problems, ms('sniff'));
+  const controller = controllerConfig(raw, problems, warnings);
   if (raw.sniffer?.sniff?.QUIC) warnings.push('sniffer.sniff.QUIC: QUIC sniffing is not supported yet, ignored');
   if (problems.length > 0) throw new ConfigError(problems);
   const timeouts: Timeouts = {
@@ -281,9 +287,31 @@ function build(raw: RawConfig, ignored: string[], home: string): LoadedConfig {
     sniffer,
     home,
     storeSelected: raw.profile?.['store-selected'] ?? true,
+    controller,
     timeouts,
     warnings,
     tunnels,
+  };
+}
+
+/** `external-controller: host:port` (`:9090` listens on every address, as in mihomo). */
+function controllerConfig(raw: RawConfig, problems: string[], warnings: string[]): ControllerConfig | undefined {
+  const text = raw['external-controller'];
+  if (text === undefined || text === '') return undefined;
+  const address = parseHostPort(text.startsWith(':') ? `0.0.0.0${text}` : text);
+  if (!address) {
+    problems.push(`external-controller: expected host:port, got ${showValue(text)}`);
+    return undefined;
+  }
+  const secret = raw.secret ?? '';
+  if (!isLoopback(address.host) && secret === '') warnings.push(`external-controller: ${text} is reachable from other hosts and has no secret`);
+  const cors = raw['external-controller-cors'];
+  return {
+    host: normalizeHost(address.host),
+    port: address.port,
+    secret,
+    allowOrigins: cors?.['allow-origins'] ?? ['*'],
+    allowPrivateNetwork: cors?.['allow-private-network'] ?? true,
   };
 }
 

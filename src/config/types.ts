@@ -146,3 +146,17 @@ export interface SnifferConfig {
   /** Milliseconds to wait for the client's first bytes. */
   timeoutMs: number;
 }
+
+/** `external-controller` and its settings. */
+export interface ControllerConfig {
+  /** Listen address. */
+  host: string;
+  /** Listen port. */
+  port: number;
+  /** Bearer secret; empty = no authentication. */
+  secret: string;
+  /** CORS origins (`*` = any). */
+  allowOrigins: string[];
+  /** Answer Private Network Access preflights. */
+  allowPrivateNetwork: boolean;
+}

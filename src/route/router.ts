@@ -53,7 +53,11 @@ export class RuleRouter implements Router {
    */
   private readonly stepNeedsIp: Uint8Array;
 
+  /** Routing mode; the controller's PATCH /configs changes it for new flows. */
+  mode: RouterMode;
+
   constructor(private readonly options: RouterOptions) {
+    this.mode = options.mode ?? 'rule';
     this.subRules = options.subRules ?? new Map();
     this.steps = options.rules.some((r) => r instanceof SubRule) ? undefined : compileRules(options.rules);
     this.stepNeedsIp = Uint8Array.from(this.steps ?? [], (step) =>
@@ -67,7 +71,7 @@ export class RuleRouter implements Router {
   }
 
   decide(flow: Flow): Decision | Promise<Decision> {
-    const mode = this.options.mode ?? 'rule';
+    const mode = this.mode;
     if (mode !== 'rule') return this.settle(mode === 'direct' ? 'DIRECT' : (this.options.globalTarget ?? 'DIRECT'), flow) ?? this.direct(flow);
     const state: WalkState = { resolved: flow.ip !== undefined };
     if (this.steps) {

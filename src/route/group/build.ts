@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Outbound } from '../../adapter/outbound.js';
 import type { GroupConfig } from '../../config/types.js';
+import type { DelayHistory } from './delay-history.js';
 import { Group } from './group.js';
 import { LoadBalanceGroup } from './load-balance.js';
 import { RelayGroup } from './relay.js';
@@ -12,7 +13,12 @@ import { AutoGroup } from './url-test.js';
 export type AnyGroup = Group | RelayGroup;
 
 /** Builds every group and links members by name; `outbounds` receives the groups too. */
-export function buildGroupOutbounds(configs: readonly GroupConfig[], outbounds: Map<string, Outbound>, storeDir: string | undefined): AnyGroup[] {
+export function buildGroupOutbounds(
+  configs: readonly GroupConfig[],
+  outbounds: Map<string, Outbound>,
+  storeDir: string | undefined,
+  history?: DelayHistory,
+): AnyGroup[] {
   const store = storeDir ? new SelectionStore(join(storeDir, 'cache.json')) : undefined;
   const groups = configs.map((c): AnyGroup => {
     const options = { name: c.name, members: c.members, disableUdp: c.disableUdp };
@@ -22,9 +28,9 @@ export function buildGroupOutbounds(configs: readonly GroupConfig[], outbounds: 
         return new SelectGroup(options, store);
       case 'url-test':
       case 'fallback':
-        return new AutoGroup(options, c.type, check, c.toleranceMs);
+        return new AutoGroup(options, c.type, check, c.toleranceMs, history);
       case 'load-balance':
-        return new LoadBalanceGroup(options, c.strategy, check);
+        return new LoadBalanceGroup(options, c.strategy, check, history);
       case 'relay':
         return new RelayGroup(c.name, c.members);
     }

@@ -27,6 +27,11 @@ export abstract class Group implements OutboundGroup {
     return this.options.name;
   }
 
+  /** Member names in config order. */
+  get memberNames(): string[] {
+    return [...this.options.members];
+  }
+
   /** Resolves member names; every name must exist (the loader checked). */
   link(outbounds: ReadonlyMap<string, Outbound>): void {
     this.members = this.options.members.map((name) => outbounds.get(name)!);

@@ -1,5 +1,6 @@
 import type { Outbound } from '../../adapter/outbound.js';
 import { clientThrough } from '../http/through.js';
+import type { DelayHistory } from './delay-history.js';
 import { parsePortList, portInRanges, type PortRange } from '../rule/ports.js';
 
 /** Health-check settings of a url-test, fallback or load-balance group. */
@@ -41,6 +42,8 @@ export class HealthCheck {
     private readonly members: () => readonly Outbound[],
     /** Called after each round (groups re-pick). */
     private readonly onRound: () => void,
+    /** Told every result, for the controller's proxy history. */
+    private readonly recorder?: DelayHistory,
   ) {
     this.statuses = options.expectedStatus && options.expectedStatus !== '*' ? parsePortList(options.expectedStatus) : undefined;
   }
@@ -96,21 +99,30 @@ export class HealthCheck {
     if (entry.history.length > 10) entry.history.shift();
     entry.alive = delay > 0;
     this.health.set(member.name, entry);
+    this.recorder?.record(member.name, this.options.url, delay);
     return delay;
   }
 
-  private async measure(member: Outbound): Promise<number> {
-    const url = new URL(this.options.url);
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
-    const started = performance.now();
-    const client = clientThrough(member, url, signal, this.options.timeoutMs);
-    try {
-      const response = await client.request({ path: url.pathname + url.search, method: 'HEAD', signal });
-      await response.body.dump();
-      if (this.statuses && !portInRanges(response.statusCode, this.statuses)) throw new Error(`status ${response.statusCode}`);
-      return performance.now() - started;
-    } finally {
-      await client.destroy().catch(() => {});
-    }
+  private measure(member: Outbound): Promise<number> {
+    return measureDelay(member, this.options.url, this.options.timeoutMs, this.statuses);
+  }
+}
+
+/**
+ * One delay test: HTTP HEAD to `url` through `outbound`, milliseconds from dial start to the
+ * response headers. Rejects on failure, on a status outside `statuses`, or after `timeoutMs`.
+ */
+export async function measureDelay(outbound: Outbound, rawUrl: string, timeoutMs: number, statuses?: PortRange[]): Promise<number> {
+  const url = new URL(rawUrl);
+  const signal = AbortSignal.timeout(timeoutMs);
+  const started = performance.now();
+  const client = clientThrough(outbound, url, signal, timeoutMs);
+  try {
+    const response = await client.request({ path: url.pathname + url.search, method: 'HEAD', signal });
+    await response.body.dump();
+    if (statuses && !portInRanges(response.statusCode, statuses)) throw new Error(`status ${response.statusCode}`);
+    return performance.now() - started;
+  } finally {
+    await client.destroy().catch(() => {});
   }
 }

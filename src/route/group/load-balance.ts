@@ -2,6 +2,7 @@ import type { Flow } from '../../adapter/flow.js';
 import type { Outbound } from '../../adapter/outbound.js';
 import { setBounded } from '../../common/bounded-map.js';
 import { Group, type GroupOptions } from './group.js';
+import type { DelayHistory } from './delay-history.js';
 import { HealthCheck, type HealthCheckOptions } from './health-check.js';
 
 /** load-balance strategies. */
@@ -43,12 +44,18 @@ export class LoadBalanceGroup extends Group {
   readonly type = 'LoadBalance';
   /** The group's health checks. */
   readonly health: HealthCheck;
+  /** Health-check URL (the API's `testUrl`). */
+  readonly testUrl: string;
+  /** Statuses counted as healthy (the API's `expectedStatus`). */
+  readonly expectedStatus: string;
   private next = 0;
   private readonly sticky = new Map<string, { member: number; until: number }>();
 
-  constructor(options: GroupOptions, private readonly strategy: BalanceStrategy, check: HealthCheckOptions) {
+  constructor(options: GroupOptions, private readonly strategy: BalanceStrategy, check: HealthCheckOptions, history?: DelayHistory) {
     super(options);
-    this.health = new HealthCheck(check, () => this.members, () => {});
+    this.testUrl = check.url;
+    this.expectedStatus = check.expectedStatus ?? '*';
+    this.health = new HealthCheck(check, () => this.members, () => {}, history);
   }
 
   pick(flow: Flow): Outbound {

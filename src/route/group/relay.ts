@@ -12,7 +12,8 @@ export class RelayGroup implements Outbound {
 
   constructor(
     readonly name: string,
-    private readonly memberNames: string[],
+    /** The hops in order. */
+    readonly memberNames: string[],
   ) {}
 
   /** Resolves member names. */

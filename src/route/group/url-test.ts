@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
 import type { Outbound, StreamDialer } from '../../adapter/outbound.js';
 import { Group, type GroupOptions } from './group.js';
+import type { DelayHistory } from './delay-history.js';
 import { HealthCheck, type HealthCheckOptions } from './health-check.js';
 
 /**
@@ -12,6 +13,10 @@ export class AutoGroup extends Group {
   readonly type: 'URLTest' | 'Fallback';
   /** The group's health checks. */
   readonly health: HealthCheck;
+  /** Health-check URL (the API's `testUrl`). */
+  readonly testUrl: string;
+  /** Statuses counted as healthy (the API's `expectedStatus`). */
+  readonly expectedStatus: string;
   private current = 0;
   private pinned: string | undefined;
 
@@ -20,10 +25,18 @@ export class AutoGroup extends Group {
     private readonly mode: 'url-test' | 'fallback',
     check: HealthCheckOptions,
     private readonly toleranceMs = 0,
+    history?: DelayHistory,
   ) {
     super(options);
     this.type = mode === 'url-test' ? 'URLTest' : 'Fallback';
-    this.health = new HealthCheck(check, () => this.members, () => this.choose());
+    this.testUrl = check.url;
+    this.expectedStatus = check.expectedStatus ?? '*';
+    this.health = new HealthCheck(check, () => this.members, () => this.choose(), history);
+  }
+
+  /** The pinned member, or undefined. */
+  get fixed(): string | undefined {
+    return this.pinned;
   }
 
   /** Name of the member in use. */

@@ -1,0 +1,263 @@
+import type { Outbound } from '../adapter/outbound.js';
+import type { Box } from '../box.js';
+import { describeError } from '../common/errors.js';
+import { logLevels, type LogLevel } from '../common/log.js';
+import { measureDelay } from '../route/group/health-check.js';
+import { AutoGroup } from '../route/group/url-test.js';
+import { SelectGroup } from '../route/group/select.js';
+import type { RouterMode } from '../route/router.js';
+import { parsePortList } from '../route/rule/ports.js';
+import { connectionsSnapshot, streamConnections, streamLogs, streamMemory, streamTraffic, type StreamSink } from './streams.js';
+import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
+import { version } from '../version.js';
+
+/** An answer: status and JSON body (none for 204). */
+export interface Reply {
+  /** HTTP status. */
+  status: number;
+  /** JSON body; undefined for an empty response. */
+  body?: Json;
+}
+
+/** An error the API answers with `{"message": …}`. */
+export class HttpError extends Error {
+  constructor(
+    /** HTTP status. */
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const notFound = (): HttpError => new HttpError(404, 'Resource not found');
+const bodyInvalid = (): HttpError => new HttpError(400, 'Body invalid');
+const noContent: Reply = { status: 204 };
+
+function parseJson(body: string | undefined): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(body || '{}');
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // Falls through to the error.
+  }
+  throw bodyInvalid();
+}
+
+/** Every outbound and group, GLOBAL's order (config order) for groups. */
+function allProxies(box: Box): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const outbound of box.outbounds.values()) out[outbound.name] = proxyView(outbound, box.delays);
+  return out;
+}
+
+function outboundNamed(box: Box, name: string): Outbound {
+  const outbound = box.outbounds.get(name);
+  if (!outbound) throw notFound();
+  return outbound;
+}
+
+/** Runs the delay test of GET /proxies/:name/delay and records it. */
+async function delayTest(box: Box, outbound: Outbound, url: URL): Promise<Reply> {
+  const timeout = Number(url.searchParams.get('timeout'));
+  const testUrl = url.searchParams.get('url') ?? '';
+  if (!Number.isInteger(timeout) || timeout <= 0 || timeout > 32767 || !/^https?:\/\//.test(testUrl)) throw bodyInvalid();
+  const expected = url.searchParams.get('expected');
+  let statuses;
+  try {
+    statuses = expected && expected !== '*' ? parsePortList(expected) : undefined;
+  } catch {
+    throw bodyInvalid();
+  }
+  const started = Date.now();
+  try {
+    const delay = Math.max(1, Math.round(await measureDelay(outbound, testUrl, timeout, statuses)));
+    box.delays.record(outbound.name, testUrl, delay);
+    return { status: 200, body: { delay } };
+  } catch {
+    box.delays.record(outbound.name, testUrl, 0);
+    if (Date.now() - started >= timeout) throw new HttpError(504, 'Timeout');
+    throw new HttpError(503, 'An error occurred in the delay test');
+  }
+}
+
+
+/** GET /configs: the running general settings, mihomo's shape. */
+function generalView(box: Box): Json {
+  const port = (name: string): number => box.inbounds.find((i) => i.name === name)?.address().port ?? 0;
+  return {
+    port: port('DEFAULT-HTTP'),
+    'socks-port': port('DEFAULT-SOCKS'),
+    'redir-port': 0,
+    'tproxy-port': 0,
+    'mixed-port': port('DEFAULT-MIXED'),
+    tun: { enable: false, device: '', stack: '', 'dns-hijack': [], 'auto-route': false, 'auto-detect-interface': false, 'file-descriptor': 0 },
+    authentication: [],
+    'allow-lan': box.config.listeners.some((l) => l.listen !== '127.0.0.1' && l.listen !== '::1' && l.listen !== 'localhost'),
+    'bind-address': '*',
+    mode: box.router.mode,
+    'log-level': box.logger.level,
+    ipv6: true,
+    sniffing: box.dispatcher.sniffing,
+    'tcp-concurrent': false,
+    'unified-delay': false,
+    'interface-name': '',
+    'routing-mark': 0,
+  };
+}
+
+function patchConfigs(box: Box, body: Record<string, unknown>): Reply {
+  const { mode, sniffing } = body;
+  const level = body['log-level'];
+  if (mode !== undefined && !(typeof mode === 'string' && ['rule', 'global', 'direct'].includes(mode.toLowerCase()))) throw bodyInvalid();
+  if (level !== undefined && !(typeof level === 'string' && (logLevels as readonly string[]).includes(level))) throw bodyInvalid();
+  if (sniffing !== undefined && typeof sniffing !== 'boolean') throw bodyInvalid();
+  const unsupported = ['port', 'socks-port', 'mixed-port', 'redir-port', 'tproxy-port', 'allow-lan', 'bind-address', 'tun'].filter((k) => body[k] !== undefined);
+  if (unsupported.length > 0) throw new HttpError(400, `${unsupported.join(', ')} cannot change at runtime yet: edit the config and restart`);
+  if (typeof mode === 'string') box.router.mode = mode.toLowerCase() as RouterMode;
+  if (typeof level === 'string') box.logger.setLevel(level as LogLevel);
+  if (typeof sniffing === 'boolean') box.dispatcher.sniffing = sniffing && box.config.sniffer !== undefined;
+  return noContent;
+}
+
+/** `PUT /proxies/:` for `PUT /proxies/hk-01`: the request with its name parameters replaced by `:`. */
+function routeKey(method: string, parts: string[]): string {
+  const shape = parts.map((part, i) => {
+    if (i === 1 && ['proxies', 'group', 'connections'].includes(parts[0]!)) return ':';
+    if (i === 2 && parts[0] === 'providers') return ':';
+    return part;
+  });
+  return `${method} /${shape.join('/')}`;
+}
+
+/** Answers one REST request. Throws HttpError for the error replies. */
+export async function handleRequest(box: Box, method: string, url: URL, body: string | undefined): Promise<Reply> {
+  let parts: string[];
+  try {
+    parts = url.pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p));
+  } catch {
+    throw bodyInvalid();
+  }
+  switch (routeKey(method, parts)) {
+    case 'GET /':
+      return { status: 200, body: { hello: 'sluice' } };
+    case 'GET /version':
+      return { status: 200, body: { meta: true, version: `v${version}-sluice` } };
+    case 'GET /configs':
+      return { status: 200, body: generalView(box) };
+    case 'PATCH /configs':
+      return patchConfigs(box, parseJson(body));
+    case 'GET /proxies':
+      return { status: 200, body: { proxies: allProxies(box) } };
+    case 'GET /proxies/:':
+      return { status: 200, body: proxyView(outboundNamed(box, parts[1]!), box.delays) };
+    case 'PUT /proxies/:': {
+      const group = outboundNamed(box, parts[1]!);
+      const { name } = parseJson(body);
+      if (typeof name !== 'string') throw bodyInvalid();
+      if (!(group instanceof SelectGroup || group instanceof AutoGroup)) throw new HttpError(400, 'Must be a Selector');
+      if (!group.memberNames.includes(name)) throw new HttpError(400, 'Selector update error: proxy not exist');
+      group.select(name);
+      return noContent;
+    }
+    case 'DELETE /proxies/:': {
+      const group = outboundNamed(box, parts[1]!);
+      if (!(group instanceof AutoGroup)) throw bodyInvalid();
+      group.select(undefined);
+      return noContent;
+    }
+    case 'GET /proxies/:/delay':
+      return delayTest(box, outboundNamed(box, parts[1]!), url);
+    case 'GET /group':
+      return { status: 200, body: { proxies: box.groups.map((g) => proxyView(g, box.delays)) } };
+    case 'GET /group/:': {
+      const group = box.groups.find((g) => g.name === parts[1]);
+      if (!group) throw notFound();
+      return { status: 200, body: proxyView(group, box.delays) };
+    }
+    case 'GET /group/:/delay':
+      return groupDelay(box, parts[1]!, url);
+    case 'GET /rules':
+      return { status: 200, body: rulesView(box.router.list()) };
+    case 'GET /providers/proxies':
+      return { status: 200, body: { providers: { default: defaultProxyProvider(box) } } };
+    case 'GET /providers/rules':
+      return { status: 200, body: { providers: Object.fromEntries(box.config.providers.map((p) => [p.name, ruleProviderView(p)])) } };
+    case 'PUT /providers/rules/:': {
+      const provider = box.config.providers.find((p) => p.name === parts[2]);
+      if (!provider) throw notFound();
+      try {
+        await box.refreshProvider(provider);
+      } catch (error) {
+        throw new HttpError(503, describeError(error));
+      }
+      return noContent;
+    }
+    case 'GET /connections':
+      return { status: 200, body: connectionsSnapshot(box.dispatcher) };
+    case 'DELETE /connections':
+      for (const flow of box.dispatcher.active()) box.dispatcher.abortFlow(flow.id, new Error('closed by the controller'));
+      return noContent;
+    case 'DELETE /connections/:':
+      box.dispatcher.abortFlow(Number(parts[1]), new Error('closed by the controller'));
+      return noContent;
+    case 'POST /cache/fakeip/flush':
+      return noContent;
+    case 'POST /cache/dns/flush':
+      box.dns.clear();
+      return noContent;
+    case 'POST /configs/geo':
+    case 'POST /upgrade':
+    case 'POST /upgrade/ui':
+      throw new HttpError(501, 'not supported');
+    default:
+      throw notFound();
+  }
+}
+
+function defaultProxyProvider(box: Box): Json {
+  const proxies = box.config.proxies.map((p) => proxyView(box.outbounds.get(p.name)!, box.delays));
+  return { name: 'default', type: 'Proxy', vehicleType: 'Compatible', proxies, testUrl: '', expectedStatus: '*', updatedAt: '0001-01-01T00:00:00Z' };
+}
+
+async function groupDelay(box: Box, name: string, url: URL): Promise<Reply> {
+  const group = box.groups.find((g) => g.name === name);
+  if (!group) throw notFound();
+  const members = group.memberNames.map((member) => box.outbounds.get(member)!);
+  if (group instanceof AutoGroup) group.select(undefined);
+  const results: Record<string, Json> = {};
+  await Promise.all(
+    members.map(async (member) => {
+      try {
+        const reply = await delayTest(box, member, url);
+        results[member.name] = (reply.body as { delay: number }).delay;
+      } catch {
+        // Failed members are left out of the map, as mihomo does.
+      }
+    }),
+  );
+  if (Object.keys(results).length === 0) throw new HttpError(504, 'get delay: all proxies timeout');
+  return { status: 200, body: results };
+}
+
+/** Starts a stream (/traffic, /memory, /logs, /connections) on a WebSocket or chunked response. */
+export function handleStream(box: Box, url: URL, sink: StreamSink): void {
+  switch (url.pathname) {
+    case '/traffic':
+      return streamTraffic(box.dispatcher, sink);
+    case '/memory':
+      return streamMemory(sink);
+    case '/connections': {
+      const interval = Number(url.searchParams.get('interval') ?? 1000);
+      if (!Number.isInteger(interval) || interval < 10) throw bodyInvalid();
+      return streamConnections(box.dispatcher, sink, interval);
+    }
+    case '/logs': {
+      const level = url.searchParams.get('level') ?? 'info';
+      if (!(logLevels as readonly string[]).includes(level)) throw bodyInvalid();
+      return streamLogs(box.logger, level as LogLevel, url.searchParams.get('format') === 'structured', sink);
+    }
+    default:
+      throw notFound();
+  }
+}

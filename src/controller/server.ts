@@ -1,0 +1,167 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Box } from '../box.js';
+import type { StreamSink } from './streams.js';
+import { handleRequest, handleStream, HttpError, type Reply } from './api.js';
+import type { Json } from './views.js';
+
+/** `external-controller` settings. */
+export interface ControllerOptions {
+  /** Listen address. */
+  host: string;
+  /** Listen port; 0 picks one. */
+  port: number;
+  /** Bearer secret; empty = no authentication. */
+  secret: string;
+  /** Origins allowed by CORS (`*` = any). */
+  allowOrigins: string[];
+  /** Answer Private Network Access preflights. */
+  allowPrivateNetwork: boolean;
+}
+
+/** Paths that can be consumed as a WebSocket or an endless chunked response. */
+const streamPaths = new Set(['/traffic', '/memory', '/logs', '/connections']);
+/** A stream consumer with this much unsent is too slow: documents are dropped for it. */
+const maxBuffered = 1 << 20;
+
+/** The Clash-compatible external controller: REST and WebSocket on one port (controller-api.md). */
+export class Controller {
+  private readonly server: Server;
+  private readonly sockets = new WebSocketServer({ noServer: true });
+  private readonly secret: Buffer;
+
+  constructor(
+    private readonly box: Box,
+    /** Settings. */
+    readonly options: ControllerOptions,
+  ) {
+    this.secret = Buffer.from(options.secret);
+    this.server = createServer((req, res) => void this.onRequest(req, res));
+    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+  }
+
+  /** Starts listening. */
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** The bound address. */
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Stops listening and closes every open stream. */
+  async close(): Promise<void> {
+    for (const client of this.sockets.clients) client.terminate();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private authorized(req: IncomingMessage, url: URL): boolean {
+    if (this.secret.length === 0) return true;
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7) : url.searchParams.get('token') ?? '';
+    const given = Buffer.from(token);
+    return given.length === this.secret.length && timingSafeEqual(given, this.secret);
+  }
+
+  private cors(req: IncomingMessage, res: ServerResponse): void {
+    const origin = req.headers.origin;
+    const { allowOrigins } = this.options;
+    if (allowOrigins.includes('*')) res.setHeader('Access-Control-Allow-Origin', '*');
+    else if (origin && allowOrigins.includes(origin)) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Vary', 'Origin');
+    }
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://controller');
+    this.cors(req, res);
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE');
+      res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization');
+      res.setHeader('Access-Control-Max-Age', '300');
+      if (this.options.allowPrivateNetwork && req.headers['access-control-request-private-network'] === 'true') {
+        res.setHeader('Access-Control-Allow-Private-Network', 'true');
+      }
+      return void res.writeHead(204).end();
+    }
+    if (!this.authorized(req, url)) return send(res, { status: 401, body: { message: 'Unauthorized' } });
+    try {
+      if (req.method === 'GET' && streamPaths.has(url.pathname) && url.pathname !== '/connections') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.flushHeaders();
+        return handleStream(this.box, url, chunkedSink(res));
+      }
+      const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readBody(req);
+      send(res, await handleRequest(this.box, req.method ?? 'GET', url, body));
+    } catch (error) {
+      if (error instanceof HttpError) send(res, { status: error.status, body: { message: error.message } });
+      else send(res, { status: 500, body: { message: (error as Error).message } });
+    }
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://controller');
+    const refuse = (status: number, text: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message: text })}`);
+    };
+    if (!this.authorized(req, url)) return refuse(401, 'Unauthorized');
+    if (!streamPaths.has(url.pathname)) return refuse(404, 'Resource not found');
+    this.sockets.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        handleStream(this.box, url, socketSink(ws));
+      } catch (error) {
+        ws.close(1008, error instanceof HttpError ? error.message : 'Body invalid');
+      }
+    });
+  }
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if (reply.body === undefined) return void res.writeHead(reply.status).end();
+  res.writeHead(reply.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(reply.body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 1 << 22) throw new HttpError(413, 'Body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function chunkedSink(res: ServerResponse): StreamSink {
+  return {
+    send: (document: Json) => {
+      if (res.writableNeedDrain || res.destroyed) return false;
+      res.write(JSON.stringify(document) + '\n');
+      return true;
+    },
+    onClose: (stop) => void res.once('close', stop),
+  };
+}
+
+function socketSink(ws: WebSocket): StreamSink {
+  return {
+    send: (document: Json) => {
+      if (ws.readyState !== ws.OPEN || ws.bufferedAmount > maxBuffered) return false;
+      ws.send(JSON.stringify(document));
+      return true;
+    },
+    onClose: (stop) => void ws.once('close', stop),
+  };
+}

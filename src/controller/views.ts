@@ -1,0 +1,147 @@
+/**
+ * JSON shapes of the Clash/mihomo controller API (shared/specs/controller-api.md §3), built
+ * from sluice's objects. Pure functions: the server only serialises what these return.
+ */
+import type { Flow } from '../adapter/flow.js';
+import { isGroup, type Outbound } from '../adapter/outbound.js';
+import type { Rule } from '../adapter/router.js';
+import type { DelayHistory, DelayRecord } from '../route/group/delay-history.js';
+import { LoadBalanceGroup } from '../route/group/load-balance.js';
+import { RelayGroup } from '../route/group/relay.js';
+import { SelectGroup } from '../route/group/select.js';
+import { AutoGroup } from '../route/group/url-test.js';
+import type { RuleProvider } from '../route/provider/provider.js';
+
+/** A JSON value. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** Rule type → the name mihomo reports (clash-rules.md §5). */
+const ruleApiNames: Record<string, string> = {
+  DOMAIN: 'Domain', 'DOMAIN-SUFFIX': 'DomainSuffix', 'DOMAIN-KEYWORD': 'DomainKeyword', 'DOMAIN-REGEX': 'DomainRegex',
+  'DOMAIN-WILDCARD': 'DomainWildcard', GEOSITE: 'GeoSite', GEOIP: 'GeoIP', 'SRC-GEOIP': 'SrcGeoIP', 'IP-ASN': 'IPASN',
+  'SRC-IP-ASN': 'SrcIPASN', 'IP-CIDR': 'IPCIDR', 'IP-CIDR6': 'IPCIDR', 'SRC-IP-CIDR': 'SrcIPCIDR', 'IP-SUFFIX': 'IPSuffix',
+  'SRC-IP-SUFFIX': 'SrcIPSuffix', 'SRC-PORT': 'SrcPort', 'DST-PORT': 'DstPort', 'IN-PORT': 'InPort', DSCP: 'DSCP',
+  'IN-USER': 'InUser', 'IN-NAME': 'InName', 'IN-TYPE': 'InType', 'PROCESS-NAME': 'ProcessName', 'PROCESS-PATH': 'ProcessPath',
+  'PROCESS-NAME-REGEX': 'ProcessNameRegex', 'PROCESS-PATH-REGEX': 'ProcessPathRegex', 'RULE-SET': 'RuleSet', NETWORK: 'Network',
+  UID: 'Uid', 'SUB-RULE': 'SubRules', MATCH: 'Match', AND: 'AND', OR: 'OR', NOT: 'NOT',
+};
+
+/** The API name of a rule type (`DOMAIN-SUFFIX` → `DomainSuffix`). */
+export function ruleApiName(type: string): string {
+  return ruleApiNames[type] ?? type;
+}
+
+/** Go's RFC 3339 time with fractional seconds, as mihomo prints `time.Time`. */
+export function goTime(time: Date | undefined): string {
+  return time ? time.toISOString() : '0001-01-01T00:00:00Z';
+}
+
+function history(records: readonly DelayRecord[]): Json[] {
+  return records.map((r) => ({ time: goTime(r.time), delay: r.delay }));
+}
+
+/** GET /proxies/:name for a proxy, built-in or group. */
+export function proxyView(outbound: Outbound, delays: DelayHistory): { [key: string]: Json } {
+  const state = delays.of(outbound.name);
+  const extra: { [key: string]: Json } = {};
+  for (const [url, records] of state.byUrl) extra[url] = { alive: (records.at(-1)?.delay ?? 1) > 0, history: history(records) };
+  const view: { [key: string]: Json } = {
+    name: outbound.name,
+    type: outbound.type,
+    udp: outbound.supportsUdp(),
+    alive: (state.history.at(-1)?.delay ?? 1) > 0,
+    history: history(state.history),
+    extra,
+    xudp: false,
+    tfo: false,
+    uot: false,
+    mptcp: false,
+    smux: false,
+    interface: '',
+    'routing-mark': 0,
+    'dialer-proxy': '',
+  };
+  if (outbound instanceof RelayGroup) Object.assign(view, { all: outbound.memberNames, hidden: false, icon: '' });
+  if (!isGroup(outbound)) return view;
+  const all = outbound instanceof SelectGroup || outbound instanceof AutoGroup || outbound instanceof LoadBalanceGroup ? outbound.memberNames : [];
+  Object.assign(view, { all, hidden: false, icon: '' });
+  if (outbound instanceof SelectGroup) view.now = outbound.now;
+  if (outbound instanceof AutoGroup) Object.assign(view, { now: outbound.now, fixed: outbound.fixed ?? '', testUrl: outbound.testUrl, expectedStatus: outbound.expectedStatus });
+  if (outbound instanceof LoadBalanceGroup) Object.assign(view, { testUrl: outbound.testUrl, expectedStatus: outbound.expectedStatus });
+  return view;
+}
+
+/** GET /rules. */
+export function rulesView(rules: readonly Rule[]): Json {
+  return {
+    rules: rules.map((rule, index) => ({
+      index,
+      type: ruleApiName(rule.type),
+      payload: rule.payload,
+      proxy: rule.target,
+      size: rule.type === 'GEOIP' ? 0 : -1,
+    })),
+  };
+}
+
+const behaviorNames = { domain: 'Domain', ipcidr: 'IPCIDR', classical: 'Classical' } as const;
+const formatNames = { yaml: 'YamlRule', text: 'TextRule', mrs: 'MrsRule' } as const;
+const vehicleNames = { file: 'File', http: 'HTTP', inline: 'Inline' } as const;
+
+/** One entry of GET /providers/rules. */
+export function ruleProviderView(provider: RuleProvider): { [key: string]: Json } {
+  const { name, behavior, format, vehicle, payload } = provider.config;
+  const view: { [key: string]: Json } = {
+    name,
+    type: 'Rule',
+    behavior: behaviorNames[behavior],
+    format: vehicle === 'inline' ? '' : formatNames[format],
+    vehicleType: vehicleNames[vehicle],
+    ruleCount: provider.count,
+    updatedAt: goTime(provider.updatedAt),
+  };
+  if (vehicle === 'inline') view.payload = payload ?? [];
+  return view;
+}
+
+const inboundTypeNames: Record<string, string> = { SOCKS5: 'Socks5', HTTP: 'HTTP', HTTPS: 'HTTPS', VMESS: 'Vmess', TUN: 'Tun', INNER: 'Inner' };
+
+/** One entry of GET /connections. */
+export function connectionView(flow: Flow): { [key: string]: Json } {
+  const destinationIsIp = flow.ip !== undefined && flow.ip === flow.destination.host;
+  return {
+    id: String(flow.id),
+    metadata: {
+      network: flow.network,
+      type: inboundTypeNames[flow.inbound.type] ?? flow.inbound.type,
+      sourceIP: flow.source.host,
+      destinationIP: flow.ip ?? '',
+      sourceGeoIP: null,
+      destinationGeoIP: null,
+      sourceIPASN: '',
+      destinationIPASN: '',
+      sourcePort: String(flow.source.port),
+      destinationPort: String(flow.destination.port),
+      inboundIP: '',
+      inboundPort: String(flow.inbound.port),
+      inboundName: flow.inbound.name,
+      inboundUser: flow.user ?? '',
+      host: destinationIsIp ? '' : flow.destination.host,
+      dnsMode: 'normal',
+      uid: 0,
+      process: '',
+      processPath: '',
+      specialProxy: '',
+      specialRules: '',
+      remoteDestination: flow.ip ?? '',
+      dscp: 0,
+      sniffHost: flow.domain ?? '',
+    },
+    upload: flow.bytesUp,
+    download: flow.bytesDown,
+    start: goTime(new Date(flow.start)),
+    chains: [...(flow.chains ?? [])],
+    rule: flow.matched ? ruleApiName(flow.matched.type) : '',
+    rulePayload: flow.matched?.payload ?? '',
+  };
+}

@@ -7,6 +7,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    reporters: ['default'],
+    // hanging-process prints what keeps a worker alive if one ever fails to exit (seen twice, never reproduced).
+    reporters: ['default', 'hanging-process'],
   },
 });

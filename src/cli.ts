@@ -2,6 +2,7 @@ import { version } from './version.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
 import { Box } from './box.js';
+import { fetchStatus, formatStatus, type StatusTarget } from './status.js';
 import { describeError } from './common/errors.js';
 import { BatchedStderr, Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
 import { ConfigError } from './config/errors.js';
@@ -18,6 +19,7 @@ Commands:
   genkey   print a new tunnel private key (base64)
   pubkey   read a tunnel private key on stdin, print its public key
   genpsk   print a new tunnel pre-shared key (base64)
+  status   show a running sluice's listeners, groups, connections and traffic
   version  print the version
   bench    measure the relay on loopback against a baseline (as npm run bench)
 
@@ -32,6 +34,11 @@ Stops on SIGINT/SIGTERM: listeners close, open flows get the shutdown grace peri
 
 Validates FILE against config.schema.json and the rule grammar; prints listeners,
 proxies, rule count and warnings. Exits 1 when the config is invalid.`,
+  status: `Usage: sluice status [-f FILE | --controller URL [--secret S]] [--json]
+
+Asks a running sluice through its controller API (external-controller in FILE, or URL)
+for its listeners, proxies, group choices, open connections and traffic.
+  --json              print the raw answers as one JSON document`,
   uuid: 'Usage: sluice uuid\n\nPrints a random (version 4) UUID.',
   genkey: 'Usage: sluice genkey\n\nPrints a new X25519 private key for the post-quantum tunnel, in base64 (like wg genkey).',
   pubkey: 'Usage: sluice pubkey < private.key\n\nReads a base64 private key on standard input and prints its public key (like wg pubkey).',
@@ -45,6 +52,9 @@ const options = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  controller: { type: 'string' },
+  secret: { type: 'string' },
+  json: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
 
 /** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
@@ -70,6 +80,8 @@ export async function main(argv: string[]): Promise<number> {
       return pubkey();
     case 'version':
       return print(`sluice ${version}`);
+    case 'status':
+      return status(args.config, args.controller, args.secret, args.json ?? false);
     case 'bench':
       await (await import('./bench/index.js')).runBench();
       return 0;
@@ -143,6 +155,29 @@ async function run(file: string | undefined, level: string | undefined, format: 
   await box.close();
   logger.info('stopped');
   return 0;
+}
+
+async function status(file: string | undefined, controller: string | undefined, secret: string | undefined, json: boolean): Promise<number> {
+  let target: StatusTarget;
+  if (controller) target = { url: controller.replace(/\/$/, ''), secret: secret ?? '' };
+  else {
+    const config = load(file ?? defaultConfigUrl);
+    if (!config) return 1;
+    if (!config.controller) {
+      process.stderr.write(`${file ?? 'the default config'} has no external-controller; pass --controller URL\n`);
+      return 1;
+    }
+    const { host, port } = config.controller;
+    const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+    target = { url: `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`, secret: secret ?? config.controller.secret };
+  }
+  try {
+    const answer = await fetchStatus(target);
+    return print(json ? JSON.stringify(answer, null, 2) : formatStatus(answer, target));
+  } catch (error) {
+    process.stderr.write(`status: cannot get the state from the controller at ${target.url}: ${describeError(error)}\n`);
+    return 1;
+  }
 }
 
 async function pubkey(): Promise<number> {

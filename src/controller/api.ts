@@ -103,6 +103,8 @@ function generalView(box: Box): Json {
     'unified-delay': false,
     'interface-name': '',
     'routing-mark': 0,
+    // sluice extension: every listener (dashboards ignore unknown keys; `sluice status` shows them).
+    listeners: box.inbounds.map((inbound) => ({ name: inbound.name, type: inbound.type, listen: inbound.address().address, port: inbound.address().port })),
   };
 }
 

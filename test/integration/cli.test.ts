@@ -26,6 +26,17 @@ function configFile(name: string, yaml: string): string {
   return path;
 }
 
+/** Runs a short sluice command without blocking the event loop (the server it talks to may be in this process's children). */
+async function runStatus(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c) => (stdout += c));
+  child.stderr!.on('data', (c) => (stderr += c));
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stdout, stderr };
+}
+
 /** Starts `sluice run` and waits for its 'started' log line. */
 async function runSluice(args: string[]): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, [bin, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -44,7 +55,7 @@ describe('sluice CLI', () => {
   it('prints version, uuid and help for every command', () => {
     expect(sluice('version').stdout).toMatch(/^sluice \d+\.\d+\.\d+\n$/);
     expect(sluice('uuid').stdout).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$/);
-    for (const command of ['run', 'check', 'uuid', 'version', 'genkey', 'pubkey', 'genpsk', 'bench']) {
+    for (const command of ['run', 'check', 'status', 'uuid', 'version', 'genkey', 'pubkey', 'genpsk', 'bench']) {
       const result = sluice(command, '--help');
       expect(result.status).toBe(0);
       expect(result.stdout).toContain(`Usage: sluice ${command}`);
@@ -176,6 +187,30 @@ rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
     expect(lines.some((l) => l.msg.startsWith('[TCP]') && l.down === 10)).toBe(true);
     expect(lines.at(-1)!.msg).toBe('stopped');
     await closeServer(origin);
+  });
+
+  it('status reports a running sluice through its controller, as text and as JSON', async () => {
+    const [mixed, api] = [await closedPort(), await closedPort()];
+    const config = configFile(
+      'status.yaml',
+      `mixed-port: ${mixed}\nexternal-controller: 127.0.0.1:${api}\nsecret: abc\nproxies: [{ name: d1, type: direct }]\nproxy-groups: [{ name: PROXY, type: select, proxies: [d1, DIRECT] }]\nrules: ['MATCH,PROXY']\n`,
+    );
+    const { child } = await runSluice(['-f', config]);
+    try {
+      const text = await runStatus(['status', '-f', config]);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(/^sluice v\d+\.\d+\.\d+-sluice at http:\/\/127\.0\.0\.1:\d+, mode rule, log-level info$/m);
+      expect(text.stdout).toContain(`DEFAULT-MIXED  mixed  127.0.0.1:${mixed}`);
+      expect(text.stdout).toContain('PROXY  Selector  now d1  [d1, DIRECT]');
+      expect(text.stdout).toMatch(/connections: 0 open; traffic since start: up 0 B, down 0 B/);
+      const json = await runStatus(['status', '--controller', `http://127.0.0.1:${api}`, '--secret', 'abc', '--json']);
+      expect(JSON.parse(json.stdout)).toMatchObject({ configs: { mode: 'rule' }, proxies: { proxies: { PROXY: { now: 'd1' } } } });
+      const denied = await runStatus(['status', '--controller', `http://127.0.0.1:${api}`]);
+      expect([denied.code, denied.stderr]).toEqual([1, expect.stringMatching(/HTTP 401/)]);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
   });
 
   it('npm start configuration: run without -f uses the bundled default on 127.0.0.1:7890', async () => {

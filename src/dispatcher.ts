@@ -5,9 +5,20 @@ import type { Decision, Router } from './adapter/router.js';
 import { formatAddress, ipFamily, normalizeHost } from './common/address.js';
 import { describeError, toDialError } from './common/errors.js';
 import type { Logger } from './common/log.js';
+import { Subject } from 'rxjs';
 import { relay } from './common/relay.js';
 import type { SnifferConfig } from './config/types.js';
 import { Sniffer, type SniffClient } from './route/sniff/sniffer.js';
+
+/** A flow opened or closed, for subscribers (metrics, the controller). */
+export interface FlowEvent {
+  /** What happened. */
+  kind: 'open' | 'close';
+  /** The flow (counters final on close). */
+  flow: Flow;
+  /** Why it ended, when it ended with an error. */
+  error?: Error;
+}
 
 /** Flow-level time limits, in milliseconds. */
 export interface FlowTimeouts {
@@ -41,6 +52,8 @@ export class Dispatcher {
   private readonly stop = new AbortController();
   private closedUp = 0;
   private closedDown = 0;
+  /** Flows opened and closed; nothing is emitted while nobody subscribes. */
+  readonly events = new Subject<FlowEvent>();
 
   private readonly sniffer: Sniffer | undefined;
   /** Sniffing on or off for new flows (PATCH /configs `sniffing`); only matters when `sniffer:` is configured. */
@@ -108,6 +121,7 @@ export class Dispatcher {
     };
     if (ipFamily(host) !== 0) flow.ip = host;
     this.flows.set(flow.id, { flow, abort });
+    if (this.events.observed) this.events.next({ kind: 'open', flow });
     return flow;
   }
 
@@ -159,6 +173,7 @@ export class Dispatcher {
     if (!this.flows.delete(flow.id)) return;
     this.closedUp += flow.bytesUp;
     this.closedDown += flow.bytesDown;
+    if (this.events.observed) this.events.next({ kind: 'close', flow, error });
     this.logClosed(flow, error);
     if (this.flows.size === 0) {
       const waiters = this.idleWaiters;

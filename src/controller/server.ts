@@ -7,6 +7,7 @@ import type { Box } from '../box.js';
 import type { StreamSink } from './streams.js';
 import { handleRequest, handleStream, HttpError, type Reply } from './api.js';
 import type { Json } from './views.js';
+import { Metrics } from './metrics.js';
 
 /** `external-controller` settings. */
 export interface ControllerOptions {
@@ -32,6 +33,7 @@ export class Controller {
   private readonly server: Server;
   private readonly sockets = new WebSocketServer({ noServer: true });
   private readonly secret: Buffer;
+  private readonly metrics: Metrics;
 
   constructor(
     private readonly box: Box,
@@ -39,6 +41,7 @@ export class Controller {
     readonly options: ControllerOptions,
   ) {
     this.secret = Buffer.from(options.secret);
+    this.metrics = new Metrics(box);
     this.server = createServer((req, res) => void this.onRequest(req, res));
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
   }
@@ -61,6 +64,7 @@ export class Controller {
 
   /** Stops listening and closes every open stream. */
   async close(): Promise<void> {
+    this.metrics.close();
     for (const client of this.sockets.clients) client.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -98,6 +102,10 @@ export class Controller {
     }
     if (!this.authorized(req, url)) return send(res, { status: 401, body: { message: 'Unauthorized' } });
     try {
+      if (req.method === 'GET' && url.pathname === '/metrics') {
+        const { contentType, text } = await this.metrics.render();
+        return void res.writeHead(200, { 'Content-Type': contentType }).end(text);
+      }
       if (req.method === 'GET' && streamPaths.has(url.pathname) && url.pathname !== '/connections') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.flushHeaders();

@@ -184,6 +184,23 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect((await call('DELETE', '/connections/999999')).status).toBe(204);
   });
 
+  it('GET /metrics: Prometheus text with flow, rule, byte, provider and process metrics', async () => {
+    expect((await call('GET', '/metrics', undefined, null)).status).toBe(401);
+    const response = await request(`${api}/metrics`, { headers: { authorization: `Bearer ${secret}` } });
+    const text = await response.body.text();
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+    const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? NaN);
+    expect(value(/^sluice_flows_total\{inbound="mix",network="tcp",target="PROXY",outbound="DIRECT"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^sluice_flows_total\{inbound="mix",network="tcp",target="PROXY",outbound="REJECT"\} (\d+)$/m)).toBe(1);
+    expect(value(/^sluice_rule_hits_total\{rule="IP-CIDR,127.0.0.0\/8"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^sluice_flow_errors_total\{outbound="REJECT"\} (\d+)$/m)).toBe(1);
+    expect(value(/^sluice_flow_bytes_total\{direction="up",outbound="DIRECT"\} (\d+)$/m)).toBeGreaterThanOrEqual(9);
+    expect(value(/^sluice_rule_provider_entries\{provider="mine"\} (\d+)$/m)).toBe(2);
+    expect(text).toMatch(/^# TYPE sluice_flows_active gauge$/m);
+    expect(text).toMatch(/^sluice_process_resident_memory_bytes \d+/m);
+  });
+
   it('WebSocket /traffic, /connections, /memory and streamed /logs deliver updates while a transfer runs', async () => {
     const traffic = socketMessages('/traffic');
     const conns = socketMessages('/connections?interval=200');

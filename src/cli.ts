@@ -3,6 +3,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
 import { Box } from './box.js';
 import { fetchStatus, formatStatus, type StatusTarget } from './status.js';
+import { initConfig } from './init.js';
+import { writeFileSync } from 'node:fs';
 import { describeError } from './common/errors.js';
 import { BatchedStderr, Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
 import { ConfigError } from './config/errors.js';
@@ -19,6 +21,7 @@ Commands:
   genkey   print a new tunnel private key (base64)
   pubkey   read a tunnel private key on stdin, print its public key
   genpsk   print a new tunnel pre-shared key (base64)
+  init     write a commented config: --client, --server or --gateway
   status   show a running sluice's listeners, groups, connections and traffic
   version  print the version
   bench    measure the relay on loopback against a baseline (as npm run bench)
@@ -34,6 +37,12 @@ Stops on SIGINT/SIGTERM: listeners close, open flows get the shutdown grace peri
 
 Validates FILE against config.schema.json and the rule grammar; prints listeners,
 proxies, rule count and warnings. Exits 1 when the config is invalid.`,
+  init: `Usage: sluice init --client|--server|--gateway [-o FILE] [--host NAME]
+
+Writes a complete, commented config with fresh UUIDs, keys and secrets to FILE (default
+config.yaml; an existing file is never overwritten). For --server and --gateway it also
+prints the proxies: entry to paste into the client's config; --host is the server's name
+or address as clients reach it.`,
   status: `Usage: sluice status [-f FILE | --controller URL [--secret S]] [--json]
 
 Asks a running sluice through its controller API (external-controller in FILE, or URL)
@@ -55,6 +64,11 @@ const options = {
   controller: { type: 'string' },
   secret: { type: 'string' },
   json: { type: 'boolean' },
+  client: { type: 'boolean' },
+  server: { type: 'boolean' },
+  gateway: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  host: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 /** Runs the CLI with `argv` (without node and script); resolves to the process exit code. */
@@ -80,6 +94,8 @@ export async function main(argv: string[]): Promise<number> {
       return pubkey();
     case 'version':
       return print(`sluice ${version}`);
+    case 'init':
+      return init(args);
     case 'status':
       return status(args.config, args.controller, args.secret, args.json ?? false);
     case 'bench':
@@ -155,6 +171,22 @@ async function run(file: string | undefined, level: string | undefined, format: 
   await box.close();
   logger.info('stopped');
   return 0;
+}
+
+function init(args: { client?: boolean; server?: boolean; gateway?: boolean; output?: string; host?: string }): number {
+  const kinds = (['client', 'server', 'gateway'] as const).filter((k) => args[k]);
+  if (kinds.length !== 1) return fail(`init needs exactly one of --client, --server, --gateway\n\n${usage.init}`);
+  const file = args.output ?? 'config.yaml';
+  const { config, clientSnippet } = initConfig(kinds[0]!, args.host ?? 'server.example');
+  try {
+    writeFileSync(file, config, { flag: 'wx' });
+  } catch (error) {
+    process.stderr.write(`init: cannot write ${file}: ${describeError(error)}\n`);
+    return 1;
+  }
+  const lines = [`wrote ${file}; check it with: sluice check -f ${file}`];
+  if (clientSnippet) lines.push('', "Paste this into the client's config, under proxies: (and add its name to a group):", clientSnippet.trimEnd());
+  return print(lines.join('\n'));
 }
 
 async function status(file: string | undefined, controller: string | undefined, secret: string | undefined, json: boolean): Promise<number> {

@@ -138,6 +138,8 @@ export function parseConfig(text: string, home = process.cwd()): LoadedConfig {
   const raw = root as Record<string, unknown>;
   const ignored: string[] = [];
   const problems: string[] = [];
+  // A section left with only comments (`proxies:` and nothing under it) is empty, as in mihomo.
+  for (const key of ['proxies', 'proxy-groups', 'listeners', 'rules', 'rule-providers', 'sub-rules']) if (raw[key] === null) delete raw[key];
   stripKnownClashKeys(raw, ignored, problems);
   problems.push(...validate(raw));
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -55,7 +55,7 @@ describe('sluice CLI', () => {
   it('prints version, uuid and help for every command', () => {
     expect(sluice('version').stdout).toMatch(/^sluice \d+\.\d+\.\d+\n$/);
     expect(sluice('uuid').stdout).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$/);
-    for (const command of ['run', 'check', 'status', 'uuid', 'version', 'genkey', 'pubkey', 'genpsk', 'bench']) {
+    for (const command of ['run', 'check', 'init', 'status', 'uuid', 'version', 'genkey', 'pubkey', 'genpsk', 'bench']) {
       const result = sluice(command, '--help');
       expect(result.status).toBe(0);
       expect(result.stdout).toContain(`Usage: sluice ${command}`);
@@ -104,6 +104,28 @@ describe('sluice CLI', () => {
     }
     expect(out).toContain('rules: 42');
     expect(out).toMatch(/PROCESS-NAME rules never match/);
+  });
+
+  it('init writes client, server and gateway configs that pass check, with a client snippet that fits', () => {
+    const files = Object.fromEntries(['client', 'server', 'gateway'].map((kind) => [kind, join(dir, `init-${kind}.yaml`)]));
+    const results = Object.fromEntries(Object.entries(files).map(([kind, file]) => [kind, sluice('init', `--${kind}`, '-o', file, '--host', 'vpn.example')]));
+    for (const [kind, result] of Object.entries(results)) {
+      expect(result.status, `${kind}: ${result.stderr}`).toBe(0);
+      const check = sluice('check', '-f', files[kind]!);
+      expect(check.status, `${kind}: ${check.stderr}`).toBe(0);
+    }
+    const serverUuid = /uuid: ([0-9a-f-]{36})/.exec(readFileSync(files.server!, 'utf8'))![1];
+    expect(results.server!.stdout).toContain(`server: vpn.example, port: 10086, uuid: ${serverUuid}`);
+    // The printed entry drops into a client config as it is.
+    const snippet = results.server!.stdout.split('\n').filter((l) => l.startsWith('  - ')).join('\n');
+    const client = configFile('init-client-filled.yaml', `${readFileSync(files.client!, 'utf8').replace('proxies:\n', `proxies:\n${snippet}\n`)}`);
+    expect(sluice('check', '-f', client).stdout).toMatch(/proxies: 1\n\s+sluice-vpn.example\s+vmess/);
+    const gatewayText = readFileSync(files.gateway!, 'utf8');
+    const gatewayPublic = /# public key: (\S+)/.exec(gatewayText)![1];
+    expect(results.gateway!.stdout).toContain(`public-key: ${gatewayPublic}`);
+    const again = sluice('init', '--client', '-o', files.client!);
+    expect([again.status, again.stderr]).toEqual([1, expect.stringMatching(/EEXIST/)]);
+    expect(sluice('init').status).toBe(2);
   });
 
   it('genkey, pubkey and genpsk print keys the way wg does', () => {

@@ -4,8 +4,8 @@ import type { Outbound } from './adapter/outbound.js';
 import { DnsCache } from './common/dns-cache.js';
 import { describeError } from './common/errors.js';
 import type { Logger } from './common/log.js';
-import { packageHome, type LoadedConfig } from './config/load.js';
-import type { ListenerType } from './config/types.js';
+import { loadConfigFile, packageHome, type LoadedConfig } from './config/load.js';
+import type { ListenerConfig, ListenerType } from './config/types.js';
 import { Dispatcher } from './dispatcher.js';
 import { PassOutbound, RejectDropOutbound, RejectOutbound } from './protocol/block/outbound.js';
 import { DirectOutbound } from './protocol/direct/outbound.js';
@@ -32,6 +32,25 @@ export interface BoxSeams {
   resolve?: (hostname: string) => Promise<LookupAddress[]>;
   /** Rule-provider downloads instead of undici. */
   fetch?: Fetcher;
+  /** The file the config came from: SIGHUP and the controller's PUT /configs reload it. */
+  configFile?: string | URL;
+}
+
+/** What a config builds for routing; a reload builds a new one and swaps it in. */
+interface Routing {
+  /** The config it was built from. */
+  config: LoadedConfig;
+  /** Outbounds and groups by name. */
+  outbounds: Map<string, Outbound>;
+  /** Proxy groups, GLOBAL included. */
+  groups: AnyGroup[];
+  /** The rule router. */
+  router: RuleRouter;
+}
+
+/** A listener's identity across reloads: one whose settings did not change keeps running. */
+function listenerKey(listener: ListenerConfig): string {
+  return JSON.stringify([listener.name, listener.type, listener.listen, listener.port, listener.udp, [...(listener.users ?? [])], listener.vmessUsers ?? []]);
 }
 
 /** One running sluice: outbounds, router, dispatcher and listeners built from a config. */
@@ -39,13 +58,7 @@ export class Box {
   /** Owns every flow. */
   readonly dispatcher: Dispatcher;
   /** Listeners, in config order. */
-  readonly inbounds: Inbound[];
-  /** Outbounds by name (built-ins and `proxies:`). */
-  readonly outbounds: ReadonlyMap<string, Outbound>;
-  /** The rule router. */
-  readonly router: RuleRouter;
-  /** Proxy groups, GLOBAL included. */
-  readonly groups: readonly AnyGroup[];
+  inbounds: Inbound[];
   /** Every delay test's result, per outbound (health checks and the controller). */
   readonly delays = new DelayHistory();
   private readonly fetcher: Fetcher;
@@ -53,16 +66,50 @@ export class Box {
   readonly dns: DnsCache;
   /** The controller API, when configured. */
   readonly controller: Controller | undefined;
+  private routing: Routing;
+  private inboundKeys: string[];
+  private readonly configFile: string | URL | undefined;
 
   constructor(
-    readonly config: LoadedConfig,
+    config: LoadedConfig,
     /** Where everything logs. */
     readonly logger: Logger,
     seams: BoxSeams = {},
   ) {
     const { timeouts } = config;
-    const dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs, resolve: seams.resolve });
-    this.dns = dns;
+    this.dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs, resolve: seams.resolve });
+    this.fetcher = seams.fetch ?? undiciFetcher;
+    this.configFile = seams.configFile;
+    this.routing = this.build(config);
+    this.dispatcher = new Dispatcher(this.routing.router, logger, timeouts, config.sniffer);
+    this.controller = config.controller ? new Controller(this, config.controller) : undefined;
+    this.inbounds = config.listeners.map((listener) => this.listener(listener));
+    this.inboundKeys = config.listeners.map(listenerKey);
+  }
+
+  /** The running config (the latest one a reload applied). */
+  get config(): LoadedConfig {
+    return this.routing.config;
+  }
+
+  /** Outbounds and groups by name (built-ins and `proxies:` included). */
+  get outbounds(): ReadonlyMap<string, Outbound> {
+    return this.routing.outbounds;
+  }
+
+  /** The rule router. */
+  get router(): RuleRouter {
+    return this.routing.router;
+  }
+
+  /** Proxy groups, GLOBAL included. */
+  get groups(): readonly AnyGroup[] {
+    return this.routing.groups;
+  }
+
+  private build(config: LoadedConfig): Routing {
+    const { timeouts } = config;
+    const dns = this.dns;
     const outbounds = new Map<string, Outbound>();
     const add = (outbound: Outbound): void => void outbounds.set(outbound.name, outbound);
     add(new DirectOutbound('DIRECT', dns, timeouts.connectMs));
@@ -73,27 +120,71 @@ export class Box {
     for (const proxy of config.proxies) {
       add(proxy.type === 'direct' ? new DirectOutbound(proxy.name, dns, timeouts.connectMs) : vmessOutbound(proxy, dns, timeouts.connectMs));
     }
-    this.groups = buildGroupOutbounds(config.groups, outbounds, config.storeSelected && config.home !== packageHome ? config.home : undefined, this.delays);
-    this.outbounds = outbounds;
-    this.fetcher = seams.fetch ?? undiciFetcher;
-
+    const groups = buildGroupOutbounds(config.groups, outbounds, config.storeSelected && config.home !== packageHome ? config.home : undefined, this.delays);
     const resolve = (host: string): Promise<string | undefined> =>
       dns.resolveAll(host).then((all) => all[0]?.address, () => undefined);
-    this.router = new RuleRouter({ rules: config.rules, subRules: config.subRules, outbounds, resolve, mode: config.mode, globalTarget: 'GLOBAL' });
-    this.dispatcher = new Dispatcher(this.router, logger, timeouts, config.sniffer);
-    this.controller = config.controller ? new Controller(this, config.controller) : undefined;
-    this.inbounds = config.listeners.map(
-      (listener) =>
-        new TcpListener(
-          {
-            ...listener,
-            dispatcher: this.dispatcher,
-            logger,
-            handshakeTimeoutMs: timeouts.handshakeMs,
-          },
-          listener.type === 'vmess' ? vmessListenerHandler(listener.vmessUsers ?? []) : handlers[listener.type],
-        ),
-    );
+    const router = new RuleRouter({ rules: config.rules, subRules: config.subRules, outbounds, resolve, mode: config.mode, globalTarget: 'GLOBAL' });
+    return { config, outbounds, groups, router };
+  }
+
+  private listener(listener: ListenerConfig): TcpListener {
+    const handler = listener.type === 'vmess' ? vmessListenerHandler(listener.vmessUsers ?? []) : handlers[listener.type];
+    return new TcpListener({ ...listener, dispatcher: this.dispatcher, logger: this.logger, handshakeTimeoutMs: this.config.timeouts.handshakeMs }, handler);
+  }
+
+  /**
+   * Applies a new config without dropping open flows: new flows use the new rules, proxies
+   * and groups; listeners whose settings did not change keep running, removed ones stop
+   * accepting, added ones start. Timeouts and the controller keep their old settings.
+   * If an added listener cannot start, the rest of the reload still applies and the error is rethrown.
+   */
+  async reload(config: LoadedConfig): Promise<void> {
+    const old = this.routing;
+    const next = this.build(config);
+    this.routing = next;
+    await this.startProviders();
+    this.startHealthChecks();
+    this.dispatcher.use(next.router, config.sniffer);
+    const keys = config.listeners.map(listenerKey);
+    const kept = new Map<string, Inbound>();
+    this.inbounds.forEach((inbound, i) => {
+      if (keys.includes(this.inboundKeys[i]!)) kept.set(this.inboundKeys[i]!, inbound);
+      else void inbound.close();
+    });
+    const failures: string[] = [];
+    const inbounds: Inbound[] = [];
+    for (const [i, listener] of config.listeners.entries()) {
+      const existing = kept.get(keys[i]!);
+      if (existing) {
+        inbounds.push(existing);
+        continue;
+      }
+      const inbound = this.listener(listener);
+      try {
+        await inbound.start();
+        inbounds.push(inbound);
+        const { address, port } = inbound.address();
+        this.logger.info(`listening ${inbound.type} ${inbound.name} on ${address}:${port}`);
+      } catch (error) {
+        failures.push(`listener ${inbound.name}: ${describeError(error)}`);
+      }
+    }
+    this.inbounds = inbounds;
+    this.inboundKeys = inbounds.map((inbound) => keys[config.listeners.findIndex((l) => l.name === inbound.name)]!);
+    for (const provider of old.config.providers) provider.stop();
+    await Promise.all(old.groups.map((group) => (group instanceof RelayGroup ? undefined : group.close())));
+    this.logger.info(`config reloaded: ${config.rules.length} rules, ${config.proxies.length} proxies, ${inbounds.length} listeners`);
+    if (failures.length > 0) throw new Error(failures.join('; '));
+  }
+
+  /** Reads the config file again and applies it; a bad file is rejected (ConfigError) and the running config stays. */
+  async reloadFromFile(): Promise<void> {
+    if (this.configFile === undefined) throw new Error('this sluice was not started from a config file');
+    await this.reload(loadConfigFile(this.configFile));
+  }
+
+  private startHealthChecks(): void {
+    for (const group of this.groups) if (group instanceof AutoGroup || group instanceof LoadBalanceGroup) group.start();
   }
 
   /**
@@ -103,7 +194,7 @@ export class Box {
    */
   async start(): Promise<void> {
     await this.startProviders();
-    for (const group of this.groups) if (group instanceof AutoGroup || group instanceof LoadBalanceGroup) group.start();
+    this.startHealthChecks();
     const started: Inbound[] = [];
     for (const inbound of this.inbounds) {
       try {

@@ -152,7 +152,7 @@ async function run(file: string | undefined, level: string | undefined, format: 
     new BatchedStderr(),
   );
   for (const warning of config.warnings) logger.warn(warning);
-  const box = new Box(config, logger);
+  const box = new Box(config, logger, { configFile: file ?? defaultConfigUrl });
   try {
     await box.start();
   } catch (error) {
@@ -160,10 +160,16 @@ async function run(file: string | undefined, level: string | undefined, format: 
     return 1;
   }
   logger.info(`sluice ${version} started with ${file ?? 'the default config'}`);
+  const reload = (): void => {
+    logger.info('SIGHUP: reloading the config');
+    box.reloadFromFile().catch((error: unknown) => logger.error(`reload failed, the running config stays: ${describeError(error)}`));
+  };
+  process.on('SIGHUP', reload);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  process.off('SIGHUP', reload);
   logger.info(`${signal}: closing listeners; open flows get ${config.timeouts.shutdownGraceMs} ms`);
   const forceExit = (): never => process.exit(1);
   process.once('SIGINT', forceExit);

@@ -55,17 +55,24 @@ export class Dispatcher {
   /** Flows opened and closed; nothing is emitted while nobody subscribes. */
   readonly events = new Subject<FlowEvent>();
 
-  private readonly sniffer: Sniffer | undefined;
+  private sniffer: Sniffer | undefined;
   /** Sniffing on or off for new flows (PATCH /configs `sniffing`); only matters when `sniffer:` is configured. */
   sniffing: boolean;
 
   constructor(
-    private readonly router: Router,
+    private router: Router,
     private readonly logger: Logger,
     /** Time limits applied to every flow. */
     readonly timeouts: FlowTimeouts,
     sniffing?: SnifferConfig,
   ) {
+    this.sniffer = sniffing ? new Sniffer(sniffing) : undefined;
+    this.sniffing = this.sniffer !== undefined;
+  }
+
+  /** Routes new flows with another router and sniffer settings (config reload); open flows are not touched. */
+  use(router: Router, sniffing: SnifferConfig | undefined): void {
+    this.router = router;
     this.sniffer = sniffing ? new Sniffer(sniffing) : undefined;
     this.sniffing = this.sniffer !== undefined;
   }

@@ -10,6 +10,9 @@ import { parsePortList } from '../route/rule/ports.js';
 import { connectionsSnapshot, streamConnections, streamLogs, streamMemory, streamTraffic, type StreamSink } from './streams.js';
 import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
 import { version } from '../version.js';
+import { isAbsolute } from 'node:path';
+import { ConfigError } from '../config/errors.js';
+import { loadConfigFile, parseConfig } from '../config/load.js';
 
 /** An answer: status and JSON body (none for 204). */
 export interface Reply {
@@ -149,6 +152,9 @@ export async function handleRequest(box: Box, method: string, url: URL, body: st
       return { status: 200, body: generalView(box) };
     case 'PATCH /configs':
       return patchConfigs(box, parseJson(body));
+    case 'PUT /configs':
+      await reloadConfig(box, parseJson(body));
+      return noContent;
     case 'GET /proxies':
       return { status: 200, body: { proxies: allProxies(box) } };
     case 'GET /proxies/:':
@@ -214,6 +220,21 @@ export async function handleRequest(box: Box, method: string, url: URL, body: st
       throw new HttpError(501, 'not supported');
     default:
       throw notFound();
+  }
+}
+
+/** PUT /configs: `payload` (YAML text), or an absolute `path`, or neither: the running config's file. */
+async function reloadConfig(box: Box, body: Record<string, unknown>): Promise<void> {
+  const { path, payload } = body;
+  if ((path !== undefined && typeof path !== 'string') || (payload !== undefined && typeof payload !== 'string')) throw bodyInvalid();
+  if (path && !isAbsolute(path)) throw new HttpError(400, 'path is not a absolute path');
+  try {
+    if (payload) await box.reload(parseConfig(payload, box.config.home));
+    else if (path) await box.reload(loadConfigFile(path));
+    else await box.reloadFromFile();
+  } catch (error) {
+    if (error instanceof ConfigError) throw new HttpError(400, error.problems.join('; '));
+    throw new HttpError(500, describeError(error));
   }
 }
 

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closedPort, closeServer, dial, listen, readAll, trackedServer } from '../helpers/net.js';
+import { closedPort, closedWithin, closeServer, dial, listen, readAll, trackedServer } from '../helpers/net.js';
 
 const bin = new URL('../../bin/sluice.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
@@ -233,6 +233,28 @@ rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
       child.kill('SIGTERM');
       await once(child, 'exit');
     }
+  });
+
+  it('run ends a flow still open when the shutdown grace period is over, and exits', async () => {
+    const port = await closedPort();
+    const origin = trackedServer(() => {});
+    const originPort = await listen(origin);
+    const config = configFile('grace.yaml', `mixed-port: ${port}\ntimeouts: { shutdown-grace: 0.5 }\nrules: ['MATCH,DIRECT']\n`);
+    const { child, output } = await runSluice(['-f', config]);
+    const { socket } = await SocksClient.createConnection({
+      proxy: { host: '127.0.0.1', port, type: 5 },
+      command: 'connect',
+      destination: { host: '127.0.0.1', port: originPort },
+    });
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await closedWithin(socket, 1000)).toBe(true);
+    expect(output()).toMatch(/error="sluice is shutting down"/);
+    socket.destroy();
+    await closeServer(origin);
   });
 
   it('npm start configuration: run without -f uses the bundled default on 127.0.0.1:7890', async () => {

@@ -5,7 +5,7 @@
 export const clashTopLevelKeys: ReadonlySet<string> = new Set([
   'redir-port', 'tproxy-port', 'lan-allowed-ips', 'lan-disallowed-ips', 'skip-auth-prefixes',
   'ipv6', 'external-controller-tls', 'external-controller-unix',
-  'external-controller-pipe', 'external-ui', 'external-ui-name',
+  'external-controller-pipe', 'external-ui-name',
   'external-ui-url', 'external-doh-server', 'interface-name', 'routing-mark',
   'tcp-concurrent', 'find-process-mode', 'global-client-fingerprint', 'global-ua', 'etag-support',
   'keep-alive-idle', 'keep-alive-interval', 'disable-keep-alive', 'unified-delay', 'geodata-mode',

@@ -96,6 +96,7 @@ interface RawConfig {
   'external-controller'?: string;
   secret?: string;
   'external-controller-cors'?: { 'allow-origins'?: string[]; 'allow-private-network'?: boolean };
+  'external-ui'?: string;
   timeouts?: Partial<Record<string, number>>;
 }
 
@@ -263,7 +264,7 @@ function build(raw: RawConfig, ignored: string[], home: string): LoadedConfig {
   const seconds = { ...defaultTimeouts, ...raw.timeouts };
   const ms = (key: string): number => Math.round(seconds[key]! * 1000);
   const sniffer = buildSniffer(raw.sniffer, routing.env, problems, ms('sniff'));
-  const controller = controllerConfig(raw, problems, warnings);
+  const controller = controllerConfig(raw, problems, warnings, home);
   if (raw.sniffer?.sniff?.QUIC) warnings.push('sniffer.sniff.QUIC: QUIC sniffing is not supported yet, ignored');
   if (problems.length > 0) throw new ConfigError(problems);
   const timeouts: Timeouts = {
@@ -297,7 +298,7 @@ function build(raw: RawConfig, ignored: string[], home: string): LoadedConfig {
 }
 
 /** `external-controller: host:port` (`:9090` listens on every address, as in mihomo). */
-function controllerConfig(raw: RawConfig, problems: string[], warnings: string[]): ControllerConfig | undefined {
+function controllerConfig(raw: RawConfig, problems: string[], warnings: string[], home: string): ControllerConfig | undefined {
   const text = raw['external-controller'];
   if (text === undefined || text === '') return undefined;
   const address = parseHostPort(text.startsWith(':') ? `0.0.0.0${text}` : text);
@@ -314,6 +315,7 @@ function controllerConfig(raw: RawConfig, problems: string[], warnings: string[]
     secret,
     allowOrigins: cors?.['allow-origins'] ?? ['*'],
     allowPrivateNetwork: cors?.['allow-private-network'] ?? true,
+    uiDir: raw['external-ui'] === undefined ? undefined : resolvePath(home, raw['external-ui']),
   };
 }
 

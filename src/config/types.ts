@@ -159,4 +159,6 @@ export interface ControllerConfig {
   allowOrigins: string[];
   /** Answer Private Network Access preflights. */
   allowPrivateNetwork: boolean;
+  /** Absolute path of a dashboard folder served under /ui/, if any. */
+  uiDir?: string;
 }

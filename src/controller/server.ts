@@ -1,4 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,6 +23,8 @@ export interface ControllerOptions {
   allowOrigins: string[];
   /** Answer Private Network Access preflights. */
   allowPrivateNetwork: boolean;
+  /** A dashboard folder served under /ui/. */
+  uiDir?: string;
 }
 
 /** Paths that can be consumed as a WebSocket or an endless chunked response. */
@@ -91,6 +95,10 @@ export class Controller {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://controller');
     this.cors(req, res);
+    if (this.options.uiDir && (url.pathname === '/ui' || url.pathname.startsWith('/ui/')) && req.method === 'GET') {
+      // The dashboard's files need no secret: the dashboard asks the user for it.
+      return serveStatic(res, this.options.uiDir, url.pathname.slice(3));
+    }
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE');
       res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization');
@@ -172,4 +180,24 @@ function socketSink(ws: WebSocket): StreamSink {
     },
     onClose: (stop) => void ws.once('close', stop),
   };
+}
+
+const contentTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2', '.webmanifest': 'application/manifest+json', '.txt': 'text/plain',
+};
+
+/** Serves a file of the dashboard folder (`/` → index.html); nothing outside the folder. */
+async function serveStatic(res: ServerResponse, root: string, path: string): Promise<void> {
+  try {
+    const file = resolve(root, `.${decodeURIComponent(path || '/')}`);
+    const inside = relative(root, file);
+    if (inside.startsWith('..') || isAbsolute(inside)) throw new Error('outside the dashboard folder');
+    const target = (await stat(file)).isDirectory() ? join(file, 'index.html') : file;
+    const data = await readFile(target);
+    res.writeHead(200, { 'Content-Type': contentTypes[extname(target)] ?? 'application/octet-stream' }).end(data);
+  } catch {
+    send(res, { status: 404, body: { message: 'Resource not found' } });
+  }
 }

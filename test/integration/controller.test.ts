@@ -43,6 +43,7 @@ beforeAll(async () => {
   box = await startBox(`
 external-controller: 127.0.0.1:0
 secret: ${secret}
+external-ui: ${new URL('../fixtures/ui/', import.meta.url).pathname}
 listeners:
   - { name: mix, type: mixed, port: 0 }
 proxies:
@@ -85,6 +86,19 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect(version.json).toMatchObject({ meta: true });
     expect((version.json as { version: string }).version).toMatch(/^v\d+\.\d+\.\d+-sluice$/);
     expect((await call('GET', '/nope')).json).toEqual({ message: 'Resource not found' });
+  });
+
+  it('serves external-ui under /ui/ without the secret, and nothing outside that folder', async () => {
+    const page = await request(`${api}/ui/`);
+    expect([page.statusCode, page.headers['content-type']]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(await page.body.text()).toContain('sluice test dashboard');
+    for (const path of ['/ui/%2e%2e/%2e%2e/package.json', '/ui/../../package.json', '/ui/missing.js', '/ui/%E0%A4%A']) {
+      const response = await request(api + path);
+      const text = await response.body.text();
+      // A dot-segment path is normalised out of /ui/ and then needs the secret; either way no file leaks.
+      expect([401, 404], path).toContain(response.statusCode);
+      expect(text, path).not.toContain('"name": "sluice"');
+    }
   });
 
   it('GET /configs and PATCH /configs (mode case-insensitive, log-level, bad values refused)', async () => {

@@ -63,3 +63,61 @@ describe('headless Chromium through sluice', () => {
     expect(await eventually(() => box.logs.some((l) => l.includes(`--> 127.0.0.1:${pagePort} via mixed-in/HTTP`)))).toBe(true);
   }, 90_000);
 });
+
+describe('a dashboard served from external-ui, in headless Chromium', () => {
+  it('loads from /ui/, calls the API with the secret and shows live traffic over the WebSocket', async ({ skip }) => {
+    requirePeer('chromium', skip);
+    const ui = new URL('../fixtures/ui/', import.meta.url).pathname;
+    const dashboard = await startBox(`
+external-controller: 127.0.0.1:0
+secret: dash-secret
+external-ui: ${ui}
+listeners: [{ name: mixed-in, type: mixed, port: 0 }]
+rules: ['MATCH,DIRECT']`);
+    // Keeps the page loading for 3.5 s so the DOM is dumped after several /traffic updates.
+    const hold = createServer((_req, res) => void setTimeout(() => res.end('done'), 3500));
+    const holdPort = await listen(hold);
+    // Traffic for the dashboard to show: a download through the proxy while the page is open.
+    const source = createServer((_req, res) => {
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const timer = setInterval(() => res.write(chunk), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    const sourcePort = await listen(source);
+    const { request } = await import('undici');
+    const { ProxyAgent } = await import('undici');
+    const agent = new ProxyAgent(`http://127.0.0.1:${dashboard.port()}`);
+    const download = await request(`http://127.0.0.1:${sourcePort}/`, { dispatcher: agent });
+    download.body.resume();
+    try {
+      const api = dashboard.box.controller!.address().port;
+      const dom = await chromiumNoProxy(`http://127.0.0.1:${api}/ui/#token=dash-secret&hold=${encodeURIComponent(`http://127.0.0.1:${holdPort}/`)}`);
+      expect(dom).toMatch(/version <span id="version">v\d+\.\d+\.\d+-sluice<\/span>/);
+      const updates = Number(/<span id="updates">(\d+)<\/span>/.exec(dom)?.[1]);
+      const down = Number(/<span id="down">(\d+)<\/span>/.exec(dom)?.[1]);
+      expect(updates).toBeGreaterThanOrEqual(2);
+      expect(down).toBeGreaterThan(0);
+    } finally {
+      download.body.destroy();
+      await agent.close();
+      await dashboard.close();
+      await Promise.all([closeServer(hold), closeServer(source)]);
+    }
+  }, 90_000);
+});
+
+async function chromiumNoProxy(url: string): Promise<string> {
+  const profile = mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
+  profiles.push(profile);
+  const { stdout } = await run(
+    'chromium',
+    [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--user-data-dir=${profile}`, '--dump-dom', url,
+    ],
+    { timeout: 60_000, killSignal: 'SIGKILL' },
+  );
+  return stdout;
+}
+

@@ -171,7 +171,7 @@ export class Box {
     }
     this.inbounds = inbounds;
     this.inboundKeys = inbounds.map((inbound) => keys[config.listeners.findIndex((l) => l.name === inbound.name)]!);
-    for (const provider of old.config.providers) provider.stop();
+    for (const provider of old.config.providers) if (!config.providers.includes(provider)) provider.stop();
     await Promise.all(old.groups.map((group) => (group instanceof RelayGroup ? undefined : group.close())));
     this.logger.info(`config reloaded: ${config.rules.length} rules, ${config.proxies.length} proxies, ${inbounds.length} listeners`);
     if (failures.length > 0) throw new Error(failures.join('; '));

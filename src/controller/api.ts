@@ -6,6 +6,7 @@ import { measureDelay } from '../route/group/health-check.js';
 import { AutoGroup } from '../route/group/url-test.js';
 import { SelectGroup } from '../route/group/select.js';
 import type { RouterMode } from '../route/router.js';
+import type { ListenerConfig } from '../config/types.js';
 import { parsePortList } from '../route/rule/ports.js';
 import { connectionsSnapshot, streamConnections, streamLogs, streamMemory, streamTraffic, type StreamSink } from './streams.js';
 import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
@@ -111,14 +112,47 @@ function generalView(box: Box): Json {
   };
 }
 
-function patchConfigs(box: Box, body: Record<string, unknown>): Reply {
+/** The built-in listeners PATCH /configs can move: key → listener name and protocol. */
+const portKeys = { port: ['DEFAULT-HTTP', 'http'], 'socks-port': ['DEFAULT-SOCKS', 'socks'], 'mixed-port': ['DEFAULT-MIXED', 'mixed'] } as const;
+
+/** The listeners after moving, adding (new port) or removing (port 0) the built-in ones; undefined when nothing changes. */
+function movedListeners(box: Box, body: Record<string, unknown>): ListenerConfig[] | undefined {
+  let listeners = [...box.config.listeners];
+  let changed = false;
+  const template = listeners.find((l) => l.name.startsWith('DEFAULT-'));
+  for (const [key, [name, type]] of Object.entries(portKeys)) {
+    const port = body[key];
+    if (port === undefined) continue;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw bodyInvalid();
+    const index = listeners.findIndex((l) => l.name === name);
+    if (port === 0) {
+      if (index >= 0) listeners = listeners.filter((_, i) => i !== index);
+    } else if (index >= 0) {
+      listeners[index] = { ...listeners[index]!, port };
+    } else {
+      listeners.push({ name, type, listen: template?.listen ?? '127.0.0.1', port, users: template?.users, udp: true });
+    }
+    changed = true;
+  }
+  return changed ? listeners : undefined;
+}
+
+async function patchConfigs(box: Box, body: Record<string, unknown>): Promise<Reply> {
   const { mode, sniffing } = body;
   const level = body['log-level'];
   if (mode !== undefined && !(typeof mode === 'string' && ['rule', 'global', 'direct'].includes(mode.toLowerCase()))) throw bodyInvalid();
   if (level !== undefined && !(typeof level === 'string' && (logLevels as readonly string[]).includes(level))) throw bodyInvalid();
   if (sniffing !== undefined && typeof sniffing !== 'boolean') throw bodyInvalid();
-  const unsupported = ['port', 'socks-port', 'mixed-port', 'redir-port', 'tproxy-port', 'allow-lan', 'bind-address', 'tun'].filter((k) => body[k] !== undefined);
-  if (unsupported.length > 0) throw new HttpError(400, `${unsupported.join(', ')} cannot change at runtime yet: edit the config and restart`);
+  const unsupported = ['redir-port', 'tproxy-port', 'allow-lan', 'bind-address', 'tun'].filter((k) => body[k] !== undefined);
+  if (unsupported.length > 0) throw new HttpError(400, `${unsupported.join(', ')} cannot change at runtime: edit the config and reload`);
+  const listeners = movedListeners(box, body);
+  if (listeners) {
+    try {
+      await box.reload({ ...box.config, listeners });
+    } catch (error) {
+      throw new HttpError(500, describeError(error));
+    }
+  }
   if (typeof mode === 'string') box.router.mode = mode.toLowerCase() as RouterMode;
   if (typeof level === 'string') box.logger.setLevel(level as LogLevel);
   if (typeof sniffing === 'boolean') box.dispatcher.sniffing = sniffing && box.config.sniffer !== undefined;
@@ -209,6 +243,13 @@ export async function handleRequest(box: Box, method: string, url: URL, body: st
     case 'DELETE /connections/:':
       box.dispatcher.abortFlow(Number(parts[1]), new Error('closed by the controller'));
       return noContent;
+    case 'POST /restart':
+      try {
+        await box.reloadFromFile();
+      } catch (error) {
+        throw new HttpError(error instanceof ConfigError ? 400 : 500, error instanceof ConfigError ? error.problems.join('; ') : describeError(error));
+      }
+      return { status: 200, body: { status: 'ok' } };
     case 'POST /cache/fakeip/flush':
       return noContent;
     case 'POST /cache/dns/flush':

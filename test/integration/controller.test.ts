@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { request, WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closedWithin, closeServer, dial, echoServer, eventually, listen, readBytes, socksConnectBytes, startBox, type RunningBox } from '../helpers/net.js';
+import { closedPort, closedWithin, closeServer, dial, echoServer, eventually, listen, readBytes, socksConnectBytes, startBox, type RunningBox } from '../helpers/net.js';
 
 const secret = 's3cret';
 const echo = echoServer();
@@ -111,6 +111,21 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect(((await call('GET', '/configs')).json as { 'log-level': string })['log-level']).toBe('info');
     expect((await call('PATCH', '/configs', { 'log-level': 'debug' })).status).toBe(204);
     expect((await call('PATCH', '/configs', 'not json')).json).toEqual({ message: 'Body invalid' });
+    expect((await call('PATCH', '/configs', { 'allow-lan': true })).status).toBe(400);
+  });
+
+  it('PATCH /configs moves, opens and closes the built-in ports through a reload', async () => {
+    const port = await closedPort();
+    expect((await call('PATCH', '/configs', { 'mixed-port': port })).status).toBe(204);
+    expect(((await call('GET', '/configs')).json as Record<string, number>)['mixed-port']).toBe(port);
+    const socket = await dial(port);
+    socket.write(socksConnectBytes('127.0.0.1', echoPort));
+    expect((await readBytes(socket, 12))[3]).toBe(0);
+    socket.destroy();
+    expect((await call('PATCH', '/configs', { 'mixed-port': 0 })).status).toBe(204);
+    await expect(dial(port)).rejects.toThrow(/ECONNREFUSED/);
+    expect((await call('PATCH', '/configs', { 'mixed-port': 70000 })).status).toBe(400);
+    expect(box.box.inbounds.map((i) => i.name)).toEqual(['mix']);
   });
 
   it('GET /proxies lists built-ins, proxies and groups with the fields dashboards read', async () => {

@@ -72,6 +72,8 @@ describe('config reload', () => {
       const direct = await connect(portA, echoPort);
       expect(direct.rep).toBe(0);
       direct.socket.destroy();
+      const restart = await request(`http://127.0.0.1:${api}/restart`, { method: 'POST' });
+      expect([restart.statusCode, await restart.body.json()]).toEqual([400, { message: expect.stringMatching(/listeners\[0\]\.port/) }]);
       const bad = await request(`http://127.0.0.1:${api}/configs`, { method: 'PUT', body: JSON.stringify({ payload: 'rules: [BOGUS]' }) });
       expect([bad.statusCode, ((await bad.body.json()) as { message: string }).message]).toEqual([400, expect.stringMatching(/rules\[0\]/)]);
     } finally {

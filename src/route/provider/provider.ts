@@ -135,6 +135,7 @@ export class RuleProvider {
 
   /** Starts the refresh timer of an http provider with an interval. */
   schedule(fetcher: Fetcher, timeoutMs: number, log: ProviderLog, via?: Outbound): void {
+    this.stop();
     const interval = this.config.intervalSeconds * 1000;
     if (this.config.vehicle !== 'http' || interval <= 0) return;
     const due = this.updatedAt === undefined ? interval : Math.max(1000, this.cacheTime() + interval - Date.now());

@@ -20,6 +20,18 @@ export interface FlowEvent {
   error?: Error;
 }
 
+/** One inbound handshake's outcome, for metrics. */
+export interface HandshakeEvent {
+  /** Listener name. */
+  inbound: string;
+  /** Listener protocol (`socks`, `http`, `mixed`, `vmess`). */
+  protocol: string;
+  /** True when the client got through; false for a close, a timeout or a rejected handshake. */
+  ok: boolean;
+  /** Milliseconds from accept to the end of the handshake. */
+  ms: number;
+}
+
 /** Flow-level time limits, in milliseconds. */
 export interface FlowTimeouts {
   /** A TCP flow with no byte either way for this long is closed. */
@@ -54,6 +66,8 @@ export class Dispatcher {
   private closedDown = 0;
   /** Flows opened and closed; nothing is emitted while nobody subscribes. */
   readonly events = new Subject<FlowEvent>();
+  /** Inbound handshakes, successful or not; nothing is emitted while nobody subscribes. */
+  readonly handshakes = new Subject<HandshakeEvent>();
 
   private sniffer: Sniffer | undefined;
   /** Sniffing on or off for new flows (PATCH /configs `sniffing`); only matters when `sniffer:` is configured. */
@@ -101,6 +115,11 @@ export class Dispatcher {
       down += flow.bytesDown;
     }
     return { up, down };
+  }
+
+  /** Called by listeners when a handshake succeeds or fails. */
+  reportHandshake(event: HandshakeEvent): void {
+    if (this.handshakes.observed) this.handshakes.next(event);
   }
 
   /** Ends an open flow (the controller's DELETE /connections/:id); false when there is none. */

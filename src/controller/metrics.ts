@@ -1,7 +1,7 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { Box } from '../box.js';
-import type { FlowEvent } from '../dispatcher.js';
+import type { FlowEvent, HandshakeEvent } from '../dispatcher.js';
 
 /**
  * Prometheus metrics of one Box (served as GET /metrics): flows by inbound and outbound,
@@ -47,7 +47,16 @@ export class Metrics {
         for (const p of box.config.providers) if (p.updatedAt) this.set({ provider: p.name }, p.updatedAt.getTime() / 1000);
       },
     });
-    this.subscription = box.dispatcher.events.subscribe((event: FlowEvent) => {
+    const handshakes = new Counter({ name: 'sluice_handshakes_total', help: 'Inbound handshakes by listener, protocol and result (ok, failed)', labelNames: ['inbound', 'protocol', 'result'], registers });
+    const handshakeSeconds = new Histogram({
+      name: 'sluice_handshake_duration_seconds', help: 'Time from accept to the end of a successful inbound handshake', labelNames: ['protocol'], registers,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    });
+    this.subscription = box.dispatcher.handshakes.subscribe((event: HandshakeEvent) => {
+      handshakes.inc({ inbound: event.inbound, protocol: event.protocol, result: event.ok ? 'ok' : 'failed' });
+      if (event.ok) handshakeSeconds.observe({ protocol: event.protocol }, event.ms / 1000);
+    });
+    this.subscription.add(box.dispatcher.events.subscribe((event: FlowEvent) => {
       if (event.kind !== 'close') return;
       const { flow } = event;
       const outbound = flow.chains?.[0] ?? 'none';
@@ -56,7 +65,7 @@ export class Metrics {
       bytes.inc({ direction: 'up', outbound }, flow.bytesUp);
       bytes.inc({ direction: 'down', outbound }, flow.bytesDown);
       if (event.error) errors.inc({ outbound });
-    });
+    }));
   }
 
   /** The text exposition format and its content type. */

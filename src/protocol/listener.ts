@@ -87,20 +87,26 @@ export class TcpListener implements Inbound {
   private accept(socket: Socket): void {
     socket.on('error', () => {});
     this.handshaking.add(socket);
+    const started = performance.now();
     const timer = setTimeout(() => socket.destroy(), this.context.handshakeTimeoutMs);
-    const handshakeDone = (): void => {
+    let settled = false;
+    // The handler calls handshakeDone on success; a connection that ends before that failed its handshake.
+    const settle = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       this.handshaking.delete(socket);
+      this.context.dispatcher.reportHandshake({ inbound: this.name, protocol: this.type, ok, ms: performance.now() - started });
     };
     const reader = new HandshakeReader(socket);
-    this.handler(socket, reader, { context: this.context, handshakeDone })
+    this.handler(socket, reader, { context: this.context, handshakeDone: () => settle(true) })
       .catch((error: unknown) => {
         if (!(error instanceof HandshakeClosedError)) {
           this.context.logger.debug(`${this.name}: handshake from ${socket.remoteAddress} failed: ${describeError(error)}`);
         }
         socket.destroy();
       })
-      .finally(handshakeDone);
+      .finally(() => settle(false));
   }
 }
 

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request, WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort, closedWithin, closeServer, dial, echoServer, eventually, listen, readBytes, socksConnectBytes, startBox, type RunningBox } from '../helpers/net.js';
@@ -215,6 +216,13 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
 
   it('GET /metrics: Prometheus text with flow, rule, byte, provider and process metrics', async () => {
     expect((await call('GET', '/metrics', undefined, null)).status).toBe(401);
+    // A SOCKS5 client offering no method sluice accepts fails its handshake.
+    const garbage = await dial(box.port('mix'));
+    garbage.write(Buffer.from([5, 1, 0x80]));
+    garbage.resume();
+    expect(await closedWithin(garbage, 2000)).toBe(true);
+    garbage.destroy();
+    await sleep(50);
     const response = await request(`${api}/metrics`, { headers: { authorization: `Bearer ${secret}` } });
     const text = await response.body.text();
     expect(response.statusCode).toBe(200);
@@ -226,6 +234,9 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect(value(/^sluice_flow_errors_total\{outbound="REJECT"\} (\d+)$/m)).toBe(1);
     expect(value(/^sluice_flow_bytes_total\{direction="up",outbound="DIRECT"\} (\d+)$/m)).toBeGreaterThanOrEqual(9);
     expect(value(/^sluice_rule_provider_entries\{provider="mine"\} (\d+)$/m)).toBe(2);
+    expect(value(/^sluice_handshakes_total\{inbound="mix",protocol="mixed",result="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^sluice_handshakes_total\{inbound="mix",protocol="mixed",result="failed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sluice_handshake_duration_seconds_count\{protocol="mixed"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
     expect(text).toMatch(/^# TYPE sluice_flows_active gauge$/m);
     expect(text).toMatch(/^sluice_process_resident_memory_bytes \d+/m);
   });

@@ -220,7 +220,20 @@ export async function handleRequest(box: Box, method: string, url: URL, body: st
     case 'GET /group/:/delay':
       return groupDelay(box, parts[1]!, url);
     case 'GET /rules':
-      return { status: 200, body: rulesView(box.router.list()) };
+      return { status: 200, body: rulesView(box.router.list(), box.router.disabled) };
+    case 'PATCH /rules/disable': {
+      const rules = box.router.list();
+      const changes = Object.entries(parseJson(body));
+      if (changes.some(([index, flag]) => typeof flag !== 'boolean' || !/^\d+$/.test(index) || Number(index) >= rules.length)) throw bodyInvalid();
+      for (const [index, flag] of changes) {
+        const rule = rules[Number(index)]!;
+        if (flag) box.router.disabled.add(rule);
+        else box.router.disabled.delete(rule);
+      }
+      return noContent;
+    }
+    case 'GET /dns/query':
+      return dnsQuery(box, url);
     case 'GET /providers/proxies':
       return { status: 200, body: { providers: { default: defaultProxyProvider(box) } } };
     case 'GET /providers/rules':
@@ -277,6 +290,30 @@ async function reloadConfig(box: Box, body: Record<string, unknown>): Promise<vo
     if (error instanceof ConfigError) throw new HttpError(400, error.problems.join('; '));
     throw new HttpError(500, describeError(error));
   }
+}
+
+const queryTypes: Record<string, 4 | 6> = { A: 4, AAAA: 6 };
+
+/** GET /dns/query?name=&type=A|AAAA through sluice's resolver and cache, in mihomo's JSON answer shape. */
+async function dnsQuery(box: Box, url: URL): Promise<Reply> {
+  const name = url.searchParams.get('name') ?? '';
+  const type = (url.searchParams.get('type') ?? 'A').toUpperCase();
+  const family = queryTypes[type];
+  if (!family) throw new HttpError(400, 'invalid query type');
+  if (name === '') throw bodyInvalid();
+  const fqdn = name.endsWith('.') ? name : `${name}.`;
+  const question = [{ Name: fqdn, Qtype: family === 4 ? 1 : 28, Qclass: 1 }];
+  let addresses: { address: string; family: number }[] = [];
+  let status = 0;
+  try {
+    addresses = (await box.dns.resolveAll(name.replace(/\.$/, ''))).filter((a) => a.family === family);
+  } catch {
+    status = 3;
+  }
+  const answer = addresses.map((a) => ({ name: fqdn, type: family === 4 ? 1 : 28, TTL: Math.round(box.config.timeouts.dnsCacheMs / 1000), data: a.address }));
+  const reply: Record<string, Json> = { Status: status, Question: question, TC: false, RD: true, RA: true, AD: false, CD: false };
+  if (answer.length > 0) reply.Answer = answer;
+  return { status: 200, body: reply };
 }
 
 function defaultProxyProvider(box: Box): Json {

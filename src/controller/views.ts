@@ -71,8 +71,8 @@ export function proxyView(outbound: Outbound, delays: DelayHistory): { [key: str
   return view;
 }
 
-/** GET /rules. */
-export function rulesView(rules: readonly Rule[]): Json {
+/** GET /rules (with `extra.disabled` for rules switched off at runtime). */
+export function rulesView(rules: readonly Rule[], disabled: ReadonlySet<Rule>): Json {
   return {
     rules: rules.map((rule, index) => ({
       index,
@@ -80,6 +80,7 @@ export function rulesView(rules: readonly Rule[]): Json {
       payload: rule.payload,
       proxy: rule.target,
       size: rule.type === 'GEOIP' ? 0 : -1,
+      extra: { disabled: disabled.has(rule) },
     })),
   };
 }

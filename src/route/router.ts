@@ -55,6 +55,8 @@ export class RuleRouter implements Router {
 
   /** Routing mode; the controller's PATCH /configs changes it for new flows. */
   mode: RouterMode;
+  /** Rules switched off at runtime (PATCH /rules/disable): they never match until a reload. */
+  readonly disabled = new Set<Rule>();
 
   constructor(private readonly options: RouterOptions) {
     this.mode = options.mode ?? 'rule';
@@ -155,6 +157,7 @@ export class RuleRouter implements Router {
 
   /** Unwraps groups to the outbound that carries the flow; undefined when the rule must be skipped. */
   private settle(target: string, flow: Flow, rule?: Rule): Decision | undefined {
+    if (rule !== undefined && this.disabled.size > 0 && this.disabled.has(rule)) return undefined;
     const top = this.options.outbounds.get(target);
     if (!top) return undefined;
     let outbound = top;

@@ -180,10 +180,10 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
   it('GET /rules and the rule providers', async () => {
     expect((await call('GET', '/rules')).json).toEqual({
       rules: [
-        { index: 0, type: 'DomainSuffix', payload: 'blocked.test', proxy: 'REJECT', size: -1 },
-        { index: 1, type: 'RuleSet', payload: 'mine', proxy: 'auto', size: -1 },
-        { index: 2, type: 'IPCIDR', payload: '127.0.0.0/8', proxy: 'PROXY', size: -1 },
-        { index: 3, type: 'Match', payload: '', proxy: 'DIRECT', size: -1 },
+        { index: 0, type: 'DomainSuffix', payload: 'blocked.test', proxy: 'REJECT', size: -1, extra: { disabled: false } },
+        { index: 1, type: 'RuleSet', payload: 'mine', proxy: 'auto', size: -1, extra: { disabled: false } },
+        { index: 2, type: 'IPCIDR', payload: '127.0.0.0/8', proxy: 'PROXY', size: -1, extra: { disabled: false } },
+        { index: 3, type: 'Match', payload: '', proxy: 'DIRECT', size: -1, extra: { disabled: false } },
       ],
     });
     const { providers } = (await call('GET', '/providers/rules')).json as { providers: Record<string, Record<string, unknown>> };
@@ -191,6 +191,23 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect((await call('PUT', '/providers/rules/mine')).status).toBe(204);
     expect((await call('PUT', '/providers/rules/none')).status).toBe(404);
     expect((await call('GET', '/providers/proxies')).json).toMatchObject({ providers: { default: { vehicleType: 'Compatible' } } });
+  });
+
+  it('PATCH /rules/disable switches a rule off for new flows; GET /dns/query answers through the resolver', async () => {
+    expect((await call('PATCH', '/rules/disable', { 2: true })).status).toBe(204);
+    expect(((await call('GET', '/rules')).json as { rules: { extra: { disabled: boolean } }[] }).rules[2]!.extra.disabled).toBe(true);
+    const { socket } = await openFlow();
+    const { connections } = (await call('GET', '/connections')).json as { connections: { chains: string[]; rule: string }[] };
+    expect(connections.at(-1)).toMatchObject({ chains: ['DIRECT'], rule: 'Match' });
+    socket.destroy();
+    expect((await call('PATCH', '/rules/disable', { 2: false })).status).toBe(204);
+    expect((await call('PATCH', '/rules/disable', { 9: true })).status).toBe(400);
+    expect((await call('GET', '/dns/query?name=echo.test&type=A')).json).toEqual({
+      Status: 0, Question: [{ Name: 'echo.test.', Qtype: 1, Qclass: 1 }], TC: false, RD: true, RA: true, AD: false, CD: false,
+      Answer: [{ name: 'echo.test.', type: 1, TTL: 60, data: '127.0.0.1' }],
+    });
+    expect((await call('GET', '/dns/query?name=nowhere.test')).json).toMatchObject({ Status: 3 });
+    expect((await call('GET', '/dns/query?name=echo.test&type=MX')).json).toEqual({ message: 'invalid query type' });
   });
 
   it('GET /connections shows an open flow; DELETE /connections/:id ends it at the client within 1 s', async () => {

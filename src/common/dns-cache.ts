@@ -24,6 +24,8 @@ export class DnsCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<LookupAddress[]>>();
   private readonly resolveUncached: (hostname: string) => Promise<LookupAddress[]>;
+  /** Lookups sent to the resolver (cache misses), and how many of them failed or timed out. */
+  readonly counts = { queries: 0, failures: 0 };
 
   constructor(private readonly options: DnsCacheOptions) {
     this.resolveUncached = options.resolve ?? systemResolve;
@@ -36,9 +38,13 @@ export class DnsCache {
     if (cached && cached.expires > now) return cached.addresses;
     let inflight = this.pending.get(hostname);
     if (!inflight) {
-      inflight = withTimeout(this.resolveUncached(hostname), this.options.timeoutMs, hostname).finally(() =>
-        this.pending.delete(hostname),
-      );
+      this.counts.queries++;
+      inflight = withTimeout(this.resolveUncached(hostname), this.options.timeoutMs, hostname)
+        .catch((error: unknown) => {
+          this.counts.failures++;
+          throw error;
+        })
+        .finally(() => this.pending.delete(hostname));
       this.pending.set(hostname, inflight);
     }
     const addresses = await inflight;

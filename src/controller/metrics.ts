@@ -35,6 +35,22 @@ export class Metrics {
         this.set({ direction: 'down' }, totals.down);
       },
     });
+    new Counter({
+      name: 'sluice_rule_provider_refresh_failures_total', help: 'Rule-provider downloads that failed (the last good copy stays in use)', labelNames: ['provider'], registers,
+      collect() {
+        this.reset();
+        for (const p of box.config.providers) this.inc({ provider: p.name }, p.failures);
+      },
+    });
+    new Counter({
+      name: 'sluice_dns_queries_total', help: 'Lookups sent to the resolver (DNS cache misses), by result', labelNames: ['result'], registers,
+      collect() {
+        this.reset();
+        const { queries, failures } = box.dns.counts;
+        this.inc({ result: 'ok' }, queries - failures);
+        this.inc({ result: 'failed' }, failures);
+      },
+    });
     new Gauge({
       name: 'sluice_rule_provider_entries', help: 'Entries loaded per rule provider', labelNames: ['provider'], registers,
       collect() {

@@ -254,6 +254,9 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect(value(/^sluice_handshakes_total\{inbound="mix",protocol="mixed",result="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
     expect(value(/^sluice_handshakes_total\{inbound="mix",protocol="mixed",result="failed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^sluice_handshake_duration_seconds_count\{protocol="mixed"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^sluice_dns_queries_total\{result="failed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1); // nowhere.test, asked by /dns/query
+    expect(value(/^sluice_dns_queries_total\{result="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sluice_rule_provider_refresh_failures_total\{provider="mine"\} (\d+)$/m)).toBe(0);
     expect(text).toMatch(/^# TYPE sluice_flows_active gauge$/m);
     expect(text).toMatch(/^sluice_process_resident_memory_bytes \d+/m);
   });

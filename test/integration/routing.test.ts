@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { SocksClient } from 'socks';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoGroup } from '../../src/route/group/url-test.js';
 import { closeServer, dial, eventually, listen, readBytes, socksConnectBytes, startBox, testHosts, trackedServer, type RunningBox } from '../helpers/net.js';
@@ -75,6 +76,7 @@ rules: ['MATCH,DIRECT']
     forwarders.push({ server, port: await listen(server) });
   }
   client = await startBox(`
+external-controller: 127.0.0.1:0
 listeners:
   - { name: mix, type: mixed, port: 0 }
 proxies:
@@ -129,6 +131,24 @@ describe('routing end to end over loopback', () => {
     }
     expect(client.logs.some((l) => l.includes('--> other.test') && l.includes('match MATCH using PROXY[b]'))).toBe(true);
     expect(client.logs.some((l) => l.includes('--> rs.test') && l.includes('match RULE-SET,set using a'))).toBe(true);
+  });
+
+  it('PUT /proxies/PROXY on the controller moves the next flow to the other upstream', async () => {
+    const api = `http://127.0.0.1:${client.box.controller!.address().port}`;
+    const select = async (name: string): Promise<number> => {
+      const response = await request(`${api}/proxies/PROXY`, { method: 'PUT', body: JSON.stringify({ name }) });
+      await response.body.dump();
+      return response.statusCode;
+    };
+    expect(await select('a')).toBe(204);
+    try {
+      const mark = upstreams.logs.length;
+      expect(await fetchVia('other.test', port2)).toBe('origin-127.0.0.2');
+      await eventually(() => upstreamsSeen(mark, `other.test:${port2}`).length > 0);
+      expect(upstreamsSeen(mark, `other.test:${port2}`)).toEqual(['up-a']);
+    } finally {
+      expect(await select('b')).toBe(204);
+    }
   });
 
   it('sniffs the SNI of a flow to an IP and routes it by the name (Chromium ClientHello)', async () => {

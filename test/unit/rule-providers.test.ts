@@ -151,6 +151,7 @@ describe('http rule providers (injected fetcher: no test touches the internet)',
       expect(provider.count).toBe(2);
       expect(readFileSync(join(home, 'cache', 'remote.list'), 'utf8')).toContain('+.good.test');
       await expect(provider.refresh(async () => Promise.reject(new Error('HTTP 503')), 1000)).rejects.toThrow(/503/);
+      expect(provider.failures).toBe(1);
       expect(provider.match(testFlow('a.good.test'))).toBe(true);
       const restarted = make(home);
       restarted.loadLocal();

@@ -67,6 +67,8 @@ export class RuleProvider {
   warnings: string[] = [];
   /** When the content was last (re)built, if ever. */
   updatedAt: Date | undefined;
+  /** Downloads that failed since start. */
+  failures = 0;
 
   constructor(
     /** The provider's configuration. */
@@ -123,8 +125,15 @@ export class RuleProvider {
    */
   async refresh(fetcher: Fetcher, timeoutMs: number, via?: Outbound): Promise<void> {
     const { url, headers, sizeLimit, path } = this.config;
-    const body = await fetcher(url!, { headers, timeoutMs, sizeLimit, via });
-    const built = this.parse(body);
+    let built: ReturnType<RuleProvider['parse']>;
+    let body: Buffer;
+    try {
+      body = await fetcher(url!, { headers, timeoutMs, sizeLimit, via });
+      built = this.parse(body);
+    } catch (error) {
+      this.failures++;
+      throw error;
+    }
     if (built.hash !== this.lastHash) {
       mkdirSync(dirname(path!), { recursive: true });
       writeFileSync(`${path}.tmp`, body);

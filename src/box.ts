@@ -1,4 +1,5 @@
 import type { LookupAddress } from 'node:dns';
+import { resolve as resolvePath } from 'node:path';
 import type { Inbound } from './adapter/inbound.js';
 import type { Outbound } from './adapter/outbound.js';
 import { DnsCache } from './common/dns-cache.js';
@@ -120,7 +121,9 @@ export class Box {
     for (const proxy of config.proxies) {
       add(proxy.type === 'direct' ? new DirectOutbound(proxy.name, dns, timeouts.connectMs) : vmessOutbound(proxy, dns, timeouts.connectMs));
     }
-    const groups = buildGroupOutbounds(config.groups, outbounds, config.storeSelected && config.home !== packageHome ? config.home : undefined, this.delays);
+    // The bundled default config lives in the package: its choices are not written there.
+    const storeDir = config.storeSelected && resolvePath(config.home) !== resolvePath(packageHome) ? config.home : undefined;
+    const groups = buildGroupOutbounds(config.groups, outbounds, storeDir, this.delays);
     const resolve = (host: string): Promise<string | undefined> =>
       dns.resolveAll(host).then((all) => all[0]?.address, () => undefined);
     const router = new RuleRouter({ rules: config.rules, subRules: config.subRules, outbounds, resolve, mode: config.mode, globalTarget: 'GLOBAL' });

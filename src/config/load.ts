@@ -50,7 +50,7 @@ export interface LoadedConfig {
   sniffer: SnifferConfig | undefined;
   /** Config directory: relative paths resolve here; select choices are cached here. */
   home: string;
-  /** Remember select-group choices (`profile.store-selected`). */
+  /** Remember select-group choices in `home`/cache.json (`profile.store-selected`; only for configs read from a file). */
   storeSelected: boolean;
   /** The controller API, when `external-controller` is set. */
   controller: ControllerConfig | undefined;
@@ -125,9 +125,11 @@ export function loadConfigFile(path: string | URL): LoadedConfig {
 
 /**
  * Parses and validates config text (YAML, of which JSON is a subset). Relative paths resolve
- * against `home` (the config's directory). Throws ConfigError.
+ * against `home`, the config's directory; text that comes from no file resolves against the
+ * working directory and keeps no select-group cache there. Throws ConfigError.
  */
-export function parseConfig(text: string, home = process.cwd()): LoadedConfig {
+export function parseConfig(text: string, configDir?: string): LoadedConfig {
+  const home = configDir ?? process.cwd();
   const document = parseDocument(text, { uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
@@ -144,7 +146,7 @@ export function parseConfig(text: string, home = process.cwd()): LoadedConfig {
   stripKnownClashKeys(raw, ignored, problems);
   problems.push(...validate(raw));
   if (problems.length > 0) throw new ConfigError(problems);
-  return build(raw as RawConfig, ignored, home);
+  return build(raw as RawConfig, ignored, home, configDir !== undefined);
 }
 
 /** Removes keys Clash defines but sluice does not implement (collecting their paths); flags unimplemented proxy types. */
@@ -192,7 +194,7 @@ const defaultTimeouts: Record<string, number> = {
   'reject-drop': 30, 'shutdown-grace': 5, sniff: 1, 'provider-download': 10,
 };
 
-function build(raw: RawConfig, ignored: string[], home: string): LoadedConfig {
+function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolean): LoadedConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
   if (ignored.length > 0) warnings.push(`not implemented yet, ignored: ${ignored.join(', ')}`);
@@ -289,7 +291,7 @@ function build(raw: RawConfig, ignored: string[], home: string): LoadedConfig {
     providers: routing.providers,
     sniffer,
     home,
-    storeSelected: raw.profile?.['store-selected'] ?? true,
+    storeSelected: fromFile && (raw.profile?.['store-selected'] ?? true),
     controller,
     timeouts,
     warnings,

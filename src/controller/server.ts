@@ -6,26 +6,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Box } from '../box.js';
+import type { ControllerConfig } from '../config/types.js';
 import type { StreamSink } from './streams.js';
 import { handleRequest, handleStream, HttpError, type Reply } from './api.js';
 import type { Json } from './views.js';
 import { Metrics } from './metrics.js';
 
-/** `external-controller` settings. */
-export interface ControllerOptions {
-  /** Listen address. */
-  host: string;
-  /** Listen port; 0 picks one. */
-  port: number;
-  /** Bearer secret; empty = no authentication. */
-  secret: string;
-  /** Origins allowed by CORS (`*` = any). */
-  allowOrigins: string[];
-  /** Answer Private Network Access preflights. */
-  allowPrivateNetwork: boolean;
-  /** A dashboard folder served under /ui/. */
-  uiDir?: string;
-}
 
 /** Paths that can be consumed as a WebSocket or an endless chunked response. */
 const streamPaths = new Set(['/traffic', '/memory', '/logs', '/connections']);
@@ -42,7 +28,7 @@ export class Controller {
   constructor(
     private readonly box: Box,
     /** Settings. */
-    readonly options: ControllerOptions,
+    readonly options: ControllerConfig,
   ) {
     this.secret = Buffer.from(options.secret);
     this.metrics = new Metrics(box);

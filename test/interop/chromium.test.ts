@@ -29,7 +29,8 @@ afterAll(async () => {
   for (const p of profiles) rmSync(p, { recursive: true, force: true });
 });
 
-async function chromium(proxy: string, url: string): Promise<string> {
+/** Headless Chromium's DOM of `url`, through `proxy` when given. */
+async function chromium(proxy: string | undefined, url: string): Promise<string> {
   const profile = mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
   profiles.push(profile);
   const { stdout } = await run(
@@ -37,7 +38,8 @@ async function chromium(proxy: string, url: string): Promise<string> {
     [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${profile}`, `--proxy-server=${proxy}`, '--proxy-bypass-list=<-loopback>',
+      `--user-data-dir=${profile}`,
+      ...(proxy ? [`--proxy-server=${proxy}`, '--proxy-bypass-list=<-loopback>'] : []),
       '--dump-dom', url,
     ],
     { timeout: 60_000, killSignal: 'SIGKILL' },
@@ -91,7 +93,7 @@ rules: ['MATCH,DIRECT']`);
     download.body.resume();
     try {
       const api = dashboard.box.controller!.address().port;
-      const dom = await chromiumNoProxy(`http://127.0.0.1:${api}/ui/#token=dash-secret&hold=${encodeURIComponent(`http://127.0.0.1:${holdPort}/`)}`);
+      const dom = await chromium(undefined, `http://127.0.0.1:${api}/ui/#token=dash-secret&hold=${encodeURIComponent(`http://127.0.0.1:${holdPort}/`)}`);
       expect(dom).toMatch(/version <span id="version">v\d+\.\d+\.\d+-sluice<\/span>/);
       const updates = Number(/<span id="updates">(\d+)<\/span>/.exec(dom)?.[1]);
       const down = Number(/<span id="down">(\d+)<\/span>/.exec(dom)?.[1]);
@@ -105,19 +107,3 @@ rules: ['MATCH,DIRECT']`);
     }
   }, 90_000);
 });
-
-async function chromiumNoProxy(url: string): Promise<string> {
-  const profile = mkdtempSync(join(tmpdir(), 'sluice-chromium-'));
-  profiles.push(profile);
-  const { stdout } = await run(
-    'chromium',
-    [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${profile}`, '--dump-dom', url,
-    ],
-    { timeout: 60_000, killSignal: 'SIGKILL' },
-  );
-  return stdout;
-}
-

@@ -27,12 +27,12 @@ const ruleApiNames: Record<string, string> = {
 };
 
 /** The API name of a rule type (`DOMAIN-SUFFIX` → `DomainSuffix`). */
-export function ruleApiName(type: string): string {
+function ruleApiName(type: string): string {
   return ruleApiNames[type] ?? type;
 }
 
 /** Go's RFC 3339 time with fractional seconds, as mihomo prints `time.Time`. */
-export function goTime(time: Date | undefined): string {
+function goTime(time: Date | undefined): string {
   return time ? time.toISOString() : '0001-01-01T00:00:00Z';
 }
 

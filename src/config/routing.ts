@@ -1,15 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import type { Rule } from '../adapter/router.js';
-import { DomainSet } from '../route/match/domain-set.js';
 import { AsnDb, GeoIp, bundledCountryDatabase } from '../route/match/geoip.js';
 import type { ConditionParser } from '../route/provider/content.js';
 import type { ProviderBehavior } from '../route/provider/content.js';
 import type { ProviderFormat } from '../route/provider/formats.js';
-import { parseTextEntries, parseYamlEntries } from '../route/provider/formats.js';
-import { decodeMrs } from '../route/provider/mrs.js';
 import { RuleProvider, type RuleProviderConfig } from '../route/provider/provider.js';
 import { parseCondition, parseRule, type RuleEnv } from '../route/rule/parse.js';
 import { SubRule } from '../route/rule/logic.js';
@@ -97,7 +94,8 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
   }
   const providers = new Map<string, RuleProvider>();
   const subRuleLists = new Set(Object.keys(input.subRules));
-  const geosites = new Map<string, DomainSet>();
+  const geosites = new Map<string, RuleProvider>();
+  const parseEntry: ConditionParser = (entry) => parseCondition(entry, env, 'a classical rule provider');
   const env: RuleEnv = {
     providers,
     geoip: openGeoip,
@@ -105,11 +103,10 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
     subRuleLists,
     geosite: (name) => {
       let set = geosites.get(name);
-      if (!set) geosites.set(name, (set = loadGeosite(name, home)));
+      if (!set) geosites.set(name, (set = loadGeosite(name, home, parseEntry)));
       return set;
     },
   };
-  const parseEntry: ConditionParser = (entry) => parseCondition(entry, env, 'a classical rule provider');
 
   for (const [name, raw] of Object.entries(input.providers)) {
     const path = `rule-providers.${name}`;
@@ -193,31 +190,25 @@ function providerConfig(name: string, raw: RawProvider, home: string, at: string
   };
 }
 
-/** GEOSITE,<name>: a domain list file named after the category, in the config's geosite/ or the bundled rules/geosite/. */
-function loadGeosite(name: string, home: string): DomainSet {
+/** Extension of a GEOSITE file → its provider format. */
+const geositeFormats = { list: 'text', txt: 'text', yaml: 'yaml', mrs: 'mrs' } as const;
+
+/**
+ * GEOSITE,<name>: a domain rule provider over the file named after the category, in the
+ * config's geosite/ or the bundled rules/geosite/. Throws when there is none.
+ */
+function loadGeosite(name: string, home: string, parse: ConditionParser): RuleProvider {
   const dirs = [resolve(home, 'geosite'), resolve(bundledRulesDir, 'geosite')];
   for (const dir of dirs) {
-    for (const ext of ['list', 'txt', 'yaml', 'mrs']) {
-      const file = resolve(dir, `${name}.${ext}`);
-      if (!existsSync(file)) continue;
-      const data = readFileSync(file);
-      const set = new DomainSet();
-      const add = (entry: string): void => {
-        try {
-          set.add(entry);
-        } catch {
-          // Invalid entries are skipped, as in a domain provider.
-        }
-      };
-      if (ext === 'mrs') {
-        const mrs = decodeMrs(data);
-        if (mrs.behavior !== 'domain') throw new Error(`GEOSITE file ${file} holds ${mrs.behavior} rules`);
-        for (const key of mrs.keys) add(key.startsWith('+.') ? key.slice(1) : key);
-      } else {
-        const text = data.toString('utf8');
-        for (const entry of ext === 'yaml' ? parseYamlEntries(text) : parseTextEntries(text)) add(entry);
-      }
-      return set;
+    for (const [ext, format] of Object.entries(geositeFormats)) {
+      const path = resolve(dir, `${name}.${ext}`);
+      if (!existsSync(path)) continue;
+      const provider = new RuleProvider(
+        { name: `geosite:${name}`, vehicle: 'file', behavior: 'domain', format, path, intervalSeconds: 0, sizeLimit: 0, headers: {} },
+        parse,
+      );
+      provider.loadLocal();
+      return provider;
     }
   }
   throw new Error(`no GEOSITE list named '${name}': put ${name}.list (domain entries, one per line) in ${dirs.join(' or ')}`);

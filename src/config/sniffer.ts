@@ -1,6 +1,5 @@
 import { DomainSet } from '../route/match/domain-set.js';
 import { IpRangeSet, parsePrefix } from '../route/match/ip-set.js';
-import type { RuleProvider } from '../route/provider/provider.js';
 import { parsePortList, type PortRange } from '../route/rule/ports.js';
 import { innerFlow } from '../adapter/flow.js';
 import type { RuleEnv } from '../route/rule/parse.js';
@@ -48,14 +47,15 @@ function domainMatcher(entries: string[] | undefined, at: string, env: RuleEnv, 
   const others: ((host: string) => boolean)[] = [];
   (entries ?? []).forEach((entry, i) => {
     try {
-      if (entry.startsWith('rule-set:')) {
-        const provider: RuleProvider | undefined = env.providers.get(entry.slice(9));
-        if (!provider) throw new Error(`unknown rule provider '${entry.slice(9)}'`);
+      const provider = entry.startsWith('rule-set:')
+        ? env.providers.get(entry.slice(9))
+        : entry.startsWith('geosite:')
+          ? env.geosite(entry.slice(8).toLowerCase())
+          : undefined;
+      if (entry.startsWith('rule-set:') && !provider) throw new Error(`unknown rule provider '${entry.slice(9)}'`);
+      if (provider) {
         const probe = innerFlow('', 0, new AbortController().signal);
         others.push((host) => provider.match({ ...probe, domain: host, destination: { host, port: 0 } }));
-      } else if (entry.startsWith('geosite:')) {
-        const geosite = env.geosite(entry.slice(8).toLowerCase());
-        others.push((host) => geosite.has(host));
       } else {
         set.add(entry);
       }

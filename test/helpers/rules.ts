@@ -3,8 +3,7 @@ import type { Flow } from '../../src/adapter/flow.js';
 import type { Outbound, PacketConn } from '../../src/adapter/outbound.js';
 import { ipFamily } from '../../src/common/address.js';
 import { GeoIp } from '../../src/route/match/geoip.js';
-import { DomainSet } from '../../src/route/match/domain-set.js';
-import type { RuleProvider } from '../../src/route/provider/provider.js';
+import { RuleProvider } from '../../src/route/provider/provider.js';
 import { parseRule, type RuleEnv } from '../../src/route/rule/parse.js';
 import { PassOutbound } from '../../src/protocol/block/outbound.js';
 
@@ -18,11 +17,16 @@ export function testEnv(parts: { providers?: Map<string, RuleProvider>; geosites
     asn: undefined,
     subRuleLists: new Set(parts.subRules ?? []),
     geosite: (name) => {
-      const entries = parts.geosites?.[name];
-      if (!entries) throw new Error(`no GEOSITE list named '${name}'`);
-      const set = new DomainSet();
-      entries.forEach((e) => set.add(e));
-      return set;
+      const payload = parts.geosites?.[name];
+      if (!payload) throw new Error(`no GEOSITE list named '${name}'`);
+      const provider = new RuleProvider(
+        { name: `geosite:${name}`, vehicle: 'inline', behavior: 'domain', format: 'text', payload, intervalSeconds: 0, sizeLimit: 0, headers: {} },
+        () => {
+          throw new Error('a domain provider has no classical entries');
+        },
+      );
+      provider.loadLocal();
+      return provider;
     },
   };
 }

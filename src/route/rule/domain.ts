@@ -1,6 +1,5 @@
 import type { Flow } from '../../adapter/flow.js';
 import { BaseRule, ruleHost } from './base.js';
-import type { DomainSet } from '../match/domain-set.js';
 
 /** DOMAIN: the host equals the payload. */
 export class DomainRule extends BaseRule {
@@ -61,17 +60,5 @@ export class DomainWildcardRule extends BaseRule {
   match(flow: Readonly<Flow>): boolean {
     const host = ruleHost(flow);
     return host !== undefined && this.regex.test(host);
-  }
-}
-
-/** GEOSITE,<category>: the host is in the domain list loaded for that category. */
-export class DomainSetRule extends BaseRule {
-  constructor(type: string, payload: string, target: string, private readonly set: DomainSet) {
-    super(type, payload, target);
-  }
-
-  match(flow: Readonly<Flow>): boolean {
-    const host = ruleHost(flow);
-    return host !== undefined && this.set.has(host);
   }
 }

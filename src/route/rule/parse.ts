@@ -1,10 +1,9 @@
 import type { Rule } from '../../adapter/router.js';
 import { normalizeHost } from '../../common/address.js';
-import type { DomainSet } from '../match/domain-set.js';
 import { normalizePattern } from '../match/domain-set.js';
 import type { AsnDb, GeoIp } from '../match/geoip.js';
 import type { RuleProvider } from '../provider/provider.js';
-import { DomainKeywordRule, DomainRegexRule, DomainRule, DomainSetRule, DomainSuffixRule, DomainWildcardRule } from './domain.js';
+import { DomainKeywordRule, DomainRegexRule, DomainRule, DomainSuffixRule, DomainWildcardRule } from './domain.js';
 import { GeoIpRule, IpAsnRule } from './geoip.js';
 import { InNameRule, InTypeRule } from './inbound.js';
 import { IpCidrRule, IpSuffixRule, type IpRuleOptions } from './ip-cidr.js';
@@ -22,8 +21,8 @@ export interface RuleEnv {
   geoip(): GeoIp;
   /** The ASN database; IP-ASN is a load error without one. */
   readonly asn: AsnDb | undefined;
-  /** The domain list of a GEOSITE category; throws when there is none. */
-  geosite(name: string): DomainSet;
+  /** The domain list of a GEOSITE category, as a domain provider; throws when there is none. */
+  geosite(name: string): RuleProvider;
   /** Names of the `sub-rules:` lists (SUB-RULE). */
   readonly subRuleLists: ReadonlySet<string>;
 }
@@ -108,7 +107,7 @@ function build(type: string, payload: string, params: string[], target: string, 
     case 'DOMAIN-WILDCARD':
       return new DomainWildcardRule(type, payload, target);
     case 'GEOSITE':
-      return new DomainSetRule(type, payload.toLowerCase(), target, env.geosite(payload.toLowerCase()));
+      return new RuleSetRule(payload.toLowerCase(), target, env.geosite(payload.toLowerCase()), true, false, type);
     case 'IP-CIDR':
     case 'IP-CIDR6':
     case 'SRC-IP-CIDR':

@@ -2,7 +2,10 @@ import type { Flow } from '../../adapter/flow.js';
 import type { RuleProvider } from '../provider/provider.js';
 import { BaseRule } from './base.js';
 
-/** RULE-SET,<provider>: the provider matches; with `src`, source and destination are swapped. */
+/**
+ * RULE-SET,<provider>: the provider matches; with `src`, source and destination are swapped.
+ * GEOSITE,<category> is the same over the category's domain list.
+ */
 export class RuleSetRule extends BaseRule {
   constructor(
     payload: string,
@@ -10,8 +13,9 @@ export class RuleSetRule extends BaseRule {
     private readonly provider: RuleProvider,
     private readonly noResolve: boolean,
     private readonly swap: boolean,
+    type: 'RULE-SET' | 'GEOSITE' = 'RULE-SET',
   ) {
-    super('RULE-SET', payload, target);
+    super(type, payload, target);
   }
 
   /** The provider's content can change on refresh, so this is asked each time. */

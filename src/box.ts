@@ -237,11 +237,10 @@ export class Box {
     }
     const timeoutMs = this.config.timeouts.providerDownloadMs;
     const log = (level: 'warning' | 'info', message: string): void => (level === 'warning' ? this.logger.warn(message) : this.logger.info(message));
-    const via = (provider: RuleProvider): Outbound | undefined => (provider.config.proxy ? this.outbounds.get(provider.config.proxy) : undefined);
     const downloads = this.config.providers
       .filter((provider) => provider.isStale())
       .map((provider) =>
-        provider.refresh(this.fetcher, timeoutMs, via(provider)).then(
+        provider.refresh(this.fetcher, timeoutMs, this.downloadVia(provider)).then(
           () => log('info', `rule provider ${provider.name}: downloaded, ${provider.count} entries`),
           (error: unknown) => log('warning', `rule provider ${provider.name}: download failed, ${provider.updatedAt ? 'keeping the cached copy' : 'its RULE-SET rules match nothing'}: ${describeError(error)}`),
         ),
@@ -252,13 +251,17 @@ export class Box {
       await Promise.race([Promise.all(downloads), waited]);
       clearTimeout(timer);
     }
-    for (const provider of this.config.providers) provider.schedule(this.fetcher, timeoutMs, log, via(provider));
+    for (const provider of this.config.providers) provider.schedule(this.fetcher, timeoutMs, log, this.downloadVia(provider));
   }
 
   /** Downloads an http provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
   async refreshProvider(provider: RuleProvider): Promise<void> {
     if (provider.config.vehicle !== 'http') return provider.loadLocal();
-    const via = provider.config.proxy ? this.outbounds.get(provider.config.proxy) : undefined;
-    await provider.refresh(this.fetcher, this.config.timeouts.providerDownloadMs, via);
+    await provider.refresh(this.fetcher, this.config.timeouts.providerDownloadMs, this.downloadVia(provider));
+  }
+
+  /** The outbound an http provider downloads through (its `proxy:`); undefined = directly. */
+  private downloadVia(provider: RuleProvider): Outbound | undefined {
+    return provider.config.proxy ? this.outbounds.get(provider.config.proxy) : undefined;
   }
 }

@@ -199,3 +199,15 @@ export async function socksAssociate(port: number, host = '127.0.0.1'): Promise<
   const [info] = await established;
   return { control: info.socket, relay: info.remoteHost! };
 }
+
+/** Starts a Box with one VMess listener `vmess-in` (port 0) for `username`/`uuid` (alterId 4) and MATCH,DIRECT. */
+export function startVmessServer(username: string, uuid: string): Promise<RunningBox> {
+  return startBox(`
+listeners:
+  - name: vmess-in
+    type: vmess
+    port: 0
+    users:
+      - { username: ${username}, uuid: ${uuid}, alterId: 4 }
+rules: ['MATCH,DIRECT']`);
+}

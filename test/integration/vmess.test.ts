@@ -5,7 +5,7 @@ import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientSession } from '../../src/protocol/vmess/client.js';
 import { vmessIdentity } from '../../src/protocol/vmess/identity.js';
-import { closeServer, dial, echoServer, eventually, listen, readAll, socksAssociate, startBox, type RunningBox } from '../helpers/net.js';
+import { closeServer, dial, echoServer, eventually, listen, readAll, socksAssociate, startBox, startVmessServer, type RunningBox } from '../helpers/net.js';
 
 const uuid = '27a2c3b2-5b38-4cf5-9b0e-6ad4b1c09a51';
 const echo = echoServer();
@@ -21,14 +21,7 @@ beforeAll(async () => {
   udpEcho.bind(0, '127.0.0.1');
   await once(udpEcho, 'listening');
   udpPort = udpEcho.address().port;
-  server = await startBox(`
-listeners:
-  - name: vmess-in
-    type: vmess
-    port: 0
-    users:
-      - { username: alice, uuid: ${uuid}, alterId: 4 }
-rules: ['MATCH,DIRECT']`);
+  server = await startVmessServer('alice', uuid);
 });
 
 afterAll(async () => {

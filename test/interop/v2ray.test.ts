@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, echoServer, eventually, listen, readAll, requirePeer, socksAssociate, startBox, type RunningBox } from '../helpers/net.js';
+import { closeServer, echoServer, eventually, listen, readAll, requirePeer, socksAssociate, startBox, startVmessServer, type RunningBox } from '../helpers/net.js';
 import { startV2ray } from '../helpers/v2ray.js';
 
 const uuid = 'b831381d-6324-4d53-ad4f-8cda48b30811';
@@ -102,14 +102,7 @@ rules: ['MATCH,v2']`);
 describe('v2ray 4.34 client (socks → vmess) → sluice VMess listener → DIRECT', () => {
   let server: RunningBox;
   beforeAll(async () => {
-    server = await startBox(`
-listeners:
-  - name: vmess-in
-    type: vmess
-    port: 0
-    users:
-      - { username: aead, uuid: ${uuid}, alterId: 4 }
-rules: ['MATCH,DIRECT']`);
+    server = await startVmessServer('aead', uuid);
   });
   afterAll(() => server.close());
 

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import type { LookupAddress } from 'node:dns';
+import { createSocket as createUdpSocket } from 'node:dgram';
+import { SocksClient } from 'socks';
 import type { Server as HttpServer } from 'node:http';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -210,4 +212,26 @@ listeners:
     users:
       - { username: ${username}, uuid: ${uuid}, alterId: 4 }
 rules: ['MATCH,DIRECT']`);
+}
+
+/**
+ * Sends one datagram of each size through a SOCKS5 UDP ASSOCIATE on `socksPort` to the UDP
+ * server at 127.0.0.1:`udpPort`, and returns the lengths of the replies that came back
+ * (sorted) within `timeoutMs`.
+ */
+export async function udpRoundTrip(socksPort: number, udpPort: number, sizes: number[], timeoutMs = 5000): Promise<number[]> {
+  const { control, relay } = await socksAssociate(socksPort);
+  const udp = createUdpSocket('udp4');
+  udp.bind(0, '127.0.0.1');
+  await once(udp, 'listening');
+  const replies: Buffer[] = [];
+  udp.on('message', (msg) => replies.push(SocksClient.parseUDPFrame(msg).data));
+  for (const size of sizes) {
+    const frame = SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: udpPort }, data: Buffer.alloc(size, size & 0xff) });
+    udp.send(frame, relay.port, relay.host === '0.0.0.0' ? '127.0.0.1' : relay.host);
+  }
+  await eventually(() => replies.length >= sizes.length, timeoutMs);
+  control.destroy();
+  udp.close();
+  return replies.map((r) => r.length).sort((a, b) => a - b);
 }

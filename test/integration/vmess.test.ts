@@ -5,7 +5,7 @@ import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientSession } from '../../src/protocol/vmess/client.js';
 import { vmessIdentity } from '../../src/protocol/vmess/identity.js';
-import { closeServer, dial, echoServer, eventually, listen, readAll, socksAssociate, startBox, startVmessServer, type RunningBox } from '../helpers/net.js';
+import { closeServer, dial, echoServer, eventually, listen, readAll, startBox, startVmessServer, udpRoundTrip, type RunningBox } from '../helpers/net.js';
 
 const uuid = '27a2c3b2-5b38-4cf5-9b0e-6ad4b1c09a51';
 const echo = echoServer();
@@ -88,20 +88,8 @@ describe('sluice VMess client → sluice VMess server', () => {
     'carries UDP (SOCKS5 UDP ASSOCIATE → VMess command 2) with %s',
     async (proxy) => {
       const box = await client(proxy);
-      const info = await socksAssociate(box.port());
-      const udp = createSocket('udp4');
-      udp.bind(0, '127.0.0.1');
-      await once(udp, 'listening');
-      const replies: Buffer[] = [];
-      udp.on('message', (msg) => replies.push(SocksClient.parseUDPFrame(msg).data));
       const sizes = [10, 1000, 1400];
-      for (const size of sizes) {
-        udp.send(SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: udpPort }, data: Buffer.alloc(size, size & 0xff) }), info.relay.port, info.relay.host);
-      }
-      expect(await eventually(() => replies.length === sizes.length, 3000)).toBe(true);
-      expect(replies.map((r) => r.length).sort((a, b) => a - b)).toEqual(sizes);
-      info.control.destroy();
-      udp.close();
+      expect(await udpRoundTrip(box.port(), udpPort, sizes, 3000)).toEqual(sizes);
       await box.close();
     },
   );

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, echoServer, eventually, listen, readAll, requirePeer, socksAssociate, startBox, startVmessServer, type RunningBox } from '../helpers/net.js';
+import { closeServer, echoServer, listen, readAll, requirePeer, startBox, startVmessServer, udpRoundTrip, type RunningBox } from '../helpers/net.js';
 import { startV2ray } from '../helpers/v2ray.js';
 
 const uuid = 'b831381d-6324-4d53-ad4f-8cda48b30811';
@@ -48,24 +48,11 @@ async function echoThroughSocks(port: number): Promise<void> {
   small.destroy();
 }
 
-/** Three datagrams (10, 1000, 1400 bytes) through SOCKS5 UDP ASSOCIATE, each echoed once. */
+/** Three datagrams (10, 1000, 1400 bytes) through SOCKS5 UDP ASSOCIATE, each echoed once (with an `echo:` prefix). */
 async function udpThroughSocks(port: number): Promise<void> {
-  const { control, relay } = await socksAssociate(port);
-  const udp = createSocket('udp4');
-  udp.bind(0, '127.0.0.1');
-  await once(udp, 'listening');
-  const replies: Buffer[] = [];
-  udp.on('message', (msg) => replies.push(SocksClient.parseUDPFrame(msg).data));
   const sizes = [10, 1000, 1400];
-  for (const n of sizes) {
-    const frame = SocksClient.createUDPFrame({ remoteHost: { host: '127.0.0.1', port: udpPort }, data: Buffer.alloc(n, 0x61) });
-    udp.send(frame, relay.port, relay.host === '0.0.0.0' ? '127.0.0.1' : relay.host);
-  }
-  const ok = await eventually(() => replies.length >= sizes.length, 5000);
-  control.destroy();
-  udp.close();
-  expect(ok, `replies: ${replies.map((r) => r.length)}`).toBe(true);
-  expect(replies.map((r) => r.length - 5).sort((a, b) => a - b)).toEqual(sizes);
+  const lengths = await udpRoundTrip(port, udpPort, sizes);
+  expect(lengths.map((n) => n - 5), `reply lengths: ${lengths}`).toEqual(sizes);
 }
 
 const ciphers = ['aes-128-gcm', 'chacha20-poly1305', 'none', 'auto'] as const;

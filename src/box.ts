@@ -6,7 +6,7 @@ import { DnsCache } from './common/dns-cache.js';
 import { describeError } from './common/errors.js';
 import type { Logger } from './common/log.js';
 import { loadConfigFile, packageHome, type LoadedConfig } from './config/load.js';
-import type { ListenerConfig, ListenerType } from './config/types.js';
+import type { ListenerConfig, ListenerType, TunnelProxyConfig } from './config/types.js';
 import { Dispatcher } from './dispatcher.js';
 import { PassOutbound, RejectDropOutbound, RejectOutbound } from './protocol/block/outbound.js';
 import { DirectOutbound } from './protocol/direct/outbound.js';
@@ -24,8 +24,10 @@ import { AutoGroup } from './route/group/url-test.js';
 import { undiciFetcher } from './route/provider/fetch.js';
 import type { Fetcher, RuleProvider } from './route/provider/provider.js';
 import { vmessListenerHandler, vmessOutbound } from './protocol/vmess/config.js';
+import { TunnelGatewayListener } from './protocol/pqtunnel/gateway-listener.js';
+import { TunnelOutbound } from './protocol/pqtunnel/outbound.js';
 
-const handlers: Record<Exclude<ListenerType, 'vmess'>, ConnectionHandler> = { socks: handleSocks, http: handleHttp, mixed: handleMixed };
+const handlers: Record<Exclude<ListenerType, 'vmess' | 'pqtunnel'>, ConnectionHandler> = { socks: handleSocks, http: handleHttp, mixed: handleMixed };
 
 /** Replaceable OS-facing parts, for tests. */
 export interface BoxSeams {
@@ -47,11 +49,17 @@ interface Routing {
   groups: AnyGroup[];
   /** The rule router. */
   router: RuleRouter;
+  /** pqtunnel outbounds by their settings (JSON), so a reload can keep unchanged ones running. */
+  tunnels: Map<string, TunnelOutbound>;
 }
+
+/** First routing table and rule priority the tunnel outbounds own (spec §8.6). */
+const tunnelTableBase = 51820;
+const tunnelPriorityBase = 9100;
 
 /** A listener's identity across reloads: one whose settings did not change keeps running. */
 function listenerKey(listener: ListenerConfig): string {
-  return JSON.stringify([listener.name, listener.type, listener.listen, listener.port, listener.udp, [...(listener.users ?? [])], listener.vmessUsers ?? []]);
+  return JSON.stringify([listener.name, listener.type, listener.listen, listener.port, listener.udp, [...(listener.users ?? [])], listener.vmessUsers ?? [], listener.gateway ?? null]);
 }
 
 /** One running sluice: outbounds, router, dispatcher and listeners built from a config. */
@@ -67,7 +75,7 @@ export class Box {
   readonly dns: DnsCache;
   /** The controller API, when configured. */
   readonly controller: Controller | undefined;
-  private routing: Routing;
+  private routing!: Routing;
   private inboundKeys: string[];
   private readonly configFile: string | URL | undefined;
 
@@ -118,8 +126,11 @@ export class Box {
     add(new RejectDropOutbound(timeouts.rejectDropMs));
     add(new PassOutbound());
     add(new DirectOutbound('COMPATIBLE', dns, timeouts.connectMs));
+    const tunnels = new Map<string, TunnelOutbound>();
     for (const proxy of config.proxies) {
-      add(proxy.type === 'direct' ? new DirectOutbound(proxy.name, dns, timeouts.connectMs) : vmessOutbound(proxy, dns, timeouts.connectMs));
+      if (proxy.type === 'direct') add(new DirectOutbound(proxy.name, dns, timeouts.connectMs));
+      else if (proxy.type === 'vmess') add(vmessOutbound(proxy, dns, timeouts.connectMs));
+      else add(this.tunnel(proxy, tunnels, timeouts.connectMs));
     }
     // The bundled default config lives in the package: its choices are not written there.
     const storeDir = config.storeSelected && resolvePath(config.home) !== resolvePath(packageHome) ? config.home : undefined;
@@ -127,10 +138,39 @@ export class Box {
     const resolve = (host: string): Promise<string | undefined> =>
       dns.resolveAll(host).then((all) => all[0]?.address, () => undefined);
     const router = new RuleRouter({ rules: config.rules, subRules: config.subRules, outbounds, resolve, mode: config.mode, globalTarget: 'GLOBAL' });
-    return { config, outbounds, groups, router };
+    return { config, outbounds, groups, router, tunnels };
   }
 
-  private listener(listener: ListenerConfig): TcpListener {
+  /** The tunnel outbound for a proxy entry: the running one when its settings did not change (a reload keeps the tunnel up). */
+  private tunnel(proxy: TunnelProxyConfig, built: Map<string, TunnelOutbound>, connectMs: number): TunnelOutbound {
+    const key = JSON.stringify(proxy);
+    const running = this.routing?.tunnels.get(key);
+    if (running) {
+      built.set(key, running);
+      return running;
+    }
+    const taken = new Set([...(this.routing?.tunnels.values() ?? []), ...built.values()].map((tunnel) => tunnel.slot.table));
+    let index = 0;
+    while (taken.has(tunnelTableBase + index)) index++;
+    const slot = {
+      table: tunnelTableBase + index,
+      priority: tunnelPriorityBase + index * 3,
+      prefixesOf: (name: string) => this.config.providers.find((provider) => provider.name === name)?.ipRanges?.toPrefixes(),
+    };
+    const tunnel = new TunnelOutbound(proxy, slot, this.dns, connectMs, this.logger);
+    built.set(key, tunnel);
+    return tunnel;
+  }
+
+  /** Starts tunnels that are not running; one that cannot start is logged and its flows fail, the rest of sluice runs. */
+  private async startTunnels(): Promise<void> {
+    for (const tunnel of this.routing.tunnels.values()) {
+      await tunnel.start().catch((error: unknown) => this.logger.error(`pqtunnel ${tunnel.name}: ${describeError(error)}`));
+    }
+  }
+
+  private listener(listener: ListenerConfig): Inbound {
+    if (listener.type === 'pqtunnel') return new TunnelGatewayListener(listener.gateway!, this.logger);
     const handler = listener.type === 'vmess' ? vmessListenerHandler(listener.vmessUsers ?? []) : handlers[listener.type];
     return new TcpListener({ ...listener, dispatcher: this.dispatcher, logger: this.logger, handshakeTimeoutMs: this.config.timeouts.handshakeMs }, handler);
   }
@@ -146,6 +186,8 @@ export class Box {
     const next = this.build(config);
     this.routing = next;
     await this.startProviders();
+    for (const tunnel of old.tunnels.values()) if (![...next.tunnels.values()].includes(tunnel)) await tunnel.close();
+    await this.startTunnels();
     this.startHealthChecks();
     this.dispatcher.use(next.router, config.sniffer);
     const keys = config.listeners.map(listenerKey);
@@ -197,6 +239,7 @@ export class Box {
    */
   async start(): Promise<void> {
     await this.startProviders();
+    await this.startTunnels();
     this.startHealthChecks();
     const started: Inbound[] = [];
     for (const inbound of this.inbounds) {

@@ -124,7 +124,6 @@ async function check(file: string): Promise<number> {
     for (const w of p.warnings.slice(0, 5)) lines.push(`    warning: ${w}`);
   }
   lines.push(`rules: ${config.rules.length}`);
-  if (config.tunnels.length > 0) lines.push(`pqtunnel (validated; cannot run yet): ${config.tunnels.join(', ')}`);
   lines.push(`warnings: ${config.warnings.length}${config.warnings.map((w) => `\n  ${w}`).join('')}`);
   return print(lines.join('\n'));
 }
@@ -136,12 +135,6 @@ async function run(file: string | undefined, level: string | undefined, format: 
   if (format !== undefined && format !== 'text' && format !== 'json') return fail(`--log-format: must be text or json, got '${format}'`);
   const config = load(file ?? defaultConfigUrl);
   if (!config) return 1;
-  if (config.tunnels.length > 0) {
-    process.stderr.write(
-      `${file}: ${config.tunnels.join(', ')}: the post-quantum tunnel client and gateway cannot run in this version yet (the config is valid; remove these entries to run the rest)\n`,
-    );
-    return 1;
-  }
   if (config.listeners.length === 0) {
     process.stderr.write(`${file}: nothing to run: set mixed-port, socks-port, port or listeners\n`);
     return 1;

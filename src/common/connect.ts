@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { formatAddress, type Address } from './address.js';
 import type { DnsCache } from './dns-cache.js';
 import { DialError, toDialError } from './errors.js';
@@ -11,6 +11,8 @@ export interface ConnectOptions {
   timeoutMs: number;
   /** Aborting it cancels the attempt. */
   signal: AbortSignal;
+  /** Source address to bind (only destinations of its family are then tried). */
+  localAddress?: string;
 }
 
 /** Opens a TCP connection with happy eyeballs, a connect timeout and cancellation; rejects with a DialError. */
@@ -22,7 +24,7 @@ export function connectTcp(address: Address, options: ConnectOptions): Promise<S
       host: address.host,
       port: address.port,
       lookup: options.dns.lookup,
-      autoSelectFamily: true,
+      ...(options.localAddress ? { localAddress: options.localAddress, family: isIP(options.localAddress) } : { autoSelectFamily: true }),
       allowHalfOpen: true,
       noDelay: true,
     });

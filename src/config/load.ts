@@ -11,9 +11,11 @@ import { buildGroups, type RawGroup } from './groups.js';
 import { buildRouting, type RawProvider } from './routing.js';
 import { buildSniffer, type RawSniffer } from './sniffer.js';
 import { decodeKey } from '../protocol/pqtunnel/keys.js';
+import { inPool, parsePool, type Pool } from '../protocol/pqtunnel/leases.js';
+import { parsePrefix } from '../route/match/ip-set.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
 import { ConfigError, describeSchemaError, showValue } from './errors.js';
-import type { ControllerConfig, GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts } from './types.js';
+import type { ControllerConfig, GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts, TunnelGatewayConfig } from './types.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,8 +60,6 @@ export interface LoadedConfig {
   timeouts: Timeouts;
   /** Things the user should know that do not stop loading. */
   warnings: string[];
-  /** pqtunnel proxies and gateways: validated, but this build cannot run them yet (`sluice run` refuses). */
-  tunnels: string[];
 }
 
 /** Key fields of the pqtunnel entries, checked by decoding them. */
@@ -67,7 +67,7 @@ const tunnelKeyFields = ['private-key', 'next-private-key', 'public-key', 'pre-s
 
 interface RawListener {
   name: string;
-  type: ListenerType | 'pqtunnel';
+  type: ListenerType;
   listen?: string;
   port: number;
   udp?: boolean;
@@ -84,7 +84,7 @@ interface RawConfig {
   'log-level'?: LogLevel;
   mode?: RouterMode;
   listeners?: RawListener[];
-  proxies?: (ProxyConfig | { name: string; type: 'pqtunnel' })[];
+  proxies?: ProxyConfig[];
   'proxy-groups'?: RawGroup[];
   rules?: string[];
   'rule-providers'?: Record<string, RawProvider>;
@@ -212,13 +212,16 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     const port = raw[key] as number | undefined;
     if (port) listeners.push({ name, type, listen: bind, port, users: globalUsers, udp: true });
   }
-  const tunnels: string[] = [];
-  const tunnelEntry = (entry: { name: string }, path: string): void => {
-    tunnels.push(`${path} (pqtunnel ${showValue(entry.name)})`);
-    checkTunnelKeys(entry as Record<string, unknown>, path, problems);
-  };
   (raw.listeners ?? []).forEach((entry, i) => {
-    if (entry.type === 'pqtunnel') return tunnelEntry(entry, `listeners[${i}]`);
+    if (entry.type === 'pqtunnel') {
+      const gateway = entry as unknown as TunnelGatewayConfig;
+      checkTunnelKeys(gateway as unknown as Record<string, unknown>, `listeners[${i}]`, problems);
+      checkGatewayAddresses(gateway, `listeners[${i}]`, problems);
+      const leaseFile = gateway['lease-file'] ?? (fromFile ? `pqtunnel-${gateway.name.replace(/[^\w.-]/g, '_')}-leases.json` : undefined);
+      const resolved = { ...gateway, 'lease-file': leaseFile === undefined ? undefined : resolvePath(home, leaseFile) };
+      listeners.push({ name: entry.name, type: 'pqtunnel', listen: entry.listen ?? '0.0.0.0', port: entry.port, udp: true, gateway: resolved });
+      return;
+    }
     const listen = entry.listen ?? '127.0.0.1';
     if (!allowLan && !isLoopback(listen)) {
       problems.push(`listeners[${i}].listen: ${showValue(listen)} is not a loopback address; set allow-lan: true to listen on it`);
@@ -242,9 +245,9 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
   checkUnique(allProxies.map((p) => p.name), 'proxies', 'proxy', problems);
   allProxies.forEach((p, i) => {
     if (builtinOutbounds.includes(p.name)) problems.push(`proxies[${i}].name: ${showValue(p.name)} is a built-in outbound name`);
-    if (p.type === 'pqtunnel') tunnelEntry(p, `proxies[${i}]`);
+    if (p.type === 'pqtunnel') checkTunnelKeys(p as unknown as Record<string, unknown>, `proxies[${i}]`, problems);
   });
-  const proxies = allProxies.filter((p): p is ProxyConfig => p.type !== 'pqtunnel');
+  const proxies = allProxies;
   const groups = buildGroups(raw['proxy-groups'] ?? [], allProxies.map((p) => p.name), builtinOutbounds, problems, warnings);
   const targets = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name), ...groups.map((g) => g.name)]);
   const routing = buildRouting(
@@ -261,7 +264,7 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     warnings,
   );
   if (problems.length > 0) throw new ConfigError(problems);
-  if (listeners.length === 0 && tunnels.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
+  if (listeners.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
 
   const seconds = { ...defaultTimeouts, ...raw.timeouts };
   const ms = (key: string): number => Math.round(seconds[key]! * 1000);
@@ -295,7 +298,6 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     controller,
     timeouts,
     warnings,
-    tunnels,
   };
 }
 
@@ -335,6 +337,35 @@ function checkTunnelKeys(entry: Record<string, unknown>, path: string, problems:
   const peers = Array.isArray(entry.peers) ? (entry.peers as Record<string, unknown>[]) : [];
   peers.forEach((peer, i) => {
     for (const field of tunnelKeyFields) check(peer[field], `${path}.peers[${i}].${field}`);
+  });
+}
+
+/** Checks that the pools and fixed peer addresses of a gateway are usable. */
+function checkGatewayAddresses(gateway: TunnelGatewayConfig, path: string, problems: string[]): void {
+  const pools: Pool[] = [];
+  for (const key of ['ipv4-pool', 'ipv6-pool'] as const) {
+    const text = gateway[key];
+    if (text === undefined) continue;
+    try {
+      const pool = parsePool(text);
+      if ((pool.family === 4) !== (key === 'ipv4-pool')) throw new Error(`${showValue(text)} is not an ${key === 'ipv4-pool' ? 'IPv4' : 'IPv6'} prefix`);
+      pools.push(pool);
+    } catch (error) {
+      problems.push(`${path}.${key}: ${(error as Error).message}`);
+    }
+  }
+  gateway.peers.forEach((peer, i) => {
+    (peer.address ?? []).forEach((address, j) => {
+      const bare = address.replace(/\/\d+$/, '');
+      if (!pools.some((pool) => inPool(pool, bare))) problems.push(`${path}.peers[${i}].address[${j}]: ${showValue(address)} is not inside a pool of this gateway`);
+    });
+    (peer['allow-destinations'] ?? []).forEach((prefix, j) => {
+      try {
+        parsePrefix(prefix, true);
+      } catch (error) {
+        problems.push(`${path}.peers[${i}].allow-destinations[${j}]: ${(error as Error).message}`);
+      }
+    });
   });
 }
 

@@ -1,7 +1,7 @@
 import type { UserTable } from '../common/auth.js';
 
 /** Listener protocols. */
-export type ListenerType = 'socks' | 'http' | 'mixed' | 'vmess';
+export type ListenerType = 'socks' | 'http' | 'mixed' | 'vmess' | 'pqtunnel';
 
 /** A user a VMess listener accepts. */
 export interface VmessUserConfig {
@@ -29,10 +29,52 @@ export interface ListenerConfig {
   udp: boolean;
   /** VMess listeners: the accepted users. */
   vmessUsers?: VmessUserConfig[];
+  /** pqtunnel listeners: the gateway's settings. */
+  gateway?: TunnelGatewayConfig;
+}
+
+/** A client a tunnel gateway accepts (`listeners[].peers[]`). */
+export interface TunnelPeerConfig {
+  /** Name for logs. */
+  name: string;
+  /** The client's static public key (base64 or file:PATH). */
+  'public-key': string;
+  /** Optional pre-shared key. */
+  'pre-shared-key'?: string;
+  /** Fixed virtual addresses instead of a lease. */
+  address?: string[];
+  /** Prefixes this client may reach despite the local-network protection. */
+  'allow-destinations'?: string[];
+}
+
+/** A `listeners:` entry `type: pqtunnel`: the tunnel gateway. */
+export interface TunnelGatewayConfig {
+  /** Listener name. */
+  name: string;
+  /** UDP bind address; default 0.0.0.0. */
+  listen?: string;
+  /** UDP port. */
+  port: number;
+  /** The gateway's private key. */
+  'private-key': string;
+  /** The next identity during a key rotation. */
+  'next-private-key'?: string;
+  /** TUN device name and MTU; default pq0, 1420. */
+  tun?: { name?: string; mtu?: number };
+  /** Client IPv4 pool; its first address is the gateway's. */
+  'ipv4-pool': string;
+  /** Client IPv6 pool. */
+  'ipv6-pool'?: string;
+  /** NAT for the pools; default masquerade. */
+  nat?: 'masquerade' | 'none';
+  /** Lease file, resolved against the config directory by the loader. */
+  'lease-file'?: string;
+  /** Authorised clients. */
+  peers: TunnelPeerConfig[];
 }
 
 /** A `proxies:` entry of a type sluice implements. */
-export type ProxyConfig = DirectProxyConfig | VmessProxyConfig;
+export type ProxyConfig = DirectProxyConfig | VmessProxyConfig | TunnelProxyConfig;
 
 /** `type: direct`: another name for DIRECT. */
 export interface DirectProxyConfig {
@@ -66,6 +108,38 @@ export interface VmessProxyConfig {
   tls?: boolean;
   /** Option A. */
   'authenticated-length'?: boolean;
+}
+
+/** `type: pqtunnel`: the client side of the post-quantum tunnel. */
+export interface TunnelProxyConfig {
+  /** Name rules refer to. */
+  name: string;
+  /** Proxy type. */
+  type: 'pqtunnel';
+  /** Gateway host. */
+  server: string;
+  /** Gateway UDP port. */
+  port: number;
+  /** The client's private key. */
+  'private-key': string;
+  /** The gateway's public key (the pin). */
+  'public-key': string;
+  /** Optional pre-shared key. */
+  'pre-shared-key'?: string;
+  /** Keepalive seconds; 0 turns it off; default 25. */
+  'persistent-keepalive'?: number;
+  /** Tunnel MTU; default 1420. */
+  mtu?: number;
+  /** proxy-outbound (default) or full-tunnel. */
+  mode?: 'proxy-outbound' | 'full-tunnel';
+  /** CIDRs or rule-set names that bypass the tunnel in full-tunnel mode. */
+  'exclude-routes'?: string[];
+  /** Carry UDP flows; default true. */
+  udp?: boolean;
+  /** Fixed local UDP port of the tunnel socket. */
+  'listen-port'?: number;
+  /** TUN device name; default pqc%d. */
+  'tun-name'?: string;
 }
 
 /** Time limits, in milliseconds. */

@@ -3,20 +3,27 @@ import type { PacketConn } from '../../adapter/outbound.js';
 import { ipFamily, normalizeHost, type Address } from '../../common/address.js';
 import type { DnsCache } from '../../common/dns-cache.js';
 
-/** UDP straight to the destination; one socket per address family, opened on first use. */
+/**
+ * UDP straight to the destination; one socket per address family, opened on first use. With a
+ * local address (a tunnel's virtual IP) there is one socket bound to it and only its family is reached.
+ */
 export class DirectPacketConn implements PacketConn {
   private readonly sockets = new Map<4 | 6, Socket>();
   private handler: (data: Buffer, from: Address) => void = () => {};
   private closed = false;
 
-  constructor(private readonly dns: DnsCache) {}
+  constructor(
+    private readonly dns: DnsCache,
+    private readonly localAddress?: string,
+  ) {}
 
   send(data: Buffer, to: Address): void {
     const family = ipFamily(to.host);
     if (family !== 0) return this.sendTo(data, to.host, family, to.port);
     this.dns.resolveAll(to.host).then(
       (addresses) => {
-        const first = addresses.find((a) => a.family === 4) ?? addresses[0];
+        const preferred = this.localAddress ? ipFamily(this.localAddress) : 4;
+        const first = addresses.find((a) => a.family === preferred) ?? (this.localAddress ? undefined : addresses[0]);
         if (first) this.sendTo(data, first.address, first.family === 6 ? 6 : 4, to.port);
       },
       () => {},
@@ -34,7 +41,7 @@ export class DirectPacketConn implements PacketConn {
   }
 
   private sendTo(data: Buffer, ip: string, family: 4 | 6, port: number): void {
-    if (this.closed) return;
+    if (this.closed || (this.localAddress && ipFamily(this.localAddress) !== family)) return;
     this.socketFor(family).send(data, port, ip);
   }
 
@@ -44,6 +51,7 @@ export class DirectPacketConn implements PacketConn {
       socket = createSocket(family === 4 ? 'udp4' : 'udp6');
       socket.on('message', (msg, rinfo) => this.handler(msg, { host: normalizeHost(rinfo.address), port: rinfo.port }));
       socket.on('error', () => {});
+      if (this.localAddress) socket.bind({ address: this.localAddress, port: 0 });
       this.sockets.set(family, socket);
     }
     return socket;

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ipToBytes } from '../../common/ip.js';
+import { bytesToIp, ipToBytes } from '../../common/ip.js';
 import { normalizeHost } from '../../common/address.js';
 
 /** An IP address as 32-bit words: one word for IPv4, four (most significant first) for IPv6. */
@@ -150,6 +150,22 @@ export class IpRangeSet {
     return this.v4Start.length + this.v6.length / 8;
   }
 
+  /** The ranges as the fewest CIDR prefixes that cover exactly them (IPv4 first). */
+  toPrefixes(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.v4Start.length; i++) {
+      for (const [start, length] of rangePrefixes(BigInt(this.v4Start[i]!), BigInt(this.v4End[i]!), 32)) {
+        out.push(`${bytesToIp(bigToBytes(start, 4))}/${length}`);
+      }
+    }
+    for (let i = 0; i < this.v6.length; i += 8) {
+      const start = wordsToBig(this.v6.subarray(i, i + 4));
+      const end = wordsToBig(this.v6.subarray(i + 4, i + 8));
+      for (const [first, length] of rangePrefixes(start, end, 128)) out.push(`${bytesToIp(bigToBytes(first, 16))}/${length}`);
+    }
+    return out;
+  }
+
   /** True when the address is in one of the ranges. */
   has(ip: IpWords): boolean {
     return ip.family === 4 ? this.has4(ip.v4) : this.has6(ip.v6);
@@ -184,4 +200,24 @@ export class IpRangeSet {
     }
     return hi >= 0 && compare6(ip, 0, all, hi * 8 + 4) <= 0;
   }
+}
+
+/** Splits [start, end] into aligned blocks: [first address, prefix length] pairs. */
+function rangePrefixes(start: bigint, end: bigint, bits: number): [bigint, number][] {
+  const out: [bigint, number][] = [];
+  while (start <= end) {
+    let host = 0n;
+    while (host < BigInt(bits) && ((start >> host) & 1n) === 0n && start + (1n << (host + 1n)) - 1n <= end) host++;
+    out.push([start, bits - Number(host)]);
+    start += 1n << host;
+  }
+  return out;
+}
+
+function wordsToBig(words: Uint32Array): bigint {
+  return words.reduce((acc, word) => (acc << 32n) | BigInt(word), 0n);
+}
+
+function bigToBytes(value: bigint, size: number): Buffer {
+  return Buffer.from(value.toString(16).padStart(size * 2, '0'), 'hex');
 }

@@ -18,6 +18,8 @@ export interface ProviderContent {
   readonly needsIp: boolean;
   /** True when the flow matches any entry. */
   match(flow: Readonly<Flow>): boolean;
+  /** ipcidr behaviour: the ranges (tunnel exclude-routes turn them into routes). */
+  readonly ipRanges?: IpRangeSet;
 }
 
 /** Parses a classical entry (a rule without target); throws with the reason. */
@@ -52,6 +54,7 @@ function ipContent(ranges: Iterable<IpRange>, count: number): ProviderContent {
   return {
     count,
     needsIp: count > 0,
+    ipRanges: set,
     match: (flow) => {
       const ip = destinationIp(flow);
       return ip !== undefined && set.has(ip);

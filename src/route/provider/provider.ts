@@ -7,6 +7,7 @@ import { describeError } from '../../common/errors.js';
 import { classicalContent, cidrContent, domainContent, emptyContent, mrsContent, type ConditionParser, type ProviderBehavior, type ProviderContent } from './content.js';
 import { parseTextEntries, parseYamlEntries, type ProviderFormat } from './formats.js';
 import { decodeMrs } from './mrs.js';
+import type { IpRangeSet } from '../match/ip-set.js';
 
 /** Where a provider's entries come from. */
 export type ProviderVehicle = 'file' | 'http' | 'inline';
@@ -89,6 +90,11 @@ export class RuleProvider {
   /** True when matching may compare the destination IP. */
   get needsIp(): boolean {
     return this.content.needsIp;
+  }
+
+  /** ipcidr providers: the current ranges. */
+  get ipRanges(): IpRangeSet | undefined {
+    return this.content.ipRanges;
   }
 
   /** True when the flow matches an entry. */

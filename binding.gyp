@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tun",
+      "sources": ["native/tun.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -10,7 +10,8 @@
  * tunnel reaches the internet host from the client's own address, and one through the tunnel
  * from the gateway's (MASQUERADE). The gateway also serves HTTP on its own addresses (:8081).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { generatePrivateKey, publicKeyOf } from '../../src/protocol/pqtunnel/keys.js';
 import { Lab, labUnavailable, type LabProcess } from '../helpers/netns.js';
 
@@ -19,6 +20,8 @@ if (unavailable && process.env.CI === 'true') throw new Error(`tunnel end-to-end
 
 const sluice = ['bin/sluice.js', 'run', '--log-level', 'info', '-f'];
 const server = new URL('../helpers/netns-server.mjs', import.meta.url).pathname;
+const socksUdp = new URL('../helpers/netns-socks-udp.mjs', import.meta.url).pathname;
+const readConfig = (path: string): string => readFileSync(path, 'utf8');
 const gatewayKey = generatePrivateKey();
 const aliceKey = generatePrivateKey();
 const bobKey = generatePrivateKey();
@@ -85,17 +88,83 @@ describe.skipIf(unavailable !== undefined)('pqtunnel between namespaces', () => 
     await lab.close();
   }, 60_000);
 
+  /** No TUN device, rule at the client priorities or route in the client table is left in `host`. */
+  const expectNoTunnelLeft = async (host: string): Promise<void> => {
+    expect(await lab.ip(host, 'link', 'show')).not.toMatch(/pqc\d/);
+    for (const family of ['-4', '-6']) {
+      expect(await lab.ip(host, family, 'rule', 'show')).not.toMatch(/^91\d\d:/m);
+      expect(await lab.ip(host, family, 'route', 'show', 'table', 'all')).not.toMatch(/table 5182\d/);
+    }
+  };
   const curl = (host: string, ...args: string[]) => lab.run(host, 'curl', ['-sS', '--max-time', '5', ...args]);
+
+  const fails = async (host: string, ...args: string[]): Promise<void> => {
+    const result = await lab.run(host, 'curl', ['-sS', '--max-time', '3', ...args]);
+    expect(result.code, `curl ${args.join(' ')} reached ${result.stdout}`).not.toBe(0);
+  };
+  const through = (url: string) => ['--socks5-hostname', '127.0.0.1:7890', url];
 
   it('proxy-outbound: SOCKS5 flows routed to the tunnel leave the gateway NATed; the rest go direct', async () => {
     const alice = lab.start('alice', 'node', [...sluice, clientConfig(lab, 'alice', aliceKey, '198.51.100.1', 'proxy-outbound')]);
+    onTestFinished(() => alice.stop());
     await alice.waitFor(/pqtunnel pq: address 10\.66\.0\.2 on pqc0/);
-    const tunneled = await curl('alice', '--socks5-hostname', '127.0.0.1:7890', 'http://203.0.113.10:8080/');
+    const tunneled = await curl('alice', ...through('http://203.0.113.10:8080/'));
     expect(tunneled.stdout + tunneled.stderr).toBe('203.0.113.1\n');
-    const direct = await curl('alice', '--socks5-hostname', '127.0.0.1:7890', 'http://203.0.113.20:8080/');
+    const direct = await curl('alice', ...through('http://203.0.113.20:8080/'));
     expect(direct.stdout + direct.stderr).toBe('198.51.100.2\n');
     const plain = await curl('alice', 'http://203.0.113.10:8080/');
     expect(plain.stdout, 'without the proxy nothing enters the tunnel').toBe('198.51.100.2\n');
+    const udp = await lab.run('alice', 'node', [socksUdp, '7890', '203.0.113.10', '8080', 'ping']);
+    expect(udp.stdout + udp.stderr, 'UDP ASSOCIATE through the tunnel').toMatch(/^203\.0\.113\.1 ping$/);
+
+    const bob = lab.start('bob', 'node', [...sluice, clientConfig(lab, 'bob', bobKey, '198.51.101.1', 'proxy-outbound')]);
+    onTestFinished(() => bob.stop());
+    await bob.waitFor(/pqtunnel pq: address 10\.66\.0\.3 on pqc0/);
+    await Promise.all([
+      fails('alice', ...through('http://10.66.0.1:8081/')),
+      fails('alice', ...through('http://203.0.113.1:8081/')),
+      fails('alice', ...through('http://198.51.100.1:8081/')),
+      fails('alice', ...through('http://192.168.77.10:8080/')),
+      fails('alice', ...through('http://10.66.0.3:8082/')),
+      fails('alice', ...through('http://169.254.169.254/')),
+      fails('bob', ...through('http://10.66.0.1:8081/')),
+      fails('bob', ...through('http://203.0.113.1:8081/')),
+    ]);
+    const lan = await curl('bob', ...through('http://192.168.77.10:8080/'));
+    expect(lan.stdout + lan.stderr, 'allow-destinations opens the lan for bob').toBe('192.168.77.1\n');
+    const ping = await lab.run('alice', 'ping', ['-c', '1', '-W', '2', '-I', '10.66.0.2', '10.66.0.1']);
+    expect(ping.code, 'echo to the gateway tunnel address is allowed').toBe(0);
+
+    // A second address on alice's TUN, routed into the tunnel: the gateway drops what it sends.
+    await lab.ip('alice', 'address', 'add', '10.66.0.99/32', 'dev', 'pqc0');
+    await lab.ip('alice', 'rule', 'add', 'from', '10.66.0.99', 'lookup', '51820', 'priority', '9000');
+    const own = await curl('alice', '--interface', '10.66.0.2', 'http://203.0.113.10:8080/');
+    expect(own.stdout + own.stderr).toBe('203.0.113.1\n');
+    await fails('alice', '--interface', '10.66.0.99', 'http://203.0.113.10:8080/');
+    await lab.ip('alice', 'rule', 'del', 'priority', '9000');
+
+    await Promise.all([alice.stop(), bob.stop()]);
+    for (const host of ['alice', 'bob']) await expectNoTunnelLeft(host);
+  }, 60_000);
+
+  it('full-tunnel: plain curl goes through the tunnel, excluded prefixes bypass it, MTU and large downloads hold', async () => {
+    const extra = ', exclude-routes: [203.0.113.20/32, nearby]';
+    const providers = `rule-providers:\n  nearby: { type: inline, behavior: ipcidr, payload: [198.51.101.0/24] }\n`;
+    const alice = lab.start('alice', 'node', [...sluice, lab.file('full.yaml', readConfig(clientConfig(lab, 'alice-full', aliceKey, '198.51.100.1', 'full-tunnel', extra)) + providers)]);
+    onTestFinished(() => alice.stop());
+    await alice.waitFor(/pqtunnel pq: address 10\.66\.0\.2 on pqc0, 2 prefixes excluded/);
+    expect((await curl('alice', 'http://203.0.113.10:8080/')).stdout).toBe('203.0.113.1\n');
+    expect((await curl('alice', 'http://203.0.113.20:8080/')).stdout, 'a CIDR in exclude-routes').toBe('198.51.100.2\n');
+    const bobDirect = await curl('alice', 'http://198.51.101.2:8082/');
+    expect(bobDirect.stdout, 'a rule-set in exclude-routes').toBe('198.51.100.2\n');
+    const fits = await lab.run('alice', 'ping', ['-M', 'do', '-s', '1392', '-c', '1', '-W', '2', '203.0.113.10']);
+    expect(fits.code, fits.stdout + fits.stderr).toBe(0);
+    const tooBig = await lab.run('alice', 'ping', ['-M', 'do', '-s', '1393', '-c', '1', '-W', '2', '203.0.113.10']);
+    expect(tooBig.code).not.toBe(0);
+    expect(tooBig.stdout + tooBig.stderr).toMatch(/message too long|[Ff]rag needed/);
+    const size = await curl('alice', '--max-time', '30', '-o', '/dev/null', '-w', '%{size_download}', 'http://203.0.113.10:8080/bytes/20000000');
+    expect(size.stdout).toBe('20000000');
     await alice.stop();
-  });
+    await expectNoTunnelLeft('alice');
+  }, 60_000);
 });

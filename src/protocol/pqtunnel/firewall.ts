@@ -124,6 +124,8 @@ async function iptablesRemove(tag: string): Promise<void> {
 export interface Firewall {
   /** `nftables` or `iptables`. */
   readonly backend: string;
+  /** Replaces the installed rules with a new plan (same tag), e.g. after a lease changed the allowances. */
+  update(plan: FirewallPlan): Promise<void>;
   /** Deletes the owned table or chains. */
   remove(): Promise<void>;
 }
@@ -131,13 +133,17 @@ export interface Firewall {
 /** Installs the plan with nftables, or iptables when nft is missing; throws when neither works. */
 export async function installFirewall(plan: FirewallPlan): Promise<Firewall> {
   if (await installed('nft', '--version')) {
-    await run('nft', ['-f', '-'], nftRuleset(plan));
-    return { backend: 'nftables', remove: () => run('nft', ['delete', 'table', 'inet', plan.tag]).then(() => {}) };
+    const install = (next: FirewallPlan): Promise<void> => run('nft', ['-f', '-'], nftRuleset(next)).then(() => {});
+    await install(plan);
+    return { backend: 'nftables', update: install, remove: () => run('nft', ['delete', 'table', 'inet', plan.tag]).then(() => {}) };
   }
   if (await installed('iptables', '--version')) {
-    await iptablesRemove(plan.tag);
-    for (const command of iptablesInstall(plan)) await run(command.program, command.args);
-    return { backend: 'iptables', remove: () => iptablesRemove(plan.tag) };
+    const install = async (next: FirewallPlan): Promise<void> => {
+      await iptablesRemove(next.tag);
+      for (const command of iptablesInstall(next)) await run(command.program, command.args);
+    };
+    await install(plan);
+    return { backend: 'iptables', update: install, remove: () => iptablesRemove(plan.tag) };
   }
   throw new Error('the gateway needs nftables (nft) or iptables to install NAT and its protection rules; neither is installed');
 }

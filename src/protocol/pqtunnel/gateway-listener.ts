@@ -13,7 +13,7 @@ import { ipWords, type IpWords } from '../../route/match/ip-set.js';
 import { TunDevice } from '../tun/device.js';
 import { NetChanges, ip } from '../tun/netconfig.js';
 import { clampMss, destinationOf, isIpPacket, mssFor, sourceOf } from '../tun/packet.js';
-import { installFirewall } from './firewall.js';
+import { installFirewall, type FirewallPlan } from './firewall.js';
 import { TunnelGateway, type GatewayPeerConfig } from './gateway.js';
 import { decodeKey } from './keys.js';
 import { LeaseTable, parsePool, poolAddress, type Lease, type Pool } from './leases.js';
@@ -57,6 +57,9 @@ export class TunnelGatewayListener implements Inbound {
   private engine: TunnelGateway | undefined;
   private policy: DestinationPolicy | undefined;
   private tunKeys = new Set<string | number>();
+  /** Re-installs the firewall with the current leases (allow-destinations rules name client addresses). */
+  private refreshFirewall: () => void = () => {};
+  private firewallUpdates: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: TunnelGatewayConfig,
@@ -102,15 +105,23 @@ export class TunnelGatewayListener implements Inbound {
     this.tunKeys = new Set([tunAddress.v4, tunAddress.v6].filter((a): a is string => !!a).map((a) => addressKey(ipWords(a)!)));
     await this.changes.sysctl('net/ipv4/ip_forward', '1');
     if (pools.v6) await this.changes.sysctl('net/ipv6/conf/all/forwarding', '1');
-    const firewall = await installFirewall({
+    const plan = (): FirewallPlan => ({
       tag: `sluice_${tun.name}`,
       device: tun.name,
       tunAddress,
       pools: { v4: config['ipv4-pool'], v6: config['ipv6-pool'] },
       masquerade: (config.nat ?? 'masquerade') === 'masquerade',
-      allowances: config.peers.map((peer) => ({ ...(fixed.get(keyText(peer['public-key'])) ?? {}), destinations: peer['allow-destinations'] ?? [] })),
+      allowances: config.peers
+        .filter((peer) => peer['allow-destinations']?.length)
+        .map((peer) => ({ ...(this.leaseByPeer.get(peer.name) ?? fixed.get(keyText(peer['public-key'])) ?? {}), destinations: peer['allow-destinations']! })),
     });
-    this.changes.onRevert(() => firewall.remove());
+    const firewall = await installFirewall(plan());
+    this.changes.onRevert(() => this.firewallUpdates.then(() => firewall.remove()));
+    this.refreshFirewall = (): void => {
+      this.firewallUpdates = this.firewallUpdates
+        .then(() => firewall.update(plan()))
+        .catch((error: Error) => this.logger.error(`pqtunnel ${this.name}: firewall: ${error.message}`));
+    };
 
     const peers: GatewayPeerConfig[] = config.peers.map((peer) => {
       const key = keyText(peer['public-key']);
@@ -167,6 +178,8 @@ export class TunnelGatewayListener implements Inbound {
     for (const address of [old?.v4, old?.v6]) if (address) this.peerByAddress.delete(addressKey(ipWords(address)!));
     for (const address of [lease.v4, lease.v6]) if (address) this.peerByAddress.set(addressKey(ipWords(address)!), peer);
     this.leaseByPeer.set(peer, lease);
+    const allows = this.config.peers.find((p) => p.name === peer)?.['allow-destinations']?.length;
+    if (allows && (old?.v4 !== lease.v4 || old?.v6 !== lease.v6)) this.refreshFirewall();
   }
 
   private fromClient(peer: string, packet: Buffer, mss4: number, mss6: number): void {

@@ -263,6 +263,21 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     problems,
     warnings,
   );
+  allProxies.forEach((p, i) => {
+    if (p.type !== 'pqtunnel') return;
+    (p['exclude-routes'] ?? []).forEach((entry, j) => {
+      const at = `proxies[${i}].exclude-routes[${j}]`;
+      if (entry.includes('/')) {
+        try {
+          parsePrefix(entry);
+        } catch (error) {
+          problems.push(`${at}: ${(error as Error).message}`);
+        }
+      } else if (routing.providers.find((provider) => provider.name === entry)?.config.behavior !== 'ipcidr') {
+        problems.push(`${at}: ${showValue(entry)} is neither a CIDR prefix nor the name of an ipcidr rule-provider`);
+      }
+    });
+  });
   if (problems.length > 0) throw new ConfigError(problems);
   if (listeners.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
 

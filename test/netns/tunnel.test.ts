@@ -10,10 +10,12 @@
  * tunnel reaches the internet host from the client's own address, and one through the tunnel
  * from the gateway's (MASQUERADE). The gateway also serves HTTP on its own addresses (:8081).
  */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { generatePrivateKey, publicKeyOf } from '../../src/protocol/pqtunnel/keys.js';
-import { Lab, labUnavailable, type LabProcess } from '../helpers/netns.js';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { terminate } from '../../src/bench/harness.js';
+import { Lab, exec, labUnavailable, must, type LabProcess } from '../helpers/netns.js';
 
 const unavailable = labUnavailable(['ip', 'nft', 'curl', 'tc', 'ping']);
 if (unavailable && process.env.CI === 'true') throw new Error(`tunnel end-to-end tests cannot run under CI: ${unavailable}`);
@@ -217,4 +219,31 @@ describe.skipIf(unavailable !== undefined)('pqtunnel between namespaces', () => 
     expect((await lab.run('gw', 'nft', ['list', 'tables'])).stdout).not.toMatch(/sluice/);
     expect((await lab.run('gw', 'cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim(), 'forwarding restored').toBe('0');
   }, 150_000);
+});
+
+describe.skipIf(unavailable !== undefined)('pqtunnel without privileges', () => {
+  const lab = new Lab();
+  afterAll(() => lab.close());
+
+  it('names what is missing: a gateway refuses to start, a client outbound fails alone and the rest of sluice runs', async () => {
+    const key = generatePrivateKey();
+    const files = [
+      lab.file('gw-unprivileged.yaml', `listeners:\n  - { name: gw, type: pqtunnel, port: 51999, private-key: ${key}, ipv4-pool: 10.77.0.0/24, peers: [{ name: a, public-key: ${publicKeyOf(key)} }] }\n`),
+      lab.file('client-unprivileged.yaml', `listeners: [{ name: m, type: mixed, port: 0 }]\nproxies:\n  - { name: pq, type: pqtunnel, server: 127.0.0.1, port: 51999, private-key: ${key}, public-key: ${publicKeyOf(key)} }\nrules: ['MATCH,pq']\n`),
+    ];
+    await must('chmod', ['755', lab.dir]);
+    for (const file of files) await must('chmod', ['644', file]);
+    const gateway = await exec('runuser', ['-u', 'nobody', '--', 'node', 'bin/sluice.js', 'run', '-f', files[0]!]);
+    expect(gateway.code).toBe(1);
+    expect(gateway.stderr).toContain('listener gw: cannot open TUN device pq0: permission denied: creating a TUN device needs root or CAP_NET_ADMIN');
+    const client = spawn('runuser', ['-u', 'nobody', '--', 'node', 'bin/sluice.js', 'run', '-f', files[1]!], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    client.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    try {
+      await expect.poll(() => output, { timeout: 10_000 }).toMatch(/listening mixed m on/);
+      expect(output).toMatch(/ERROR\s+pqtunnel pq: cannot open TUN device pqc%d: permission denied/);
+    } finally {
+      await terminate(client, 3000);
+    }
+  });
 });

@@ -168,11 +168,13 @@ listeners:
     expect([...config.listeners[2]!.users!]).toEqual([['alice', 'secret:with:colons']]);
   });
 
-  it('validates pqtunnel proxies and gateways (shape and keys) and lists them as not runnable yet', () => {
+  it('validates pqtunnel proxies and gateways (shape, keys, pools, addresses)', () => {
     const key = Buffer.alloc(32, 1).toString('base64');
     const config = parseConfig(`mixed-port: 1
 proxies:
   - { name: gw, type: pqtunnel, server: 192.0.2.1, port: 51820, private-key: "${key}", public-key: "${key}", mode: full-tunnel, exclude-routes: [10.0.0.0/8, cn] }
+rule-providers:
+  cn: { type: inline, behavior: ipcidr, payload: [1.0.1.0/24] }
 listeners:
   - name: gateway
     type: pqtunnel
@@ -183,8 +185,37 @@ listeners:
     nat: masquerade
     peers: [{ name: alice, public-key: "${key}", allow-destinations: [192.168.1.0/24] }]
 rules: ['MATCH,gw']`);
-    expect(config.tunnels).toEqual(['listeners[0] (pqtunnel "gateway")', 'proxies[0] (pqtunnel "gw")']);
-    expect(config.listeners.map((l) => l.name)).toEqual(['DEFAULT-MIXED']);
+    expect(config.listeners.map((l) => [l.name, l.type, l.listen, l.port])).toEqual([
+      ['DEFAULT-MIXED', 'mixed', '127.0.0.1', 1],
+      ['gateway', 'pqtunnel', '0.0.0.0', 51820],
+    ]);
+    expect(config.listeners[1]!.gateway!['lease-file'], 'no lease file for a config without a directory').toBeUndefined();
+    expect(config.proxies.map((p) => [p.name, p.type])).toEqual([['gw', 'pqtunnel']]);
+    expect(
+      problems(`proxies:
+  - { name: gw, type: pqtunnel, server: a, port: 1, private-key: "${key}", public-key: "${key}", exclude-routes: [10.0.0.0/33, cn, lan] }
+rule-providers:
+  lan: { type: inline, behavior: domain, payload: [example.com] }`),
+    ).toEqual([
+      expect.stringMatching(/^proxies\[0\]\.exclude-routes\[0\]: /),
+      'proxies[0].exclude-routes[1]: "cn" is neither a CIDR prefix nor the name of an ipcidr rule-provider',
+      'proxies[0].exclude-routes[2]: "lan" is neither a CIDR prefix nor the name of an ipcidr rule-provider',
+    ]);
+    expect(
+      problems(`listeners:
+  - name: gateway
+    type: pqtunnel
+    port: 51820
+    private-key: "${key}"
+    ipv4-pool: fd00::/64
+    ipv6-pool: 10.0.0.0/8
+    peers: [{ name: alice, public-key: "${key}", address: [10.1.0.9], allow-destinations: [300.1.0.0/16] }]`),
+    ).toEqual([
+      'listeners[0].ipv4-pool: "fd00::/64" is not an IPv4 prefix',
+      'listeners[0].ipv6-pool: "10.0.0.0/8" is not an IPv6 prefix',
+      'listeners[0].peers[0].address[0]: "10.1.0.9" is not inside a pool of this gateway',
+      expect.stringMatching(/^listeners\[0\]\.peers\[0\]\.allow-destinations\[0\]: /),
+    ]);
     expect(
       problems(`proxies:
   - { name: gw, type: pqtunnel, server: a, port: 1, private-key: "file:/nonexistent/key", public-key: "short", mode: sideways }`),

@@ -73,7 +73,10 @@ export function clampMss(packet: Buffer, mss4: number, mss6: number): boolean {
       const old = packet.readUInt16BE(at + 2);
       if (old <= max) return false;
       packet.writeUInt16BE(max, at + 2);
-      packet.writeUInt16BE(updateChecksum(packet.readUInt16BE(offset + 16), old, max), offset + 16);
+      // An MSS behind an odd number of NOPs straddles two checksum words: its bytes count swapped.
+      const odd = (at + 2 - offset) % 2 === 1;
+      const [before, after] = odd ? [swapBytes(old), swapBytes(max)] : [old, max];
+      packet.writeUInt16BE(updateChecksum(packet.readUInt16BE(offset + 16), before, after), offset + 16);
       return true;
     }
     at += length;
@@ -87,4 +90,8 @@ export function updateChecksum(checksum: number, old: number, now: number): numb
   sum = (sum & 0xffff) + (sum >>> 16);
   sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
+}
+
+function swapBytes(word: number): number {
+  return ((word & 0xff) << 8) | (word >>> 8);
 }

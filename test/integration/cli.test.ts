@@ -162,15 +162,17 @@ rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
     expect(sluice('check', '-f', join(dir, 'missing.yaml')).stderr).toContain('cannot read config');
   });
 
-  it('run refuses a config with pqtunnel entries (valid, not runnable yet) without opening any port', async () => {
-    const port = await closedPort();
+  it('check lists pqtunnel proxies and gateways', () => {
     const key = Buffer.alloc(32, 1).toString('base64');
-    const file = configFile('tunnel.yaml', `mixed-port: ${port}\nproxies:\n  - { name: gw, type: pqtunnel, server: 192.0.2.1, port: 51820, private-key: "${key}", public-key: "${key}" }\nrules: ['MATCH,gw']\n`);
-    expect(sluice('check', '-f', file).stdout).toContain('pqtunnel (validated; cannot run yet): proxies[0] (pqtunnel "gw")');
-    const result = sluice('run', '-f', file);
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain('cannot run in this version yet');
-    await expect(dial(port)).rejects.toThrow(/ECONNREFUSED/);
+    const file = configFile(
+      'tunnel.yaml',
+      `mixed-port: 7998\nproxies:\n  - { name: gw, type: pqtunnel, server: 192.0.2.1, port: 51820, private-key: "${key}", public-key: "${key}" }\n` +
+        `listeners:\n  - { name: gw-in, type: pqtunnel, port: 51820, private-key: "${key}", ipv4-pool: 10.66.0.0/16, peers: [{ name: a, public-key: "${key}" }] }\nrules: ['MATCH,gw']\n`,
+    );
+    const result = sluice('check', '-f', file);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('gw-in  pqtunnel  0.0.0.0:51820');
+    expect(result.stdout).toContain('gw  pqtunnel');
   });
 
   it('run refuses a bad config without opening any port', async () => {

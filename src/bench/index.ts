@@ -1,7 +1,8 @@
 /**
  * `npm run bench` / `sluice bench`: loopback figures, each next to a baseline measured in
  * the same run (the machine is noisy; ratios are what to compare). Every proxy and
- * baseline runs in its own process; the traffic source and sink run here.
+ * baseline runs in its own process; the traffic source and sink run here. The tunnel
+ * benchmark (root only) runs between network namespaces against wireguard-go.
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { startSink } from './harness.js';
@@ -9,6 +10,7 @@ import { benchRelay } from './relay.js';
 import { benchPqtunnel } from './pqtunnel.js';
 import { benchVmess } from './vmess.js';
 import { benchRules } from './rules.js';
+import { benchTunnel } from './tunnel.js';
 
 /** A port that was free a moment ago (for programs that cannot report the one they bound). */
 function freePort(): Promise<number> {
@@ -33,4 +35,5 @@ export async function runBench(): Promise<void> {
   } finally {
     sink.server.close();
   }
+  await benchTunnel();
 }

@@ -15,7 +15,7 @@ import { generatePrivateKey, publicKeyOf } from '../../src/protocol/pqtunnel/key
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { terminate } from '../../src/bench/harness.js';
-import { Lab, exec, labUnavailable, must, type LabProcess } from '../helpers/netns.js';
+import { Lab, exec, labUnavailable, must, type LabProcess } from '../../src/bench/netns.js';
 
 const unavailable = labUnavailable(['ip', 'nft', 'curl', 'tc', 'ping']);
 if (unavailable && process.env.CI === 'true') throw new Error(`tunnel end-to-end tests cannot run under CI: ${unavailable}`);

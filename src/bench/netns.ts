@@ -1,5 +1,5 @@
 /**
- * Network-namespace labs for the tunnel end-to-end tests (run as root; CI is root): hosts are
+ * Network-namespace labs for the tunnel end-to-end tests and benchmark (root only): hosts are
  * namespaces with a random suffix joined by veth pairs, processes run in them through
  * `ip netns exec`, and `close` kills every process and deletes every namespace it made.
  */
@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { terminate } from '../../src/bench/harness.js';
+import { terminate } from './harness.js';
 
 /** The programs a lab needs, and whether this machine has them and the rights to use them. */
 export function labUnavailable(programs: readonly string[]): string | undefined {

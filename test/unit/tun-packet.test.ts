@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clampMss, destinationOf, isIpPacket, mssFor, sourceOf, updateChecksum } from '../../src/protocol/tun/packet.js';
+import { addressKey, clampMss, destinationKey, destinationOf, isIpPacket, mssFor, sourceKey, updateChecksum } from '../../src/protocol/tun/packet.js';
 
 /** The TCP checksum computed from scratch over the pseudo-header and segment (the reference). */
 function tcpChecksum(packet: Buffer): number {
@@ -52,13 +52,16 @@ describe('IP packet helpers', () => {
   it('reads addresses and checks header lengths', () => {
     const packet = synPacket(4, 1460, 0, Buffer.alloc(0));
     expect(isIpPacket(packet)).toBe(true);
-    expect(sourceOf(packet)).toEqual({ family: 4, v4: 0x0a420002 });
+    expect(sourceKey(packet)).toBe(addressKey('10.66.0.2'));
+    expect(destinationKey(packet)).toBe(addressKey('203.0.113.10'));
     expect(destinationOf(packet)).toEqual({ family: 4, v4: 0xcb00710a });
     expect(isIpPacket(packet.subarray(0, packet.length - 1)), 'length field larger than the packet').toBe(false);
     expect(isIpPacket(Buffer.from([0x45]))).toBe(false);
     const six = synPacket(6, 1440, 0, Buffer.alloc(0));
     expect(isIpPacket(six)).toBe(true);
     expect(destinationOf(six)).toEqual({ family: 6, v6: new Uint32Array([0, 0, 0, 10]) });
+    expect(destinationKey(six)).toBe(addressKey('::a'));
+    expect(sourceKey(six)).toBe(addressKey('::2'));
   });
 
   it('clamps the MSS of SYNs to the tunnel MTU and keeps the checksum exact (IPv4 and IPv6)', () => {

@@ -9,10 +9,9 @@ import { networkInterfaces } from 'node:os';
 import type { Inbound } from '../../adapter/inbound.js';
 import type { Logger } from '../../common/log.js';
 import type { TunnelGatewayConfig } from '../../config/types.js';
-import { ipWords, type IpWords } from '../../route/match/ip-set.js';
 import { TunDevice } from '../tun/device.js';
 import { NetChanges, ip } from '../tun/netconfig.js';
-import { clampMss, destinationOf, isIpPacket, mssFor, sourceOf } from '../tun/packet.js';
+import { addressKey, clampMss, destinationKey, destinationOf, isIpPacket, mssFor, sourceKey, type AddressKey } from '../tun/packet.js';
 import { installFirewall, type FirewallPlan } from './firewall.js';
 import { TunnelGateway, type GatewayPeerConfig } from './gateway.js';
 import { decodeKey } from './keys.js';
@@ -34,11 +33,6 @@ export interface GatewayDrops {
   noPeer: number;
 }
 
-/** A map key for an address: the IPv4 number or the IPv6 words joined. */
-function addressKey(address: IpWords): string | number {
-  return address.family === 4 ? address.v4 : address.v6.join(':');
-}
-
 function isEchoRequest(packet: Buffer): boolean {
   if (packet[0]! >> 4 === 4) return packet[9] === 1 && packet[(packet[0]! & 0x0f) * 4] === 8;
   return packet[6] === 58 && packet[40] === 128;
@@ -50,13 +44,13 @@ export class TunnelGatewayListener implements Inbound {
   /** Packets refused so far. */
   readonly drops: GatewayDrops = { spoofed: 0, denied: 0, malformed: 0, noPeer: 0 };
   private readonly changes = new NetChanges();
-  private readonly peerByAddress = new Map<string | number, string>();
+  private readonly peerByAddress = new Map<AddressKey, string>();
   private readonly leaseByPeer = new Map<string, Lease>();
   private socket: Socket | undefined;
   private tun: TunDevice | undefined;
   private engine: TunnelGateway | undefined;
   private policy: DestinationPolicy | undefined;
-  private tunKeys = new Set<string | number>();
+  private tunKeys = new Set<AddressKey>();
   /** Re-installs the firewall with the current leases (allow-destinations rules name client addresses). */
   private refreshFirewall: () => void = () => {};
   private firewallUpdates: Promise<void> = Promise.resolve();
@@ -102,7 +96,7 @@ export class TunnelGatewayListener implements Inbound {
     await ip('link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up');
     await ip('address', 'add', `${tunAddress.v4}/${pools.v4!.length}`, 'dev', tun.name);
     if (pools.v6) await ip('-6', 'address', 'add', `${tunAddress.v6}/${pools.v6.length}`, 'dev', tun.name, 'nodad');
-    this.tunKeys = new Set([tunAddress.v4, tunAddress.v6].filter((a): a is string => !!a).map((a) => addressKey(ipWords(a)!)));
+    this.tunKeys = new Set([tunAddress.v4, tunAddress.v6].filter((a): a is string => !!a).map(addressKey));
     await this.changes.sysctl('net/ipv4/ip_forward', '1');
     if (pools.v6) await this.changes.sysctl('net/ipv6/conf/all/forwarding', '1');
     const plan = (): FirewallPlan => ({
@@ -160,7 +154,7 @@ export class TunnelGatewayListener implements Inbound {
     tun.onPackets((packets) => {
       for (const packet of packets) {
         if (!isIpPacket(packet)) continue;
-        const peer = this.peerByAddress.get(addressKey(destinationOf(packet)));
+        const peer = this.peerByAddress.get(destinationKey(packet));
         if (peer === undefined) {
           this.drops.noPeer++;
           continue;
@@ -175,8 +169,8 @@ export class TunnelGatewayListener implements Inbound {
   /** Records which peer holds which virtual address (a changed lease replaces the old mapping). */
   private assign(peer: string, lease: Lease): void {
     const old = this.leaseByPeer.get(peer);
-    for (const address of [old?.v4, old?.v6]) if (address) this.peerByAddress.delete(addressKey(ipWords(address)!));
-    for (const address of [lease.v4, lease.v6]) if (address) this.peerByAddress.set(addressKey(ipWords(address)!), peer);
+    for (const address of [old?.v4, old?.v6]) if (address) this.peerByAddress.delete(addressKey(address));
+    for (const address of [lease.v4, lease.v6]) if (address) this.peerByAddress.set(addressKey(address), peer);
     this.leaseByPeer.set(peer, lease);
     const allows = this.config.peers.find((p) => p.name === peer)?.['allow-destinations']?.length;
     if (allows && (old?.v4 !== lease.v4 || old?.v6 !== lease.v6)) this.refreshFirewall();
@@ -188,13 +182,12 @@ export class TunnelGatewayListener implements Inbound {
       this.drops.malformed++;
       return;
     }
-    if (this.peerByAddress.get(addressKey(sourceOf(packet))) !== peer) {
+    if (this.peerByAddress.get(sourceKey(packet)) !== peer) {
       this.drops.spoofed++;
       return;
     }
-    const destination = destinationOf(packet);
-    const echoToGateway = this.tunKeys.has(addressKey(destination)) && isEchoRequest(packet);
-    if (!echoToGateway && !this.policy!.allows(peer, destination)) {
+    const echoToGateway = this.tunKeys.has(destinationKey(packet)) && isEchoRequest(packet);
+    if (!echoToGateway && !this.policy!.allows(peer, destinationOf(packet))) {
       this.drops.denied++;
       return;
     }

@@ -2,15 +2,11 @@
  * Pure IP packet helpers for the tunnel data path: addresses as IpWords without copying,
  * and TCP MSS clamping with the RFC 1624 incremental checksum update (tun.md §6.5).
  */
+import { ipToBytes } from '../../common/ip.js';
 import type { IpWords } from '../../route/match/ip-set.js';
 
 const tcp = 6;
 const mssOption = 2;
-
-/** The source address of an IPv4/IPv6 packet (the caller has checked the header length). */
-export function sourceOf(packet: Buffer): IpWords {
-  return addressAt(packet, packet[0]! >> 4 === 4 ? 12 : 8);
-}
 
 /** The destination address of an IPv4/IPv6 packet. */
 export function destinationOf(packet: Buffer): IpWords {
@@ -22,6 +18,25 @@ function addressAt(packet: Buffer, offset: number): IpWords {
   const v6 = new Uint32Array(4);
   for (let i = 0; i < 4; i++) v6[i] = packet.readUInt32BE(offset + i * 4);
   return { family: 6, v6 };
+}
+
+/** A map key for an address without allocating per packet: the IPv4 number, or the 16 IPv6 bytes as a latin1 string. */
+export type AddressKey = number | string;
+
+/** The key of a packet's source address. */
+export function sourceKey(packet: Buffer): AddressKey {
+  return packet[0]! >> 4 === 4 ? packet.readUInt32BE(12) : packet.toString('latin1', 8, 24);
+}
+
+/** The key of a packet's destination address. */
+export function destinationKey(packet: Buffer): AddressKey {
+  return packet[0]! >> 4 === 4 ? packet.readUInt32BE(16) : packet.toString('latin1', 24, 40);
+}
+
+/** The key of an IP literal, equal to the packet keys of the same address. */
+export function addressKey(ip: string): AddressKey {
+  const bytes = ipToBytes(ip);
+  return bytes.length === 4 ? bytes.readUInt32BE(0) : bytes.toString('latin1');
 }
 
 /** True for a well-formed IPv4 or IPv6 header whose length field fits the buffer exactly. */

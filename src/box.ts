@@ -1,8 +1,11 @@
 import type { LookupAddress } from 'node:dns';
+import type { Subscription } from 'rxjs';
 import { resolve as resolvePath } from 'node:path';
 import type { Inbound } from './adapter/inbound.js';
 import type { Outbound } from './adapter/outbound.js';
+import { EventBus } from './common/bus.js';
 import { DnsCache } from './common/dns-cache.js';
+import { logFlows } from './common/flow-log.js';
 import { describeError } from './common/errors.js';
 import type { Logger } from './common/log.js';
 import { loadConfigFile, packageHome, type LoadedConfig } from './config/load.js';
@@ -26,6 +29,7 @@ import type { Fetcher, RuleProvider } from './route/provider/provider.js';
 import { vmessListenerHandler, vmessOutbound } from './protocol/vmess/config.js';
 import { TunnelGatewayListener } from './protocol/pqtunnel/gateway-listener.js';
 import { TunnelOutbound } from './protocol/pqtunnel/outbound.js';
+import type { TunnelStatus } from './protocol/pqtunnel/status.js';
 
 const handlers: Record<Exclude<ListenerType, 'vmess' | 'pqtunnel'>, ConnectionHandler> = { socks: handleSocks, http: handleHttp, mixed: handleMixed };
 
@@ -64,6 +68,8 @@ function listenerKey(listener: ListenerConfig): string {
 
 /** One running sluice: outbounds, router, dispatcher and listeners built from a config. */
 export class Box {
+  /** Events of this sluice: flows, handshakes, tunnels, logs, traffic. */
+  readonly bus: EventBus;
   /** Owns every flow. */
   readonly dispatcher: Dispatcher;
   /** Listeners, in config order. */
@@ -78,6 +84,7 @@ export class Box {
   private routing!: Routing;
   private inboundKeys: string[];
   private readonly configFile: string | URL | undefined;
+  private readonly flowLog: Subscription;
 
   constructor(
     config: LoadedConfig,
@@ -89,8 +96,10 @@ export class Box {
     this.dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs, resolve: seams.resolve });
     this.fetcher = seams.fetch ?? undiciFetcher;
     this.configFile = seams.configFile;
+    this.bus = new EventBus(logger.events, () => this.dispatcher.totals());
     this.routing = this.build(config);
-    this.dispatcher = new Dispatcher(this.routing.router, logger, timeouts, config.sniffer);
+    this.dispatcher = new Dispatcher(this.routing.router, this.bus, timeouts, config.sniffer);
+    this.flowLog = logFlows(this.bus, logger);
     this.controller = config.controller ? new Controller(this, config.controller) : undefined;
     this.inbounds = config.listeners.map((listener) => this.listener(listener));
     this.inboundKeys = config.listeners.map(listenerKey);
@@ -114,6 +123,12 @@ export class Box {
   /** Proxy groups, GLOBAL included. */
   get groups(): readonly AnyGroup[] {
     return this.routing.groups;
+  }
+
+  /** Every tunnel end: pqtunnel proxies, then gateway listeners. */
+  get tunnels(): TunnelStatus[] {
+    const gateways = this.inbounds.filter((inbound) => inbound instanceof TunnelGatewayListener);
+    return [...this.routing.tunnels.values(), ...gateways];
   }
 
   private build(config: LoadedConfig): Routing {
@@ -157,7 +172,7 @@ export class Box {
       priority: tunnelPriorityBase + index * 3,
       prefixesOf: (name: string) => this.config.providers.find((provider) => provider.name === name)?.ipRanges?.toPrefixes(),
     };
-    const tunnel = new TunnelOutbound(proxy, slot, this.dns, connectMs, this.logger);
+    const tunnel = new TunnelOutbound(proxy, slot, this.dns, connectMs, this.logger, this.bus);
     built.set(key, tunnel);
     return tunnel;
   }
@@ -170,7 +185,7 @@ export class Box {
   }
 
   private listener(listener: ListenerConfig): Inbound {
-    if (listener.type === 'pqtunnel') return new TunnelGatewayListener(listener.gateway!, this.logger);
+    if (listener.type === 'pqtunnel') return new TunnelGatewayListener(listener.gateway!, this.logger, this.bus);
     const handler = listener.type === 'vmess' ? vmessListenerHandler(listener.vmessUsers ?? []) : handlers[listener.type];
     return new TcpListener({ ...listener, dispatcher: this.dispatcher, logger: this.logger, handshakeTimeoutMs: this.config.timeouts.handshakeMs }, handler);
   }
@@ -269,6 +284,7 @@ export class Box {
   async close(graceMs = this.config.timeouts.shutdownGraceMs): Promise<void> {
     await Promise.all([...this.inbounds.map((inbound) => inbound.close()), this.controller?.close()]);
     await this.dispatcher.drain(graceMs);
+    this.flowLog.unsubscribe();
     for (const provider of this.config.providers) provider.stop();
     await Promise.all(this.groups.map((group) => (group instanceof RelayGroup ? undefined : group.close())));
     await Promise.all([...this.outbounds.values()].map((outbound) => outbound.close?.()));

@@ -2,35 +2,12 @@ import type { Duplex } from 'node:stream';
 import type { Flow, FlowRequest } from './adapter/flow.js';
 import type { PacketConn } from './adapter/outbound.js';
 import type { Decision, Router } from './adapter/router.js';
-import { formatAddress, ipFamily, normalizeHost } from './common/address.js';
-import { describeError, toDialError } from './common/errors.js';
-import type { Logger } from './common/log.js';
-import { Subject } from 'rxjs';
+import { ipFamily, normalizeHost } from './common/address.js';
+import type { EventBus, HandshakeEvent } from './common/bus.js';
+import { toDialError } from './common/errors.js';
 import { relay } from './common/relay.js';
 import type { SnifferConfig } from './config/types.js';
 import { Sniffer, type SniffClient } from './route/sniff/sniffer.js';
-
-/** A flow opened or closed, for subscribers (metrics, the controller). */
-export interface FlowEvent {
-  /** What happened. */
-  kind: 'open' | 'close';
-  /** The flow (counters final on close). */
-  flow: Flow;
-  /** Why it ended, when it ended with an error. */
-  error?: Error;
-}
-
-/** One inbound handshake's outcome, for metrics. */
-export interface HandshakeEvent {
-  /** Listener name. */
-  inbound: string;
-  /** Listener protocol (`socks`, `http`, `mixed`, `vmess`). */
-  protocol: string;
-  /** True when the client got through; false for a close, a timeout or a rejected handshake. */
-  ok: boolean;
-  /** Milliseconds from accept to the end of the handshake. */
-  ms: number;
-}
 
 /** Flow-level time limits, in milliseconds. */
 export interface FlowTimeouts {
@@ -55,7 +32,7 @@ export class ShutdownError extends Error {
 
 /**
  * Owns every flow's life: opens it, asks the router, dials the outbound, relays, and
- * closes it exactly once with one log line.
+ * closes it exactly once, telling the bus at each step (the flow log writes the line).
  */
 export class Dispatcher {
   private nextId = 1;
@@ -64,10 +41,6 @@ export class Dispatcher {
   private readonly stop = new AbortController();
   private closedUp = 0;
   private closedDown = 0;
-  /** Flows opened and closed; nothing is emitted while nobody subscribes. */
-  readonly events = new Subject<FlowEvent>();
-  /** Inbound handshakes, successful or not; nothing is emitted while nobody subscribes. */
-  readonly handshakes = new Subject<HandshakeEvent>();
 
   private sniffer: Sniffer | undefined;
   /** Sniffing on or off for new flows (PATCH /configs `sniffing`); only matters when `sniffer:` is configured. */
@@ -75,7 +48,8 @@ export class Dispatcher {
 
   constructor(
     private router: Router,
-    private readonly logger: Logger,
+    /** Where flow and handshake events go. */
+    readonly bus: EventBus,
     /** Time limits applied to every flow. */
     readonly timeouts: FlowTimeouts,
     sniffing?: SnifferConfig,
@@ -119,7 +93,7 @@ export class Dispatcher {
 
   /** Called by listeners when a handshake succeeds or fails. */
   reportHandshake(event: HandshakeEvent): void {
-    if (this.handshakes.observed) this.handshakes.next(event);
+    if (this.bus.handshakes.observed) this.bus.handshakes.next(event);
   }
 
   /** Ends an open flow (the controller's DELETE /connections/:id); false when there is none. */
@@ -147,7 +121,7 @@ export class Dispatcher {
     };
     if (ipFamily(host) !== 0) flow.ip = host;
     this.flows.set(flow.id, { flow, abort });
-    if (this.events.observed) this.events.next({ kind: 'open', flow });
+    if (this.bus.flows.observed) this.bus.flows.next({ kind: 'open', flow });
     return flow;
   }
 
@@ -192,15 +166,14 @@ export class Dispatcher {
   }
 
   /**
-   * Records that a flow has ended: forgets it and writes its one log line. Later calls do nothing.
+   * Records that a flow has ended: forgets it and tells the bus. Later calls do nothing.
    * (To make a running flow end, abort it: see `drain`.)
    */
   close(flow: Flow, error?: Error): void {
     if (!this.flows.delete(flow.id)) return;
     this.closedUp += flow.bytesUp;
     this.closedDown += flow.bytesDown;
-    if (this.events.observed) this.events.next({ kind: 'close', flow, error });
-    this.logClosed(flow, error);
+    if (this.bus.flows.observed) this.bus.flows.next({ kind: 'close', flow, error });
     if (this.flows.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -223,6 +196,7 @@ export class Dispatcher {
     flow.outbound = decision.chain;
     flow.chains = [decision.outbound.name, ...decision.groups.map((g) => g.name).reverse()];
     if (decision.rule) flow.matched = { type: decision.rule.type, payload: decision.rule.payload };
+    if (this.bus.flows.observed) this.bus.flows.next({ kind: 'routed', flow });
     return decision;
   }
 
@@ -231,26 +205,5 @@ export class Dispatcher {
       const timer = setTimeout(resolve, ms);
       this.idleWaiters.push(() => (clearTimeout(timer), resolve()));
     });
-  }
-
-  private logClosed(flow: Flow, error: Error | undefined): void {
-    const level = error && flow.bytesUp + flow.bytesDown === 0 ? 'warning' : 'info';
-    if (!this.logger.enabled(level)) return;
-    const message =
-      `[${flow.network.toUpperCase()}] ${formatAddress(flow.source)} --> ${formatAddress(flow.destination)}` +
-      ` via ${flow.inbound.name}/${flow.inbound.type}` +
-      ` match ${flow.rule || 'none'} using ${flow.outbound ?? '-'}` +
-      (flow.domain !== undefined && flow.domain !== flow.destination.host ? ` sniffed ${flow.domain}` : '');
-    const fields = {
-      id: flow.id,
-      user: flow.user,
-      ip: flow.ip !== flow.destination.host ? flow.ip : undefined,
-      up: flow.bytesUp,
-      down: flow.bytesDown,
-      ms: Date.now() - flow.start,
-      error: error ? describeError(error) : undefined,
-    };
-    if (level === 'warning') this.logger.warn(message, fields);
-    else this.logger.info(message, fields);
   }
 }

@@ -345,7 +345,7 @@ async function groupDelay(box: Box, name: string, url: URL): Promise<Reply> {
 export function handleStream(box: Box, url: URL, sink: StreamSink): void {
   switch (url.pathname) {
     case '/traffic':
-      return streamTraffic(box.dispatcher, sink);
+      return streamTraffic(box.bus, sink);
     case '/memory':
       return streamMemory(sink);
     case '/connections': {
@@ -356,7 +356,7 @@ export function handleStream(box: Box, url: URL, sink: StreamSink): void {
     case '/logs': {
       const level = url.searchParams.get('level') ?? 'info';
       if (!(logLevels as readonly string[]).includes(level)) throw bodyInvalid();
-      return streamLogs(box.logger, level as LogLevel, url.searchParams.get('format') === 'structured', sink);
+      return streamLogs(box.bus, level as LogLevel, url.searchParams.get('format') === 'structured', sink);
     }
     default:
       throw notFound();

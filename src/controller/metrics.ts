@@ -1,12 +1,13 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { Box } from '../box.js';
-import type { FlowEvent, HandshakeEvent } from '../dispatcher.js';
+import type { FlowEvent, HandshakeEvent, TunnelEvent } from '../common/bus.js';
+import type { TunnelCounters } from '../protocol/pqtunnel/seams.js';
 
 /**
  * Prometheus metrics of one Box (served as GET /metrics): flows by inbound and outbound,
- * bytes, rule hits, flow errors, rule providers, and Node's process metrics. Flow counters
- * follow the dispatcher's event stream; gauges are read at scrape time.
+ * bytes, rule hits, flow errors, handshakes, tunnels, rule providers, DNS, and Node's process
+ * metrics. Event counters follow the bus; gauges and engine counters are read at scrape time.
  */
 export class Metrics {
   /** The registry /metrics serialises. */
@@ -63,25 +64,63 @@ export class Metrics {
         for (const p of box.config.providers) if (p.updatedAt) this.set({ provider: p.name }, p.updatedAt.getTime() / 1000);
       },
     });
-    const handshakes = new Counter({ name: 'sluice_handshakes_total', help: 'Inbound handshakes by listener, protocol and result (ok, failed)', labelNames: ['inbound', 'protocol', 'result'], registers });
+    const handshakes = new Counter({ name: 'sluice_handshakes_total', help: 'Handshakes by listener or proxy, protocol, our role (server: we answered; client: we started) and result (ok, failed)', labelNames: ['name', 'protocol', 'role', 'result'], registers });
     const handshakeSeconds = new Histogram({
-      name: 'sluice_handshake_duration_seconds', help: 'Time from accept to the end of a successful inbound handshake', labelNames: ['protocol'], registers,
+      name: 'sluice_handshake_duration_seconds', help: 'Successful handshakes: accept to done on listeners; initiation to response on a tunnel client; work per initiation on a gateway', labelNames: ['protocol', 'role'], registers,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     });
-    this.subscription = box.dispatcher.handshakes.subscribe((event: HandshakeEvent) => {
-      handshakes.inc({ inbound: event.inbound, protocol: event.protocol, result: event.ok ? 'ok' : 'failed' });
-      if (event.ok) handshakeSeconds.observe({ protocol: event.protocol }, event.ms / 1000);
+    const tunnelChanges = new Counter({ name: 'sluice_tunnel_events_total', help: 'Tunnel sessions replaced by a fresh one (rekey) and client tunnels going up or down', labelNames: ['name', 'role', 'event'], registers });
+    this.tunnelMetrics(box, registers);
+    this.subscription = box.bus.handshakes.subscribe((event: HandshakeEvent) => {
+      handshakes.inc({ name: event.name, protocol: event.protocol, role: event.role, result: event.ok ? 'ok' : 'failed' });
+      if (event.ok) handshakeSeconds.observe({ protocol: event.protocol, role: event.role }, event.ms / 1000);
     });
-    this.subscription.add(box.dispatcher.events.subscribe((event: FlowEvent) => {
-      if (event.kind !== 'close') return;
+    this.subscription.add(box.bus.tunnels.subscribe((event: TunnelEvent) => tunnelChanges.inc({ name: event.name, role: event.role, event: event.kind })));
+    this.subscription.add(box.bus.flows.subscribe((event: FlowEvent) => {
       const { flow } = event;
+      if (event.kind === 'routed') return void hits.inc({ rule: flow.rule || 'none' });
+      if (event.kind !== 'close') return;
       const outbound = flow.chains?.[0] ?? 'none';
       flows.inc({ inbound: flow.inbound.name, network: flow.network, target: flow.chains?.at(-1) ?? 'none', outbound });
-      hits.inc({ rule: flow.rule || 'none' });
       bytes.inc({ direction: 'up', outbound }, flow.bytesUp);
       bytes.inc({ direction: 'down', outbound }, flow.bytesDown);
       if (event.error) errors.inc({ outbound });
     }));
+  }
+
+  /** Tunnel sessions, packets, bytes, handshakes and drops, read from the engines at scrape time. */
+  private tunnelMetrics(box: Box, registers: Registry[]): void {
+    new Gauge({
+      name: 'sluice_tunnel_sessions', help: 'Tunnel sessions that can carry data now (a client has at most one)', labelNames: ['name', 'role'], registers,
+      collect() {
+        this.reset();
+        for (const tunnel of box.tunnels) this.set({ name: tunnel.name, role: tunnel.role }, tunnel.sessions());
+      },
+    });
+    const fromCounters = (name: string, help: string, labels: string[], read: (counters: TunnelCounters) => [Record<string, string>, number][]): void => {
+      new Counter({
+        name, help, labelNames: ['name', 'role', ...labels], registers,
+        collect() {
+          this.reset();
+          for (const tunnel of box.tunnels) {
+            const counters = tunnel.counters();
+            if (!counters) continue;
+            for (const [extra, value] of read(counters)) this.inc({ name: tunnel.name, role: tunnel.role, ...extra }, value);
+          }
+        },
+      });
+    };
+    fromCounters('sluice_tunnel_packets_total', 'Authenticated tunnel data messages (keepalives included), by direction', ['direction'], (c) => [[{ direction: 'sent' }, c.packetsSent], [{ direction: 'received' }, c.packetsReceived]]);
+    fromCounters('sluice_tunnel_bytes_total', 'UDP payload bytes of tunnel data messages, by direction', ['direction'], (c) => [[{ direction: 'sent' }, c.bytesSent], [{ direction: 'received' }, c.bytesReceived]]);
+    fromCounters('sluice_tunnel_rejected_packets_total', 'Tunnel data messages dropped before decryption succeeded (unknown index, bad tag, replay, expired session)', [], (c) => [[{}, c.packetsRejected]]);
+    fromCounters('sluice_tunnel_cookies_total', 'Cookie replies sent (gateway under load) or accepted (client)', [], (c) => [[{}, c.cookies]]);
+    new Counter({
+      name: 'sluice_tunnel_dropped_packets_total', help: 'Decrypted packets a gateway refused, by reason (spoofed source, denied destination, malformed, no client for the address)', labelNames: ['name', 'reason'], registers,
+      collect() {
+        this.reset();
+        for (const tunnel of box.tunnels) for (const [reason, value] of Object.entries(tunnel.drops?.() ?? {})) this.inc({ name: tunnel.name, reason }, value);
+      },
+    });
   }
 
   /** The text exposition format and its content type. */

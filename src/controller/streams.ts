@@ -1,5 +1,6 @@
 import type { Subscription } from 'rxjs';
-import type { LogEvent, Logger, LogLevel } from '../common/log.js';
+import type { EventBus, TrafficSample } from '../common/bus.js';
+import type { LogEvent, LogLevel } from '../common/log.js';
 import type { Dispatcher } from '../dispatcher.js';
 import { connectionView, type Json } from './views.js';
 
@@ -11,15 +12,10 @@ export interface StreamSink {
   onClose(stop: () => void): void;
 }
 
-/** Every second: bytes moved during the last second, and totals. */
-export function streamTraffic(dispatcher: Dispatcher, sink: StreamSink): void {
-  let last = dispatcher.totals();
-  const timer = setInterval(() => {
-    const now = dispatcher.totals();
-    sink.send({ up: now.up - last.up, down: now.down - last.down, upTotal: now.up, downTotal: now.down });
-    last = now;
-  }, 1000);
-  sink.onClose(() => clearInterval(timer));
+/** Every second: bytes moved during the last second, and totals (the bus's shared sample). */
+export function streamTraffic(bus: EventBus, sink: StreamSink): void {
+  const subscription = bus.traffic.subscribe((sample: TrafficSample) => sink.send({ ...sample }));
+  sink.onClose(() => subscription.unsubscribe());
 }
 
 /** At once `inuse: 0` (charts start at zero), then the RSS every second. */
@@ -53,9 +49,9 @@ const order: Record<Exclude<LogLevel, 'silent'>, number> = { debug: 0, info: 1, 
  * Live log records at or above `level` (none for `silent`). A consumer that cannot keep up
  * loses records (the sink drops them) instead of growing memory.
  */
-export function streamLogs(logger: Logger, level: LogLevel, structured: boolean, sink: StreamSink): void {
+export function streamLogs(bus: EventBus, level: LogLevel, structured: boolean, sink: StreamSink): void {
   if (level === 'silent') return;
-  const subscription: Subscription = logger.events.subscribe((event: LogEvent) => {
+  const subscription: Subscription = bus.logs.subscribe((event: LogEvent) => {
     if (order[event.level] < order[level]) return;
     if (!structured) return void sink.send({ type: event.level, payload: event.text });
     const time = event.time.toTimeString().slice(0, 8);

@@ -96,7 +96,7 @@ export class TcpListener implements Inbound {
       settled = true;
       clearTimeout(timer);
       this.handshaking.delete(socket);
-      this.context.dispatcher.reportHandshake({ inbound: this.name, protocol: this.type, ok, ms: performance.now() - started });
+      this.context.dispatcher.reportHandshake({ name: this.name, protocol: this.type, role: 'server', ok, ms: performance.now() - started });
     };
     const reader = new HandshakeReader(socket);
     this.handler(socket, reader, { context: this.context, handshakeDone: () => settle(true) })

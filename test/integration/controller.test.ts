@@ -251,9 +251,9 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect(value(/^sluice_flow_errors_total\{outbound="REJECT"\} (\d+)$/m)).toBe(1);
     expect(value(/^sluice_flow_bytes_total\{direction="up",outbound="DIRECT"\} (\d+)$/m)).toBeGreaterThanOrEqual(9);
     expect(value(/^sluice_rule_provider_entries\{provider="mine"\} (\d+)$/m)).toBe(2);
-    expect(value(/^sluice_handshakes_total\{inbound="mix",protocol="mixed",result="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
-    expect(value(/^sluice_handshakes_total\{inbound="mix",protocol="mixed",result="failed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
-    expect(value(/^sluice_handshake_duration_seconds_count\{protocol="mixed"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^sluice_handshakes_total\{name="mix",protocol="mixed",role="server",result="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^sluice_handshakes_total\{name="mix",protocol="mixed",role="server",result="failed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sluice_handshake_duration_seconds_count\{protocol="mixed",role="server"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
     expect(value(/^sluice_dns_queries_total\{result="failed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1); // nowhere.test, asked by /dns/query
     expect(value(/^sluice_dns_queries_total\{result="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^sluice_rule_provider_refresh_failures_total\{provider="mine"\} (\d+)$/m)).toBe(0);

@@ -32,6 +32,7 @@ function gatewayConfig(lab: Lab, nat = 'masquerade'): string {
   return lab.file(
     `gateway-${nat}.yaml`,
     `log-level: info
+external-controller: 127.0.0.1:9090
 listeners:
   - name: gw
     type: pqtunnel
@@ -51,6 +52,7 @@ function clientConfig(lab: Lab, name: string, key: string, server: string, mode:
   return lab.file(
     `${name}.yaml`,
     `mixed-port: 7890
+external-controller: 127.0.0.1:9090
 proxies:
   - { name: pq, type: pqtunnel, server: ${server}, port: 51820, private-key: ${key}, public-key: ${publicKeyOf(gatewayKey)}, mode: ${mode}, persistent-keepalive: 5${extra} }
 rules:
@@ -145,6 +147,26 @@ describe.skipIf(unavailable !== undefined)('pqtunnel between namespaces', () => 
     expect(own.stdout + own.stderr).toBe('203.0.113.1\n');
     await fails('alice', '--interface', '10.66.0.99', 'http://203.0.113.10:8080/');
     await lab.ip('alice', 'rule', 'del', 'priority', '9000');
+
+    // What the above did, as /metrics on both ends tells it.
+    const metrics = async (host: string): Promise<(pattern: RegExp) => number> => {
+      const text = (await curl(host, 'http://127.0.0.1:9090/metrics')).stdout;
+      return (pattern) => Number(pattern.exec(text)?.[1] ?? NaN);
+    };
+    const gw = await metrics('gw');
+    expect(gw(/^sluice_tunnel_sessions\{name="gw",role="server"\} (\d+)$/m)).toBe(2);
+    expect(gw(/^sluice_handshakes_total\{name="gw",protocol="pqtunnel",role="server",result="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+    expect(gw(/^sluice_handshake_duration_seconds_count\{protocol="pqtunnel",role="server"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+    expect(gw(/^sluice_tunnel_dropped_packets_total\{name="gw",reason="spoofed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(gw(/^sluice_tunnel_dropped_packets_total\{name="gw",reason="denied"\} (\d+)$/m)).toBeGreaterThanOrEqual(6);
+    expect(gw(/^sluice_tunnel_packets_total\{name="gw",role="server",direction="received"\} (\d+)$/m)).toBeGreaterThan(20);
+    expect(gw(/^sluice_tunnel_bytes_total\{name="gw",role="server",direction="sent"\} (\d+)$/m)).toBeGreaterThan(1000);
+    const client = await metrics('alice');
+    expect(client(/^sluice_tunnel_sessions\{name="pq",role="client"\} (\d+)$/m)).toBe(1);
+    expect(client(/^sluice_tunnel_events_total\{name="pq",role="client",event="up"\} (\d+)$/m)).toBe(1);
+    expect(client(/^sluice_handshakes_total\{name="pq",protocol="pqtunnel",role="client",result="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(client(/^sluice_handshake_duration_seconds_count\{protocol="pqtunnel",role="client"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(client(/^sluice_tunnel_packets_total\{name="pq",role="client",direction="sent"\} (\d+)$/m)).toBeGreaterThan(10);
 
     await Promise.all([alice.stop(), bob.stop()]);
     for (const host of ['alice', 'bob']) await expectNoTunnelLeft(host);

@@ -3,6 +3,7 @@ import { TunnelClient } from '../../src/protocol/pqtunnel/client.js';
 import { TunnelGateway } from '../../src/protocol/pqtunnel/gateway.js';
 import { MessageType } from '../../src/protocol/pqtunnel/messages.js';
 import { x25519FromPrivate } from '../../src/protocol/pqtunnel/primitives.js';
+import type { HandshakeOutcome } from '../../src/protocol/pqtunnel/seams.js';
 import { FakeClock, FakeNetwork } from '../helpers/fake-network.js';
 
 const clientKey = x25519FromPrivate(Buffer.alloc(32, 1));
@@ -38,6 +39,8 @@ function setup(options: SetupOptions = {}) {
   const atGateway: number[] = [];
   const atClient: number[] = [];
   const states: boolean[] = [];
+  const clientHandshakes: HandshakeOutcome[] = [];
+  const gatewayHandshakes: HandshakeOutcome[] = [];
   const gatewayBind = network.bind(gatewayAt);
   const clientBind = network.bind({ ...clientAt });
   const gateway = new TunnelGateway({
@@ -54,6 +57,7 @@ function setup(options: SetupOptions = {}) {
     bind: gatewayBind,
     clock,
     onPacket: (_peer, packet) => atGateway.push(numberOf(packet)),
+    onHandshake: (outcome) => gatewayHandshakes.push(outcome),
   });
   const client = new TunnelClient({
     staticKey: options.clientStatic ?? clientKey,
@@ -65,9 +69,10 @@ function setup(options: SetupOptions = {}) {
     persistentKeepaliveMs: options.persistentKeepaliveMs ?? 0,
     onPacket: (packet) => atClient.push(numberOf(packet)),
     onState: (up) => states.push(up),
+    onHandshake: (outcome) => clientHandshakes.push(outcome),
   });
   const run = (ms: number): void => clock.advance(ms, () => network.flush());
-  return { clock, network, gateway, client, clientBind, atGateway, atClient, states, run };
+  return { clock, network, gateway, client, clientBind, atGateway, atClient, states, run, clientHandshakes, gatewayHandshakes };
 }
 
 const initiations = (network: FakeNetwork) => network.sent.filter((s) => s.datagram[0] === MessageType.initiation);
@@ -142,15 +147,30 @@ describe('PQT engine over a fake network', () => {
     expect(initiations(t.network).length).toBeGreaterThan(before);
   });
 
+  it('reports an attempt the gateway does not answer as a failed handshake, and the answered one with its time', () => {
+    const t = setup();
+    t.network.impairment = { drop: 1 };
+    t.client.connect();
+    t.network.flush();
+    t.network.impairment = {};
+    t.run(5400);
+    expect(t.clientHandshakes.map((h) => h.ok)).toEqual([false, true]);
+    expect(t.clientHandshakes[0]!.ms).toBeGreaterThanOrEqual(5000);
+    expect(t.gatewayHandshakes.map((h) => h.ok)).toEqual([true]);
+    expect(t.client.isUp).toBe(true);
+  });
+
   it('follows a roaming client, but a replay from elsewhere does not move the endpoint', () => {
     const t = setup();
     t.client.send(ipPacket(1));
     t.network.flush();
     expect(t.gateway.endpointOf('alice')).toEqual(clientAt);
     const last = t.network.sent.filter((s) => s.datagram[0] === MessageType.data && s.to.port === gatewayAt.port).at(-1)!;
+    const rejected = t.gateway.counters.packetsRejected;
     t.network.inject(last.datagram, { host: '192.0.2.66', port: 1 }, gatewayAt);
     t.network.flush();
     expect(t.gateway.endpointOf('alice')).toEqual(clientAt);
+    expect(t.gateway.counters.packetsRejected, 'the replayed data message is counted').toBe(rejected + 1);
     t.network.rebind(t.clientBind, { host: '203.0.113.99', port: 41000 });
     t.client.send(ipPacket(2));
     t.network.flush();
@@ -171,6 +191,7 @@ describe('PQT engine over a fake network', () => {
     t.network.inject(initiation.datagram, initiation.from, gatewayAt);
     t.network.flush();
     expect(responses()).toBe(before);
+    expect(t.gatewayHandshakes.map((h) => [h.ok, h.peer, h.rekey])).toEqual([[true, 'alice', false], [false, 'alice', false]]);
   });
 
   it('under load answers with a cookie, and accepts the next initiation that carries it', () => {
@@ -290,6 +311,11 @@ describe('PQT engine under stress', () => {
     }
     expect(initiations(t.network).length).toBeGreaterThanOrEqual(11);
     expect(t.atGateway).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(t.clientHandshakes.every((h) => h.ok)).toBe(true);
+    expect(t.clientHandshakes.filter((h) => h.rekey).length).toBeGreaterThanOrEqual(10);
+    expect(t.gatewayHandshakes.filter((h) => h.ok && h.rekey).length).toBe(t.clientHandshakes.filter((h) => h.rekey).length);
+    expect(t.gateway.counters.packetsReceived).toBe(t.client.counters.packetsSent);
+    expect(t.client.counters.bytesReceived).toBe(t.gateway.counters.bytesSent);
     expect(t.atClient).toEqual(Array.from({ length: n - 1 }, (_, i) => 1_000_002 + i));
     // The rest of a day, mostly idle: a packet every 10 minutes.
     for (let minute = 0; minute < 24 * 60 - 22; minute += 10) {

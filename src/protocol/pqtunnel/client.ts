@@ -9,7 +9,7 @@ import { clientIdentity, clientMac1Key, consumeResponse, createInitiation, type 
 import { Keypair } from './keypair.js';
 import { MessageType, messageType } from './messages.js';
 import type { X25519Pair } from './primitives.js';
-import { systemClock, Timers, type Bind, type Clock, type Endpoint } from './seams.js';
+import { systemClock, Timers, zeroCounters, type Bind, type Clock, type Endpoint, type HandshakeOutcome, type TunnelCounters } from './seams.js';
 import { unpadPacket } from './transport.js';
 
 /** Settings of a tunnel client. */
@@ -39,6 +39,8 @@ export interface TunnelClientOptions {
   onParams?(params: Buffer): void;
   /** Told when the tunnel goes up (a handshake completed) or down (REKEY_ATTEMPT_TIME without one). */
   onState?(up: boolean): void;
+  /** Told of every handshake attempt's outcome: answered, or timed out and retried. */
+  onHandshake?(outcome: HandshakeOutcome): void;
 }
 
 const maxQueued = 64;
@@ -46,6 +48,8 @@ const tickMs = 100;
 
 /** One client's tunnel to one gateway. */
 export class TunnelClient {
+  /** What this client has done since it started. */
+  readonly counters: TunnelCounters = zeroCounters();
   /** One identity per pinned gateway key; `pin` says which one handshakes use now. */
   private readonly identities: { identity: ClientIdentity; replyKey: Buffer }[];
   private pin = 0;
@@ -56,6 +60,8 @@ export class TunnelClient {
   private current: Keypair | undefined;
   private previous: Keypair | undefined;
   private pending: PendingInitiation | undefined;
+  /** When the pending initiation went out. */
+  private pendingSentAt = 0;
   private retryAt = 0;
   private retryInterval: number = Timers.rekeyTimeout;
   private attemptStarted: number | undefined;
@@ -118,7 +124,10 @@ export class TunnelClient {
   }
 
   private transmit(keypair: Keypair, packet: Buffer, now: number): void {
-    this.options.bind.send(keypair.seal(packet, this.mtu), this.options.endpoint);
+    const message = keypair.seal(packet, this.mtu);
+    this.options.bind.send(message, this.options.endpoint);
+    this.counters.packetsSent++;
+    this.counters.bytesSent += message.length;
     this.lastSent = now;
     if (packet.length > 0) this.unansweredSince ??= now;
   }
@@ -129,6 +138,7 @@ export class TunnelClient {
     const cookie = this.cookie && now - this.cookie.at < Timers.cookieSecretLifetime - Timers.rekeyTimeout ? this.cookie.value : undefined;
     const { message, pending } = createInitiation(this.identities[this.pin]!.identity, this.freshIndex(), this.clock.wallMs(), cookie);
     this.pending = pending;
+    this.pendingSentAt = now;
     this.attemptStarted ??= now;
     this.retryAt = now + this.retryInterval + randomInt(Timers.rekeyJitter + 1);
     this.options.bind.send(message, this.options.endpoint);
@@ -155,6 +165,8 @@ export class TunnelClient {
     const done = consumeResponse(datagram, pending, this.identities[this.pin]!.identity, this.mac1Key);
     if (!done) return;
     this.pending = undefined;
+    const rekey = this.current?.canSend(now) ?? false;
+    this.options.onHandshake?.({ ok: true, ms: now - this.pendingSentAt, rekey });
     this.previous?.wipe();
     this.previous = this.current;
     this.current = new Keypair(pending.senderIndex, done.gatewayIndex, done.keys.clientToGateway, done.keys.gatewayToClient, now);
@@ -173,14 +185,21 @@ export class TunnelClient {
   private receiveCookie(datagram: Buffer, now: number): void {
     if (!this.pending || datagram.readUInt32LE(4) !== this.pending.senderIndex) return;
     const cookie = openCookieReply(this.identities[this.pin]!.replyKey, datagram, this.pending.mac1);
-    if (cookie) this.cookie = { value: cookie, at: now };
+    if (!cookie) return;
+    this.cookie = { value: cookie, at: now };
+    this.counters.cookies++;
   }
 
   private receiveData(datagram: Buffer, now: number): void {
     const index = datagram.readUInt32LE(4);
     const keypair = [this.current, this.previous].find((k) => k?.localIndex === index);
     const plain = keypair?.open(datagram, now);
-    if (!keypair || !plain) return;
+    if (!keypair || !plain) {
+      this.counters.packetsRejected++;
+      return;
+    }
+    this.counters.packetsReceived++;
+    this.counters.bytesReceived += datagram.length;
     this.unansweredSince = undefined;
     if (keypair === this.current && keypair.age(now) >= Timers.rejectAfterTime - Timers.keepaliveTimeout - Timers.rekeyTimeout) {
       this.handshake(now);
@@ -194,6 +213,7 @@ export class TunnelClient {
   private tick(): void {
     const now = this.clock.now();
     if (this.pending && now >= this.retryAt) {
+      this.options.onHandshake?.({ ok: false, ms: now - this.pendingSentAt, rekey: false });
       if (this.attemptStarted !== undefined && now - this.attemptStarted >= Timers.rekeyAttemptTime) {
         this.setUp(false);
         this.retryInterval = Math.min(this.retryInterval * 2, 60_000);

@@ -7,6 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Inbound } from '../../adapter/inbound.js';
+import type { EventBus } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
 import type { TunnelGatewayConfig } from '../../config/types.js';
 import { TunDevice } from '../tun/device.js';
@@ -19,10 +20,12 @@ import { LeaseTable, parsePool, poolAddress, type Lease, type Pool } from './lea
 import { encodeParams } from './params.js';
 import { x25519FromPrivate } from './primitives.js';
 import { DestinationPolicy } from './protection.js';
+import type { TunnelCounters } from './seams.js';
+import { reportHandshakes, type TunnelStatus } from './status.js';
 import { udpBind } from './udp-bind.js';
 
 /** Packets the gateway refused, by reason. */
-export interface GatewayDrops {
+export type GatewayDrops = {
   /** Source address not the client's virtual IP (spoofing). */
   spoofed: number;
   /** Destination denied by the local-network protection. */
@@ -31,7 +34,7 @@ export interface GatewayDrops {
   malformed: number;
   /** From the TUN for an address no connected client holds. */
   noPeer: number;
-}
+};
 
 function isEchoRequest(packet: Buffer): boolean {
   if (packet[0]! >> 4 === 4) return packet[9] === 1 && packet[(packet[0]! & 0x0f) * 4] === 8;
@@ -39,10 +42,10 @@ function isEchoRequest(packet: Buffer): boolean {
 }
 
 /** A running tunnel gateway. */
-export class TunnelGatewayListener implements Inbound {
+export class TunnelGatewayListener implements Inbound, TunnelStatus {
   readonly type = 'pqtunnel';
-  /** Packets refused so far. */
-  readonly drops: GatewayDrops = { spoofed: 0, denied: 0, malformed: 0, noPeer: 0 };
+  readonly role = 'server';
+  private readonly dropped: GatewayDrops = { spoofed: 0, denied: 0, malformed: 0, noPeer: 0 };
   private readonly changes = new NetChanges();
   private readonly peerByAddress = new Map<AddressKey, string>();
   private readonly leaseByPeer = new Map<string, Lease>();
@@ -58,10 +61,23 @@ export class TunnelGatewayListener implements Inbound {
   constructor(
     private readonly config: TunnelGatewayConfig,
     private readonly logger: Logger,
+    private readonly bus: EventBus,
   ) {}
 
   get name(): string {
     return this.config.name;
+  }
+
+  sessions(): number {
+    return this.engine?.activeSessions() ?? 0;
+  }
+
+  counters(): TunnelCounters | undefined {
+    return this.engine?.counters;
+  }
+
+  drops(): Readonly<Record<string, number>> {
+    return this.dropped;
   }
 
   /** Opens the TUN, configures addresses, forwarding and the firewall, then binds the UDP port. */
@@ -150,13 +166,14 @@ export class TunnelGatewayListener implements Inbound {
       bind: udpBind(socket),
       mtu,
       onPacket: (peer, packet) => this.fromClient(peer.name, packet, mss4, mss6),
+      onHandshake: reportHandshakes(this.bus, this.name, 'server'),
     }));
     tun.onPackets((packets) => {
       for (const packet of packets) {
         if (!isIpPacket(packet)) continue;
         const peer = this.peerByAddress.get(destinationKey(packet));
         if (peer === undefined) {
-          this.drops.noPeer++;
+          this.dropped.noPeer++;
           continue;
         }
         clampMss(packet, mss4, mss6);
@@ -179,16 +196,16 @@ export class TunnelGatewayListener implements Inbound {
   private fromClient(peer: string, packet: Buffer, mss4: number, mss6: number): void {
     if (packet.length === 0) return;
     if (!isIpPacket(packet)) {
-      this.drops.malformed++;
+      this.dropped.malformed++;
       return;
     }
     if (this.peerByAddress.get(sourceKey(packet)) !== peer) {
-      this.drops.spoofed++;
+      this.dropped.spoofed++;
       return;
     }
     const echoToGateway = this.tunKeys.has(destinationKey(packet)) && isEchoRequest(packet);
     if (!echoToGateway && !this.policy!.allows(peer, destinationOf(packet))) {
-      this.drops.denied++;
+      this.dropped.denied++;
       return;
     }
     clampMss(packet, mss4, mss6);

@@ -16,7 +16,7 @@ import {
 import { Keypair } from './keypair.js';
 import { MessageType, messageType } from './messages.js';
 import { dh, tai64n, type X25519Pair } from './primitives.js';
-import { systemClock, Timers, type Bind, type Clock, type Endpoint } from './seams.js';
+import { systemClock, Timers, zeroCounters, type Bind, type Clock, type Endpoint, type HandshakeOutcome, type TunnelCounters } from './seams.js';
 import { unpadPacket } from './transport.js';
 
 /** A client the gateway accepts. */
@@ -49,6 +49,8 @@ export interface TunnelGatewayOptions {
   underLoadRate?: number;
   /** Receives each decrypted IP packet with the peer it came from. */
   onPacket(peer: GatewayPeerConfig, packet: Buffer): void;
+  /** Told of every initiation answered, and of every one refused although its mac1 was valid. */
+  onHandshake?(outcome: HandshakeOutcome): void;
 }
 
 interface Identity {
@@ -83,6 +85,8 @@ const bucketBurst = 5;
 
 /** One gateway: one UDP port, many clients. */
 export class TunnelGateway {
+  /** What this gateway has done since it started. */
+  readonly counters: TunnelCounters = zeroCounters();
   private readonly identities: Identity[];
   /** Peers by base64 static public key (initiations) and by name (packets from the TUN side). */
   private readonly peers = new Map<string, PeerState>();
@@ -135,9 +139,16 @@ export class TunnelGateway {
     const peer = this.peersByName.get(peerName);
     const now = this.clock.now();
     if (!peer?.current?.canSend(now) || !peer.endpoint) return false;
-    this.options.bind.send(peer.current.seal(packet, this.mtu), peer.endpoint);
-    peer.lastSent = now;
+    this.transmit(peer, peer.current, packet, now);
     return true;
+  }
+
+  /** Clients with a session that can carry data now. */
+  activeSessions(): number {
+    const now = this.clock.now();
+    let count = 0;
+    for (const peer of this.peersByName.values()) if (peer.current?.canSend(now)) count++;
+    return count;
   }
 
   /** The address a peer's last authenticated packet came from. */
@@ -175,6 +186,7 @@ export class TunnelGateway {
         if (this.takeToken(from.host, now)) {
           const reply = sealCookieReply(identity.replyKey, message.readUInt32LE(4), message.subarray(1300, 1316), cookieFor(this.cookieSecrets[0]!, from.host, from.port));
           this.options.bind.send(reply, from);
+          this.counters.cookies++;
         }
         return;
       }
@@ -187,29 +199,47 @@ export class TunnelGateway {
       peer = this.peers.get(key);
       return peer?.staticShared.get(key)?.[identityIndex];
     });
-    if (!accepted || !peer) return;
+    if (!accepted || !peer) return this.refused(now, undefined);
     const notNewer = Buffer.compare(accepted.timestamp, peer.lastTimestamp) <= 0;
     const tooFarAhead = Buffer.compare(accepted.timestamp, tai64n(this.clock.wallMs() + Timers.maxFutureSkew)) > 0;
-    if (notNewer || tooFarAhead || now - peer.lastInitiation < Timers.initiationFloodInterval) return;
+    if (notNewer || tooFarAhead || now - peer.lastInitiation < Timers.initiationFloodInterval) return this.refused(now, peer.config.name);
     peer.lastTimestamp = accepted.timestamp;
     peer.lastInitiation = now;
     const localIndex = this.freshIndex();
     const response = createResponse(accepted, localIndex, peer.config.psk ?? Buffer.alloc(32), peer.config.params());
-    if (!response) return;
+    if (!response) return this.refused(now, peer.config.name);
+    const rekey = peer.current?.canSend(now) ?? false;
     if (peer.next) this.forget(peer.next);
     peer.next = new Keypair(localIndex, accepted.senderIndex, response.keys.gatewayToClient, response.keys.clientToGateway, now);
     this.indexes.set(localIndex, { peer, keypair: peer.next });
     peer.endpoint = from;
     this.options.bind.send(response.message, from);
+    this.options.onHandshake?.({ ok: true, ms: this.clock.now() - now, rekey, peer: peer.config.name });
+  }
+
+  private refused(started: number, peer: string | undefined): void {
+    this.options.onHandshake?.({ ok: false, ms: this.clock.now() - started, rekey: false, peer });
+  }
+
+  private transmit(peer: PeerState, keypair: Keypair, packet: Buffer, now: number): void {
+    const message = keypair.seal(packet, this.mtu);
+    this.options.bind.send(message, peer.endpoint!);
+    this.counters.packetsSent++;
+    this.counters.bytesSent += message.length;
+    peer.lastSent = now;
   }
 
   private receiveData(message: Buffer, from: Endpoint): void {
     const now = this.clock.now();
     const entry = this.indexes.get(message.readUInt32LE(4));
-    if (!entry) return;
+    const plain = entry?.keypair.open(message, now);
+    if (!entry || !plain) {
+      this.counters.packetsRejected++;
+      return;
+    }
     const { peer, keypair } = entry;
-    const plain = keypair.open(message, now);
-    if (!plain) return;
+    this.counters.packetsReceived++;
+    this.counters.bytesReceived += message.length;
     if (keypair === peer.next) {
       if (peer.previous) this.forget(peer.previous);
       peer.previous = peer.current;
@@ -269,8 +299,7 @@ export class TunnelGateway {
       }
       const usable = peer.current?.canSend(now) ? peer.current : undefined;
       if (usable && peer.endpoint && peer.lastReceivedData > peer.lastSent && now - peer.lastReceivedData >= Timers.keepaliveTimeout) {
-        this.options.bind.send(usable.seal(Buffer.alloc(0), this.mtu), peer.endpoint);
-        peer.lastSent = now;
+        this.transmit(peer, usable, Buffer.alloc(0), now);
       }
     }
   }

@@ -11,6 +11,7 @@ import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.
 import { connectTcp } from '../../common/connect.js';
 import type { DnsCache } from '../../common/dns-cache.js';
 import { DialError, toDialError } from '../../common/errors.js';
+import type { EventBus } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
 import type { TunnelProxyConfig } from '../../config/types.js';
 import { DirectPacketConn } from '../direct/packet-conn.js';
@@ -21,6 +22,8 @@ import { cleanupLines, installLines } from './client-routes.js';
 import { decodeKey } from './keys.js';
 import { decodeParams, type SessionParams } from './params.js';
 import { x25519FromPrivate } from './primitives.js';
+import type { TunnelCounters } from './seams.js';
+import { reportHandshakes, type TunnelStatus } from './status.js';
 import { udpBind } from './udp-bind.js';
 
 /** Where the outbound sits among the config's tunnels: decides its table and rule priorities. */
@@ -37,8 +40,9 @@ export interface TunnelSlot {
 export const defaultFullTunnelPort = 51821;
 
 /** A tunnel to one gateway, used as an outbound. */
-export class TunnelOutbound implements Outbound {
+export class TunnelOutbound implements Outbound, TunnelStatus {
   readonly type = 'PqTunnel';
+  readonly role = 'client';
   private tun: TunDevice | undefined;
   private client: TunnelClient | undefined;
   private params: SessionParams | undefined;
@@ -55,10 +59,19 @@ export class TunnelOutbound implements Outbound {
     private readonly dns: DnsCache,
     private readonly connectTimeoutMs: number,
     private readonly logger: Logger,
+    private readonly bus: EventBus,
   ) {}
 
   get name(): string {
     return this.config.name;
+  }
+
+  sessions(): number {
+    return this.client?.isUp ? 1 : 0;
+  }
+
+  counters(): TunnelCounters | undefined {
+    return this.client?.counters;
   }
 
   /** Opens the TUN and the UDP socket and starts the handshake; the routes follow the gateway's parameters. */
@@ -105,7 +118,11 @@ export class TunnelOutbound implements Outbound {
       persistentKeepaliveMs: (config['persistent-keepalive'] ?? 25) * 1000,
       onPacket: (packet) => tun.write(packet),
       onParams: (field) => this.onParams(field),
-      onState: (up) => this.logger.info(`pqtunnel ${this.name}: tunnel ${up ? 'up' : 'down, retrying'}`),
+      onState: (up) => {
+        this.logger.info(`pqtunnel ${this.name}: tunnel ${up ? 'up' : 'down, retrying'}`);
+        if (this.bus.tunnels.observed) this.bus.tunnels.next({ name: this.name, role: 'client', kind: up ? 'up' : 'down' });
+      },
+      onHandshake: reportHandshakes(this.bus, this.name, 'client'),
     }));
     tun.onPackets((packets) => {
       for (const packet of packets) client.send(client.isUp ? packet : Buffer.from(packet));

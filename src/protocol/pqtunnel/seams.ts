@@ -53,3 +53,36 @@ export const Timers = {
   maxFutureSkew: 180_000,
   initiationFloodInterval: 20,
 } as const;
+
+/** What an engine has done since it started: plain counters, read when metrics are scraped (handshakes are events: see `HandshakeOutcome`). */
+export interface TunnelCounters {
+  /** Data messages (keepalives included) sealed and sent. */
+  packetsSent: number;
+  /** Data messages authenticated and accepted. */
+  packetsReceived: number;
+  /** UDP payload bytes of the data messages sent. */
+  bytesSent: number;
+  /** UDP payload bytes of the data messages accepted. */
+  bytesReceived: number;
+  /** Data messages dropped: no session for their index, or failed authentication, replay or age checks. */
+  packetsRejected: number;
+  /** Cookie replies sent (gateway) or accepted (client). */
+  cookies: number;
+}
+
+/** All counters at zero. */
+export function zeroCounters(): TunnelCounters {
+  return { packetsSent: 0, packetsReceived: 0, bytesSent: 0, bytesReceived: 0, packetsRejected: 0, cookies: 0 };
+}
+
+/** A handshake that completed or failed, as an engine reports it. */
+export interface HandshakeOutcome {
+  /** True when a session resulted. */
+  ok: boolean;
+  /** Client: initiation sent → response accepted (or → given up); gateway: work done on the initiation. */
+  ms: number;
+  /** True when the new session replaces a working one. */
+  rekey: boolean;
+  /** The client it was with (gateway only; unset when the initiation named no known client). */
+  peer?: string;
+}

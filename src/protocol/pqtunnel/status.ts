@@ -1,0 +1,24 @@
+import type { EventBus } from '../../common/bus.js';
+import type { HandshakeOutcome, TunnelCounters } from './seams.js';
+
+/** What metrics read from a running tunnel end (a pqtunnel proxy or gateway listener). */
+export interface TunnelStatus {
+  /** Proxy or listener name. */
+  readonly name: string;
+  /** `client`: a pqtunnel proxy; `server`: a gateway. */
+  readonly role: 'client' | 'server';
+  /** Sessions that can carry data now (a client has at most one). */
+  sessions(): number;
+  /** The engine's counters; undefined before it started. */
+  counters(): TunnelCounters | undefined;
+  /** Packets refused after decryption, by reason (gateways only). */
+  drops?(): Readonly<Record<string, number>>;
+}
+
+/** Publishes an engine's handshakes and rekeys on the bus. */
+export function reportHandshakes(bus: EventBus, name: string, role: 'client' | 'server'): (outcome: HandshakeOutcome) => void {
+  return (outcome) => {
+    if (bus.handshakes.observed) bus.handshakes.next({ name, protocol: 'pqtunnel', role, ok: outcome.ok, ms: outcome.ms });
+    if (outcome.rekey && bus.tunnels.observed) bus.tunnels.next({ name, role, kind: 'rekey', peer: outcome.peer });
+  };
+}

@@ -38,6 +38,10 @@ export interface LoadedConfig {
   mode: RouterMode;
   /** Every listener to open. */
   listeners: ListenerConfig[];
+  /** `allow-lan`: the default listeners accept other hosts, and `listeners:` may bind non-loopback addresses. */
+  allowLan: boolean;
+  /** `bind-address`: where the default listeners bind when allow-lan is on (`*`: every IPv4 address). */
+  bindAddress: string;
   /** User-defined outbounds. */
   proxies: ProxyConfig[];
   /** Parsed rules, in order. */
@@ -202,7 +206,9 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
   const globalUsers = usersFrom(raw.authentication);
 
   const listeners: ListenerConfig[] = [];
-  const bind = allowLan ? (raw['bind-address'] === '*' || !raw['bind-address'] ? '0.0.0.0' : raw['bind-address']) : '127.0.0.1';
+  const bindAddress = raw['bind-address'] ?? '*';
+  if (!isBindAddress(bindAddress)) problems.push(`bind-address: expected '*' or an IP address, got ${showValue(bindAddress)}`);
+  const bind = defaultListenAddress(allowLan, bindAddress);
   const defaults: [keyof RawConfig, string, ListenerType][] = [
     ['port', 'DEFAULT-HTTP', 'http'],
     ['socks-port', 'DEFAULT-SOCKS', 'socks'],
@@ -302,6 +308,8 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     logLevel: raw['log-level'] ?? 'info',
     mode: raw.mode ?? 'rule',
     listeners,
+    allowLan,
+    bindAddress,
     proxies,
     rules: routing.rules,
     subRules: routing.subRules,
@@ -387,6 +395,17 @@ function checkGatewayAddresses(gateway: TunnelGatewayConfig, path: string, probl
 function usersFrom(pairs: string[] | undefined): Map<string, string> | undefined {
   if (!pairs || pairs.length === 0) return undefined;
   return new Map(pairs.map((pair) => [pair.slice(0, pair.indexOf(':')), pair.slice(pair.indexOf(':') + 1)]));
+}
+
+/** True for `*` and IP literals: what `bind-address` accepts. */
+export function isBindAddress(value: string): boolean {
+  return value === '*' || isIP(value) !== 0;
+}
+
+/** Where the default listeners (port, socks-port, mixed-port) bind: loopback unless allow-lan is on. */
+export function defaultListenAddress(allowLan: boolean, bindAddress: string): string {
+  if (!allowLan) return '127.0.0.1';
+  return bindAddress === '*' ? '0.0.0.0' : bindAddress;
 }
 
 function isLoopback(host: string): boolean {

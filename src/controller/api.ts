@@ -6,14 +6,13 @@ import { measureDelay } from '../route/group/health-check.js';
 import { AutoGroup } from '../route/group/url-test.js';
 import { SelectGroup } from '../route/group/select.js';
 import type { RouterMode } from '../route/router.js';
-import type { ListenerConfig } from '../config/types.js';
 import { parsePortList } from '../route/rule/ports.js';
 import { connectionsSnapshot, streamConnections, streamLogs, streamMemory, streamTraffic, type StreamSink } from './streams.js';
 import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
 import { version } from '../version.js';
 import { isAbsolute } from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { loadConfigFile, parseConfig } from '../config/load.js';
+import { defaultListenAddress, isBindAddress, loadConfigFile, parseConfig, type LoadedConfig } from '../config/load.js';
 
 /** An answer: status and JSON body (none for 204). */
 export interface Reply {
@@ -97,8 +96,8 @@ function generalView(box: Box): Json {
     'mixed-port': port('DEFAULT-MIXED'),
     tun: { enable: false, device: '', stack: '', 'dns-hijack': [], 'auto-route': false, 'auto-detect-interface': false, 'file-descriptor': 0 },
     authentication: [],
-    'allow-lan': box.config.listeners.some((l) => l.listen !== '127.0.0.1' && l.listen !== '::1' && l.listen !== 'localhost'),
-    'bind-address': '*',
+    'allow-lan': box.config.allowLan,
+    'bind-address': box.config.bindAddress,
     mode: box.router.mode,
     'log-level': box.logger.level,
     ipv6: true,
@@ -115,26 +114,35 @@ function generalView(box: Box): Json {
 /** The built-in listeners PATCH /configs can move: key → listener name and protocol. */
 const portKeys = { port: ['DEFAULT-HTTP', 'http'], 'socks-port': ['DEFAULT-SOCKS', 'socks'], 'mixed-port': ['DEFAULT-MIXED', 'mixed'] } as const;
 
-/** The listeners after moving, adding (new port) or removing (port 0) the built-in ones; undefined when nothing changes. */
-function movedListeners(box: Box, body: Record<string, unknown>): ListenerConfig[] | undefined {
-  let listeners = [...box.config.listeners];
-  let changed = false;
-  const template = listeners.find((l) => l.name.startsWith('DEFAULT-'));
+/**
+ * The config after PATCH /configs moved, added (new port) or removed (port 0) default
+ * listeners, or changed allow-lan / bind-address (which move every default listener);
+ * undefined when no listener changes.
+ */
+function patchedConfig(box: Box, body: Record<string, unknown>): LoadedConfig | undefined {
+  const config = box.config;
+  const allowLan = body['allow-lan'] ?? config.allowLan;
+  const bindAddress = body['bind-address'] ?? config.bindAddress;
+  if (typeof allowLan !== 'boolean') throw new HttpError(400, 'allow-lan: expected true or false');
+  if (typeof bindAddress !== 'string' || !isBindAddress(bindAddress)) throw new HttpError(400, `bind-address: expected '*' or an IP address`);
+  const listen = defaultListenAddress(allowLan, bindAddress);
+  let listeners = config.listeners.map((l) => (l.name.startsWith('DEFAULT-') ? { ...l, listen } : l));
+  const template = config.listeners.find((l) => l.name.startsWith('DEFAULT-'));
   for (const [key, [name, type]] of Object.entries(portKeys)) {
     const port = body[key];
     if (port === undefined) continue;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw bodyInvalid();
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new HttpError(400, `${key}: expected a port number (0 closes it)`);
     const index = listeners.findIndex((l) => l.name === name);
     if (port === 0) {
       if (index >= 0) listeners = listeners.filter((_, i) => i !== index);
     } else if (index >= 0) {
       listeners[index] = { ...listeners[index]!, port };
     } else {
-      listeners.push({ name, type, listen: template?.listen ?? '127.0.0.1', port, users: template?.users, udp: true });
+      listeners.push({ name, type, listen, port, users: template?.users, udp: true });
     }
-    changed = true;
   }
-  return changed ? listeners : undefined;
+  const unchanged = allowLan === config.allowLan && bindAddress === config.bindAddress && JSON.stringify(listeners) === JSON.stringify(config.listeners);
+  return unchanged ? undefined : { ...config, allowLan, bindAddress, listeners };
 }
 
 async function patchConfigs(box: Box, body: Record<string, unknown>): Promise<Reply> {
@@ -143,12 +151,14 @@ async function patchConfigs(box: Box, body: Record<string, unknown>): Promise<Re
   if (mode !== undefined && !(typeof mode === 'string' && ['rule', 'global', 'direct'].includes(mode.toLowerCase()))) throw bodyInvalid();
   if (level !== undefined && !(typeof level === 'string' && (logLevels as readonly string[]).includes(level))) throw bodyInvalid();
   if (sniffing !== undefined && typeof sniffing !== 'boolean') throw bodyInvalid();
-  const unsupported = ['redir-port', 'tproxy-port', 'allow-lan', 'bind-address', 'tun'].filter((k) => body[k] !== undefined);
-  if (unsupported.length > 0) throw new HttpError(400, `${unsupported.join(', ')} cannot change at runtime: edit the config and reload`);
-  const listeners = movedListeners(box, body);
-  if (listeners) {
+  const unsupported = ['redir-port', 'tproxy-port'].filter((k) => body[k] !== undefined && body[k] !== 0);
+  if (unsupported.length > 0) throw new HttpError(400, `${unsupported.join(', ')}: sluice has no redirect or TPROXY inbound`);
+  const tun = body.tun;
+  if (typeof tun === 'object' && tun !== null && (tun as { enable?: unknown }).enable === true) throw new HttpError(400, 'tun: sluice has no TUN inbound yet; a pqtunnel proxy in full-tunnel mode carries all traffic');
+  const config = patchedConfig(box, body);
+  if (config) {
     try {
-      await box.reload({ ...box.config, listeners });
+      await box.reload(config);
     } catch (error) {
       throw new HttpError(500, describeError(error));
     }

@@ -112,7 +112,25 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect(((await call('GET', '/configs')).json as { 'log-level': string })['log-level']).toBe('info');
     expect((await call('PATCH', '/configs', { 'log-level': 'debug' })).status).toBe(204);
     expect((await call('PATCH', '/configs', 'not json')).json).toEqual({ message: 'Body invalid' });
-    expect((await call('PATCH', '/configs', { 'allow-lan': true })).status).toBe(400);
+    expect((await call('PATCH', '/configs', { 'bind-address': 'lan' })).json).toEqual({ message: "bind-address: expected '*' or an IP address" });
+    expect((await call('PATCH', '/configs', { tun: { enable: true } })).json).toMatchObject({ message: expect.stringMatching(/^tun: sluice has no TUN inbound/) });
+    expect((await call('PATCH', '/configs', { 'tproxy-port': 7893 })).status).toBe(400);
+  });
+
+  it('PATCH /configs allow-lan and bind-address move the built-in listeners; allow-lan off brings them back to loopback', async () => {
+    const port = await closedPort();
+    expect((await call('PATCH', '/configs', { 'mixed-port': port, 'allow-lan': true, 'bind-address': '127.0.0.2' })).status).toBe(204);
+    const view = (await call('GET', '/configs')).json as { 'allow-lan': boolean; 'bind-address': string; listeners: { name: string; listen: string }[] };
+    expect(view).toMatchObject({ 'allow-lan': true, 'bind-address': '127.0.0.2' });
+    expect(view.listeners.find((l) => l.name === 'DEFAULT-MIXED')?.listen).toBe('127.0.0.2');
+    expect(view.listeners.find((l) => l.name === 'mix')?.listen, 'listeners: entries keep their own address').toBe('127.0.0.1');
+    (await dial(port, '127.0.0.2')).destroy();
+    await expect(dial(port, '127.0.0.1')).rejects.toThrow(/ECONNREFUSED/);
+    expect((await call('PATCH', '/configs', { 'allow-lan': false })).status).toBe(204);
+    expect((await call('GET', '/configs')).json).toMatchObject({ 'allow-lan': false, 'bind-address': '127.0.0.2' });
+    (await dial(port, '127.0.0.1')).destroy();
+    await expect(dial(port, '127.0.0.2')).rejects.toThrow(/ECONNREFUSED/);
+    expect((await call('PATCH', '/configs', { 'mixed-port': 0, 'bind-address': '*' })).status).toBe(204);
   });
 
   it('PATCH /configs moves, opens and closes the built-in ports through a reload', async () => {

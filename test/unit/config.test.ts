@@ -133,6 +133,8 @@ rules:
     expect(parseConfig('allow-lan: false\nbind-address: "*"\nsocks-port: 1').listeners[0]!.listen).toBe('127.0.0.1');
     expect(parseConfig('allow-lan: true\nbind-address: "*"\nsocks-port: 1').listeners[0]!.listen).toBe('0.0.0.0');
     expect(parseConfig('allow-lan: true\nlisteners:\n  - { name: a, type: socks, port: 1, listen: 0.0.0.0 }').listeners[0]!.listen).toBe('0.0.0.0');
+    expect(parseConfig('allow-lan: true\nbind-address: "::1"\nsocks-port: 1').listeners[0]!.listen).toBe('::1');
+    expect(problems('allow-lan: true\nbind-address: eth0\nsocks-port: 1')).toEqual(["bind-address: expected '*' or an IP address, got \"eth0\""]);
   });
 
   it('rejects duplicate and reserved names', () => {

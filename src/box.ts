@@ -6,6 +6,7 @@ import type { Outbound } from './adapter/outbound.js';
 import { EventBus } from './common/bus.js';
 import { DnsCache } from './common/dns-cache.js';
 import { logFlows } from './common/flow-log.js';
+import { elapsed, type StatusLine } from './common/status-line.js';
 import { describeError } from './common/errors.js';
 import type { Logger } from './common/log.js';
 import { loadConfigFile, packageHome, type LoadedConfig } from './config/load.js';
@@ -41,6 +42,8 @@ export interface BoxSeams {
   fetch?: Fetcher;
   /** The file the config came from: SIGHUP and the controller's PUT /configs reload it. */
   configFile?: string | URL;
+  /** A terminal's status line: shows rule-provider downloads while they run. */
+  status?: StatusLine;
 }
 
 /** What a config builds for routing; a reload builds a new one and swaps it in. */
@@ -84,6 +87,7 @@ export class Box {
   private routing!: Routing;
   private inboundKeys: string[];
   private readonly configFile: string | URL | undefined;
+  private readonly status: StatusLine | undefined;
   private readonly flowLog: Subscription;
 
   constructor(
@@ -96,6 +100,7 @@ export class Box {
     this.dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs, resolve: seams.resolve });
     this.fetcher = seams.fetch ?? undiciFetcher;
     this.configFile = seams.configFile;
+    this.status = seams.status;
     this.bus = new EventBus(logger.events, () => this.dispatcher.totals());
     this.routing = this.build(config);
     this.dispatcher = new Dispatcher(this.routing.router, this.bus, timeouts, config.sniffer);
@@ -296,19 +301,26 @@ export class Box {
     }
     const timeoutMs = this.config.timeouts.providerDownloadMs;
     const log = (level: 'warning' | 'info', message: string): void => (level === 'warning' ? this.logger.warn(message) : this.logger.info(message));
-    const downloads = this.config.providers
-      .filter((provider) => provider.isStale())
-      .map((provider) =>
-        provider.refresh(this.fetcher, timeoutMs, this.downloadVia(provider)).then(
+    const stale = this.config.providers.filter((provider) => provider.isStale());
+    const pending = new Set(stale.map((provider) => provider.name));
+    const started = performance.now();
+    const downloads = stale.map((provider) =>
+      provider
+        .refresh(this.fetcher, timeoutMs, this.downloadVia(provider))
+        .then(
           () => log('info', `rule provider ${provider.name}: downloaded, ${provider.count} entries`),
           (error: unknown) => log('warning', `rule provider ${provider.name}: download failed, ${provider.updatedAt ? 'keeping the cached copy' : 'its RULE-SET rules match nothing'}: ${describeError(error)}`),
-        ),
-      );
+        )
+        .finally(() => pending.delete(provider.name)),
+    );
     if (downloads.length > 0) {
+      this.logger.info(`downloading ${downloads.length} rule providers: ${[...pending].join(', ')}`);
+      this.status?.show(() => `downloading rule providers ${stale.length - pending.size}/${stale.length}, ${elapsed(started)} (at most ${timeoutMs / 1000} s): ${[...pending].join(', ')}`);
       let timer: NodeJS.Timeout | undefined;
       const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
       await Promise.race([Promise.all(downloads), waited]);
       clearTimeout(timer);
+      this.status?.clear();
     }
     for (const provider of this.config.providers) provider.schedule(this.fetcher, timeoutMs, log, this.downloadVia(provider));
   }

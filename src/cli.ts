@@ -7,6 +7,7 @@ import { initConfig } from './init.js';
 import { writeFileSync } from 'node:fs';
 import { describeError } from './common/errors.js';
 import { BatchedStderr, Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
+import { StatusLine } from './common/status-line.js';
 import { ConfigError } from './config/errors.js';
 import { defaultConfigUrl, loadConfigFile, type LoadedConfig } from './config/load.js';
 import { generatePresharedKey, generatePrivateKey, publicKeyOf } from './protocol/pqtunnel/keys.js';
@@ -139,13 +140,12 @@ async function run(file: string | undefined, level: string | undefined, format: 
     process.stderr.write(`${file}: nothing to run: set mixed-port, socks-port, port or listeners\n`);
     return 1;
   }
-  const logger = new Logger(
-    (level as LogLevel | undefined) ?? config.logLevel,
-    (format as LogFormat | undefined) ?? 'text',
-    new BatchedStderr(),
-  );
+  const logFormat = (format as LogFormat | undefined) ?? 'text';
+  // A status line (provider downloads at start) only among human-readable logs.
+  const status = logFormat === 'text' ? new StatusLine() : undefined;
+  const logger = new Logger((level as LogLevel | undefined) ?? config.logLevel, logFormat, new BatchedStderr(status));
   for (const warning of config.warnings) logger.warn(warning);
-  const box = new Box(config, logger, { configFile: file ?? defaultConfigUrl });
+  const box = new Box(config, logger, { configFile: file ?? defaultConfigUrl, status });
   try {
     await box.start();
   } catch (error) {

@@ -11,6 +11,7 @@ import { benchPqtunnel } from './pqtunnel.js';
 import { benchVmess } from './vmess.js';
 import { benchRules } from './rules.js';
 import { benchTunnel } from './tunnel.js';
+import { finished, measuring, report } from './report.js';
 
 /** A port that was free a moment ago (for programs that cannot report the one they bound). */
 function freePort(): Promise<number> {
@@ -23,17 +24,24 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Runs every benchmark and prints one line per figure. */
+/** Runs every benchmark and prints one line per figure; says which one runs (a status line on a terminal). */
 export async function runBench(): Promise<void> {
-  console.log('sluice bench: loopback only; every proxy and baseline runs in its own process; sluice logs at info');
-  await benchRules();
+  report('sluice bench: loopback only; every proxy and baseline runs in its own process; sluice logs at info');
   const sink = await startSink();
+  const steps: [string, () => Promise<void>][] = [
+    ['rule matching', benchRules],
+    ['SOCKS5 relay and connection rate', () => benchRelay(sink)],
+    ['VMess against v2ray', () => benchVmess(sink, freePort)],
+    ['post-quantum tunnel handshakes and data plane', benchPqtunnel],
+    ['tunnel between namespaces against wireguard-go', benchTunnel],
+  ];
   try {
-    await benchRelay(sink);
-    await benchVmess(sink, freePort);
-    await benchPqtunnel();
+    for (const [i, [label, run]] of steps.entries()) {
+      measuring(label, i + 1, steps.length);
+      await run();
+    }
   } finally {
+    finished();
     sink.server.close();
   }
-  await benchTunnel();
 }

@@ -3,6 +3,7 @@
  * one core, and the data plane (1400-byte packets sealed here, sent over loopback UDP to
  * another process that opens them) next to plain UDP in the same run.
  */
+import { report } from './report.js';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
@@ -53,7 +54,7 @@ function handshakes(): void {
     }
   }
   const gatewayMedianUs = quantile(gatewaySide, 0.5);
-  console.log(
+  report(
     `pqtunnel hybrid handshake (client + gateway, one process): median ${quantile(total, 0.5).toFixed(0)} µs, ` +
       `p99 ${quantile(total, 0.99).toFixed(0)} µs (target <= 2500 µs); gateway side median ${gatewayMedianUs.toFixed(0)} µs ` +
       `= ${(1e6 / gatewayMedianUs).toFixed(0)} handshakes/s on one core (target >= 1000)`,
@@ -92,7 +93,7 @@ export async function benchPqtunnel(): Promise<void> {
   const key = randomBytes(32);
   const plain = await dataPlane('plain', undefined, 2000);
   const sealed = await dataPlane(key.toString('hex'), new Keypair(1, 1, key, Buffer.alloc(32), performance.now()), 2000);
-  console.log(
+  report(
     `pqtunnel data plane, ${packetSize}-byte packets over loopback UDP to another process: sealed+opened ` +
       `${sealed.pps.toFixed(0)} packets/s (${sealed.gbps.toFixed(2)} Gbit/s of payload, ${sealed.packets}/${sealed.sent} delivered); ` +
       `plain UDP ${plain.pps.toFixed(0)} packets/s; ratio ${(sealed.pps / plain.pps).toFixed(2)}x ` +

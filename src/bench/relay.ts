@@ -1,4 +1,5 @@
 /** Relay benchmark: sluice's SOCKS5 relay against a plain stream.pipe relay and a minimal SOCKS5 server. */
+import { report } from './report.js';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -37,7 +38,7 @@ export async function benchRelay(sink: Sink): Promise<void> {
   try {
     // A/A control: two relays that do the same thing (stream.pipe), to show the noise floor of the ratios below.
     const control = await paired(6, () => throughput(viaPipe, sink, 1, 1 << 30), () => throughput(() => socksConnect(minimal.port, sink.port), sink, 1, 1 << 30));
-    console.log(`noise control, 1 stream: minimal SOCKS5 (stream.pipe) vs plain pipe ratio ${control.ratio.toFixed(2)}x (ideally 1.00x)`);
+    report(`noise control, 1 stream: minimal SOCKS5 (stream.pipe) vs plain pipe ratio ${control.ratio.toFixed(2)}x (ideally 1.00x)`);
     for (const streams of [1, 8]) {
       const bytes = (streams === 1 ? 1024 : 256) * 1024 * 1024;
       const r = await paired(
@@ -45,14 +46,14 @@ export async function benchRelay(sink: Sink): Promise<void> {
         () => throughput(viaPipe, sink, streams, bytes),
         () => throughput(() => socksConnect(sluice.port, sink.port), sink, streams, bytes),
       );
-      console.log(
+      report(
         `relay throughput, ${streams} stream${streams > 1 ? 's' : ''}: sluice SOCKS5 ${r.ours.toFixed(0)} MB/s, ` +
           `plain Node pipe ${r.base.toFixed(0)} MB/s, ratio ${r.ratio.toFixed(2)}x (median of 6 interleaved pairs; target >= 0.9x)`,
       );
     }
     const base = await connectionRate(minimal.port, 5);
     const ours = await connectionRate(sluice.port, 5);
-    console.log(
+    report(
       `new SOCKS5 connections (${concurrency} concurrent, 5 s): sluice ${describeRate(ours)}; ` +
         `minimal Node SOCKS5 server ${describeRate(base)}; ratio ${(ratePerSecond(ours) / ratePerSecond(base)).toFixed(2)}x ` +
         `(target >= 5000/s, p50 < 2 ms)`,

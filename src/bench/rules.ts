@@ -3,6 +3,7 @@
  * 8.6k-prefix cncidr file and a 100k-entry domain list): load time, heap used, decisions
  * per second and p99 for domain and IP flows, next to a bare Set lookup as the baseline.
  */
+import { report } from './report.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { innerFlow, type Flow } from '../adapter/flow.js';
@@ -150,12 +151,12 @@ export async function benchRules(): Promise<void> {
     if (found < 0) throw new Error('unreachable');
     const domain = timeDecisions(router, domainFlows, 2);
     const ip = timeDecisions(router, ipFlows, 2);
-    console.log(`rules: ${rules.length} rules, providers ${counts} (cncidr from ${source === cncidr ? 'shared/testdata' : 'rules/cn-cidr.list'}); load ${loadMs.toFixed(0)} ms (target < 1000), heap ${heapMb.toFixed(1)} MB (target < 100)`);
-    console.log(
+    report(`rules: ${rules.length} rules, providers ${counts} (cncidr from ${source === cncidr ? 'shared/testdata' : 'rules/cn-cidr.list'}); load ${loadMs.toFixed(0)} ms (target < 1000), heap ${heapMb.toFixed(1)} MB (target < 100)`);
+    report(
       `rules, domain flows (no DNS): ${(domain.perSecond / 1e6).toFixed(2)} M decisions/s (target >= 1.00), p50 ${domain.p50Us.toFixed(2)} µs, p99 ${domain.p99Us.toFixed(2)} µs (target < 10); ` +
         `baseline one Set.has per flow ${(baselinePerSecond / 1e6).toFixed(1)} M/s, ratio ${(domain.perSecond / baselinePerSecond).toFixed(3)}x`,
     );
-    console.log(`rules, IP flows (cncidr + GeoIP): ${(ip.perSecond / 1e6).toFixed(2)} M decisions/s, p50 ${ip.p50Us.toFixed(2)} µs, p99 ${ip.p99Us.toFixed(2)} µs`);
+    report(`rules, IP flows (cncidr + GeoIP): ${(ip.perSecond / 1e6).toFixed(2)} M decisions/s, p50 ${ip.p50Us.toFixed(2)} µs, p99 ${ip.p99Us.toFixed(2)} µs`);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@
  * through a sluice gateway and client (proxy-outbound: iperf3 and ping bind the virtual IP),
  * then through wireguard-go in the same topology, and their ratio.
  */
+import { report } from './report.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatePrivateKey, publicKeyOf } from '../protocol/pqtunnel/keys.js';
@@ -79,7 +80,7 @@ async function throughWireguard(lab: Lab): Promise<PathFigures> {
 export async function benchTunnel(): Promise<void> {
   const missing = labUnavailable(['ip', 'nft', 'iperf3', 'ping', 'wireguard-go', 'wg']);
   if (missing) {
-    console.log(`tunnel between namespaces: skipped (${missing}; needs root, iperf3, wireguard-go and wireguard-tools)`);
+    report(`tunnel between namespaces: skipped (${missing}; needs root, iperf3, wireguard-go and wireguard-tools)`);
     return;
   }
   const lab = new Lab();
@@ -93,8 +94,8 @@ export async function benchTunnel(): Promise<void> {
     const ours = await throughSluice(lab);
     const wireguard = await throughWireguard(lab);
     const gbit = (figures: PathFigures): string => (figures.bitsPerSecond / 1e9).toFixed(3);
-    console.log(`tunnel iperf3 TCP ${seconds} s: sluice ${gbit(ours)} Gbit/s, wireguard-go ${gbit(wireguard)} Gbit/s, ratio ${(ours.bitsPerSecond / wireguard.bitsPerSecond).toFixed(2)}x (target >= 0.8x)`);
-    console.log(`tunnel ping RTT: sluice ${ours.rttMs.toFixed(3)} ms, wireguard-go ${wireguard.rttMs.toFixed(3)} ms`);
+    report(`tunnel iperf3 TCP ${seconds} s: sluice ${gbit(ours)} Gbit/s, wireguard-go ${gbit(wireguard)} Gbit/s, ratio ${(ours.bitsPerSecond / wireguard.bitsPerSecond).toFixed(2)}x (target >= 0.8x)`);
+    report(`tunnel ping RTT: sluice ${ours.rttMs.toFixed(3)} ms, wireguard-go ${wireguard.rttMs.toFixed(3)} ms`);
   } finally {
     await lab.close();
   }

@@ -2,6 +2,7 @@
  * VMess benchmark: a sluice client → sluice server chain against a v2ray client → v2ray
  * server chain (when Debian's v2ray is installed), same sink, same load generator.
  */
+import { report } from './report.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,7 +71,7 @@ async function measure(chain: Chain, sink: Sink): Promise<{ mbps: number; rate: 
 /** Prints VMess chain throughput and connection rate for sluice and, if installed, v2ray. */
 export async function benchVmess(sink: Sink, freePort: () => Promise<number>): Promise<void> {
   const v2ray = hasV2ray();
-  if (!v2ray) console.log('vmess: v2ray is not installed; sluice figures only (apt-get install v2ray for the comparison)');
+  if (!v2ray) report('vmess: v2ray is not installed; sluice figures only (apt-get install v2ray for the comparison)');
   for (const cipher of ciphers) {
     const ours = await sluiceChain(cipher);
     let sluiceResult;
@@ -93,6 +94,6 @@ export async function benchVmess(sink: Sink, freePort: () => Promise<number>): P
         `ratio throughput ${(sluiceResult.mbps / v2rayResult.mbps).toFixed(2)}x (target >= 0.8x), ` +
         `connections ${(ratePerSecond(sluiceResult.rate) / ratePerSecond(v2rayResult.rate)).toFixed(2)}x (target >= 1.5x)`;
     }
-    console.log(line + ` [${concurrency} concurrent]`);
+    report(line + ` [${concurrency} concurrent]`);
   }
 }

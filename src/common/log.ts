@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs';
 import { Subject } from 'rxjs';
+import type { StatusLine } from './status-line.js';
 
 /** Clash/mihomo log levels, most severe first; `silent` logs nothing. */
 export const logLevels = ['silent', 'error', 'warning', 'info', 'debug'] as const;
@@ -22,13 +23,13 @@ const rank: Record<LogLevel, number> = { silent: 0, error: 1, warning: 2, info: 
 /**
  * Standard error, written in batches: lines logged in the same turn of the event loop go out
  * in one write, so a busy proxy does not pay a system call per flow. Whatever is pending
- * is written synchronously when the process exits.
+ * is written synchronously when the process exits. With a status line, lines go above it.
  */
 export class BatchedStderr implements LogSink {
   private pending: string[] = [];
   private scheduled = false;
 
-  constructor() {
+  constructor(private readonly status?: StatusLine) {
     process.on('exit', () => this.flush());
   }
 
@@ -44,6 +45,7 @@ export class BatchedStderr implements LogSink {
     if (this.pending.length === 0) return;
     const text = this.pending.join('');
     this.pending = [];
+    if (this.status) return this.status.print(text);
     try {
       writeSync(2, text);
     } catch {

@@ -22,10 +22,10 @@ export class Metrics {
     const hits = new Counter({ name: 'sluice_rule_hits_total', help: 'Flows routed by each rule ("none": no rule matched)', labelNames: ['rule'], registers });
     const bytes = new Counter({ name: 'sluice_flow_bytes_total', help: 'Bytes of closed flows, by direction and outbound', labelNames: ['direction', 'outbound'], registers });
     new Gauge({
-      name: 'sluice_flows_active', help: 'Open flows, by inbound', labelNames: ['inbound'], registers,
+      name: 'sluice_flows_active', help: 'Open flows, by inbound and the outbound carrying them ("none" while not routed yet)', labelNames: ['inbound', 'outbound'], registers,
       collect() {
         this.reset();
-        for (const flow of box.dispatcher.active()) this.inc({ inbound: flow.inbound.name });
+        for (const flow of box.dispatcher.active()) this.inc({ inbound: flow.inbound.name, outbound: flow.chains?.[0] ?? 'none' });
       },
     });
     new Gauge({

@@ -130,6 +130,10 @@ export class Dispatcher {
    * (see SniffClient). On failure the flow is closed (and logged) and a DialError thrown.
    */
   async connect(flow: Flow, client?: SniffClient): Promise<Duplex> {
+    // A client that goes away while we dial ends the flow now, not at the connect timeout.
+    const abandoned = (): void => void this.abortFlow(flow.id, new Error('the client closed before the connection was made'));
+    if (client?.stream.destroyed) abandoned();
+    client?.stream.once('close', abandoned);
     try {
       if (client && this.sniffer && this.sniffing) await this.sniffer.apply(flow, client);
       const decision = await this.route(flow);
@@ -141,6 +145,8 @@ export class Dispatcher {
       const dialError = toDialError(error);
       this.close(flow, dialError);
       throw dialError;
+    } finally {
+      client?.stream.off('close', abandoned);
     }
   }
 

@@ -129,6 +129,25 @@ describe('SOCKS5 inbound with the socks npm client', () => {
     expect(await rep('hang.test', 80)).toBe(0x06);
   });
 
+  it('ends a flow at once when its client resets while sluice is still dialing (not at the connect timeout)', async () => {
+    const slow = await startBox(`
+listeners: [{ name: s, type: socks, port: 0 }]
+timeouts: { connect: 30 }
+rules: ['MATCH,DIRECT']`);
+    try {
+      const raw = await dial(slow.port());
+      raw.write(socksConnectBytes('hang.test', 80));
+      expect(await eventually(() => slow.box.dispatcher.activeCount === 1)).toBe(true);
+      raw.resetAndDestroy();
+      const started = Date.now();
+      expect(await eventually(() => slow.box.dispatcher.activeCount === 0, 1000)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await eventually(() => slow.logs.some((l) => l.includes('the client closed before the connection was made')))).toBe(true);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('holds a REJECT-DROP client without a reply, then closes', async () => {
     const drop = await startBox(`
 listeners: [{ name: d, type: socks, port: 0 }]

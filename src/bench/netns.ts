@@ -65,7 +65,7 @@ export interface LabProcess {
   output(): string;
   /** Resolves when its output matches (rejects after the timeout with the output). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  /** SIGTERM, then SIGKILL after the grace period. */
+  /** SIGTERM, then SIGKILL after the grace period (default 8 s: longer than sluice's 5 s shutdown grace, so its cleanup runs). */
   stop(graceMs?: number): Promise<void>;
   /** The child process. */
   child: ChildProcess;
@@ -160,7 +160,7 @@ export class Lab {
           child.once('exit', exited);
           check();
         }),
-      stop: (graceMs = 5000) => terminate(child, graceMs),
+      stop: (graceMs = 8000) => terminate(child, graceMs),
     };
     this.processes.push(proc);
     return proc;

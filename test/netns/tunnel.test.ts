@@ -193,6 +193,51 @@ describe.skipIf(unavailable !== undefined)('pqtunnel between namespaces', () => 
     await expectNoTunnelLeft('alice');
   }, 60_000);
 
+  it('IPv6: a gateway with an ipv6-pool leases both families; v6 TCP and UDP leave NATed from its v6 address, v4 still works', async () => {
+    await lab.ip('gw', '-6', 'address', 'add', '2001:db8:113::1/64', 'dev', 'i0', 'nodad');
+    await lab.ip('inet', '-6', 'address', 'add', '2001:db8:113::10/64', 'dev', 'eth0', 'nodad');
+    await lab.ip('inet', '-6', 'route', 'add', 'default', 'via', '2001:db8:113::1');
+    const web6 = lab.start('inet', 'node', [server, '2001:db8:113::10', '8080']);
+    onTestFinished(() => web6.stop());
+    await web6.waitFor(/ready/);
+    const gateway6 = lab.start('gw', 'node', [...sluice, lab.file('gateway6.yaml', `listeners:
+  - name: gw6
+    type: pqtunnel
+    port: 51830
+    tun: { name: pq6 }
+    private-key: ${gatewayKey}
+    ipv4-pool: 10.67.0.0/24
+    ipv6-pool: fd67::/64
+    lease-file: ${lab.dir}/leases6.json
+    peers:
+      - { name: alice, public-key: ${publicKeyOf(aliceKey)} }
+`)]);
+    onTestFinished(() => gateway6.stop());
+    await gateway6.waitFor(/pqtunnel gateway gw6: pq6 10\.67\.0\.1\/24 fd67::1\/64, firewall nftables/);
+    const alice = lab.start('alice', 'node', [...sluice, lab.file('alice6.yaml', `mixed-port: 7890
+proxies:
+  - { name: pq, type: pqtunnel, server: 198.51.100.1, port: 51830, private-key: ${aliceKey}, public-key: ${publicKeyOf(gatewayKey)} }
+rules: ['MATCH,pq']
+`)]);
+    onTestFinished(() => alice.stop());
+    await alice.waitFor(/pqtunnel pq: address 10\.67\.0\.2 fd67::2 on pqc0/);
+
+    const tcp6 = await curl('alice', ...through('http://[2001:db8:113::10]:8080/'));
+    expect(tcp6.stdout + tcp6.stderr).toBe('2001:db8:113::1\n');
+    const tcp4 = await curl('alice', ...through('http://203.0.113.10:8080/'));
+    expect(tcp4.stdout + tcp4.stderr).toBe('203.0.113.1\n');
+    const udp6 = await lab.run('alice', 'node', [socksUdp, '7890', '2001:db8:113::10', '8080', 'ping6']);
+    expect(udp6.stdout + udp6.stderr, 'UDP ASSOCIATE to a v6 destination').toMatch(/^2001:db8:113::1 ping6$/);
+    const echo = await lab.run('alice', 'ping', ['-6', '-c', '1', '-W', '2', '-I', 'fd67::2', 'fd67::1']);
+    expect(echo.code, 'echo to the gateway tunnel v6 address is allowed').toBe(0);
+    await fails('alice', ...through('http://[fd67::1]:8081/'));
+
+    await Promise.all([alice.stop(), gateway6.stop()]);
+    await expectNoTunnelLeft('alice');
+    expect(await lab.ip('gw', 'link', 'show')).not.toMatch(/pq6/);
+    expect((await lab.run('gw', 'nft', ['list', 'tables'])).stdout).not.toMatch(/sluice_pq6/);
+  }, 90_000);
+
   it('resilience: a gateway restart, roaming and 20% loss with reordering do not break a transfer; nothing is left behind', async () => {
     const alice = lab.start('alice', 'node', [...sluice, clientConfig(lab, 'alice-full', aliceKey, '198.51.100.1', 'full-tunnel')]);
     onTestFinished(() => alice.stop());

@@ -147,6 +147,19 @@ describe('PQT engine over a fake network', () => {
     expect(initiations(t.network).length).toBeGreaterThan(before);
   });
 
+  it('setEndpoint moves the next handshakes to a new gateway address (its name resolved elsewhere)', () => {
+    const t = setup();
+    t.client.setEndpoint({ host: '192.0.2.99', port: gatewayAt.port });
+    t.client.connect();
+    t.run(5400);
+    expect(t.client.isUp).toBe(false);
+    expect(initiations(t.network).every((s) => s.to.host === '192.0.2.99')).toBe(true);
+    t.client.setEndpoint(gatewayAt);
+    t.run(5400);
+    expect(t.client.isUp).toBe(true);
+    expect(t.clientHandshakes.map((h) => h.ok)).toEqual([false, false, true]);
+  });
+
   it('reports an attempt the gateway does not answer as a failed handshake, and the answered one with its time', () => {
     const t = setup();
     t.network.impairment = { drop: 1 };

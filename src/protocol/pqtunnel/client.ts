@@ -23,7 +23,7 @@ export interface TunnelClientOptions {
   gatewayPublic: Buffer | readonly Buffer[];
   /** Optional pre-shared key, or two during a PSK change (each is tried on a response). */
   psk?: Buffer | readonly Buffer[];
-  /** Where the gateway listens. */
+  /** Where the gateway listens (at start; `setEndpoint` moves it). */
   endpoint: Endpoint;
   /** UDP socket (or a fake). */
   bind: Bind;
@@ -74,6 +74,7 @@ export class TunnelClient {
   /** When a data packet went out that no authenticated packet has answered yet (dead-peer detection). */
   private unansweredSince: number | undefined;
   private up = false;
+  private endpoint: Endpoint;
   private readonly stopTicks: () => void;
 
   constructor(private readonly options: TunnelClientOptions) {
@@ -86,6 +87,7 @@ export class TunnelClient {
     this.mtu = options.mtu ?? 1420;
     this.persistentKeepaliveMs = options.persistentKeepaliveMs ?? 25_000;
     this.lastHandshake = this.clock.now();
+    this.endpoint = options.endpoint;
     options.bind.onReceive((datagram) => this.receive(datagram));
     this.stopTicks = this.clock.every(tickMs, () => this.tick());
   }
@@ -108,6 +110,11 @@ export class TunnelClient {
     this.handshake(now);
   }
 
+  /** Sends to another gateway address from now on (its name now resolves elsewhere). */
+  setEndpoint(endpoint: Endpoint): void {
+    this.endpoint = endpoint;
+  }
+
   /** Starts a handshake now (at start-up, or after a network change). */
   connect(): void {
     this.pending = undefined;
@@ -125,7 +132,7 @@ export class TunnelClient {
 
   private transmit(keypair: Keypair, packet: Buffer, now: number): void {
     const message = keypair.seal(packet, this.mtu);
-    this.options.bind.send(message, this.options.endpoint);
+    this.options.bind.send(message, this.endpoint);
     this.counters.packetsSent++;
     this.counters.bytesSent += message.length;
     this.lastSent = now;
@@ -141,7 +148,7 @@ export class TunnelClient {
     this.pendingSentAt = now;
     this.attemptStarted ??= now;
     this.retryAt = now + this.retryInterval + randomInt(Timers.rekeyJitter + 1);
-    this.options.bind.send(message, this.options.endpoint);
+    this.options.bind.send(message, this.endpoint);
   }
 
   private freshIndex(): number {

@@ -5,6 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
 import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.js';
@@ -36,6 +37,9 @@ export interface TunnelSlot {
   prefixesOf(name: string): string[] | undefined;
 }
 
+/** A server name is looked up again at most this often while handshakes go unanswered. */
+const reresolveIntervalMs = 30_000;
+
 /** Default local UDP port in full-tunnel mode (the loop breaker needs a fixed one). */
 export const defaultFullTunnelPort = 51821;
 
@@ -51,6 +55,9 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
   private started = false;
   /** Why the last start failed, for the dial errors of flows routed here. */
   private failure: string | undefined;
+  /** The gateway address in use, and when the name was last looked up (performance.now()). */
+  private serverAddress = '';
+  private resolvedAt = 0;
 
   constructor(
     private readonly config: TunnelProxyConfig,
@@ -93,6 +100,8 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
     const mtu = config.mtu ?? 1420;
     const fullTunnel = config.mode === 'full-tunnel';
     const server = await lookup(config.server);
+    this.serverAddress = server.address;
+    this.resolvedAt = performance.now();
     await ipBatch(cleanupLines(this.slot.table, this.slot.priority), true);
     const tun = (this.tun = TunDevice.open(config['tun-name'] ?? 'pqc%d', mtu));
     await ip('link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up');
@@ -108,6 +117,7 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
       });
     });
     socket.on('error', (error) => this.logger.warn(`pqtunnel ${this.name}: UDP socket: ${error.message}`));
+    const report = reportHandshakes(this.bus, this.name, 'client');
     const client = (this.client = new TunnelClient({
       staticKey: x25519FromPrivate(decodeKey(config['private-key'], 'private-key')),
       gatewayPublic: decodeKey(config['public-key'], 'public-key'),
@@ -122,13 +132,35 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
         this.logger.info(`pqtunnel ${this.name}: tunnel ${up ? 'up' : 'down, retrying'}`);
         if (this.bus.tunnels.observed) this.bus.tunnels.next({ name: this.name, role: 'client', kind: up ? 'up' : 'down' });
       },
-      onHandshake: reportHandshakes(this.bus, this.name, 'client'),
+      onHandshake: (outcome) => {
+        report(outcome);
+        if (!outcome.ok) this.reresolve(server.family, client);
+      },
     }));
     tun.onPackets((packets) => {
       for (const packet of packets) client.send(client.isUp ? packet : Buffer.from(packet));
     });
     client.connect();
     this.logger.info(`pqtunnel ${this.name}: ${tun.name} handshaking with ${server.address}:${config.port} (${config.mode ?? 'proxy-outbound'})`);
+  }
+
+  /**
+   * After a handshake went unanswered, looks the server's name up again (at most every 30 s):
+   * a gateway behind dynamic DNS may have moved. Only an address of the socket's family is taken.
+   */
+  private reresolve(family: number, client: TunnelClient): void {
+    const now = performance.now();
+    if (isIP(this.config.server) !== 0 || now - this.resolvedAt < reresolveIntervalMs) return;
+    this.resolvedAt = now;
+    lookup(this.config.server, { family }).then(
+      ({ address }) => {
+        if (address === this.serverAddress || this.client !== client) return;
+        this.serverAddress = address;
+        client.setEndpoint({ host: address, port: this.config.port });
+        this.logger.info(`pqtunnel ${this.name}: ${this.config.server} now resolves to ${address}`);
+      },
+      (error: Error) => this.logger.debug(`pqtunnel ${this.name}: looking up ${this.config.server} again failed: ${error.message}`),
+    );
   }
 
   private onParams(field: Buffer): void {

@@ -3,7 +3,7 @@ import type { Flow, FlowRequest } from './adapter/flow.js';
 import type { PacketConn } from './adapter/outbound.js';
 import type { Decision, Router } from './adapter/router.js';
 import { ipFamily, normalizeHost } from './common/address.js';
-import type { EventBus, HandshakeEvent } from './common/bus.js';
+import type { EventBus, HandshakeEvent, Totals } from './common/bus.js';
 import { toDialError } from './common/errors.js';
 import { relay } from './common/relay.js';
 import type { SnifferConfig } from './config/types.js';
@@ -81,7 +81,7 @@ export class Dispatcher {
   }
 
   /** Bytes moved since start, closed flows included. */
-  totals(): { up: number; down: number } {
+  totals(): Totals {
     let up = this.closedUp;
     let down = this.closedDown;
     for (const { flow } of this.flows.values()) {

@@ -25,7 +25,7 @@ import { reportHandshakes, type TunnelStatus } from './status.js';
 import { udpBind } from './udp-bind.js';
 
 /** Packets the gateway refused, by reason. */
-export type GatewayDrops = {
+type GatewayDrops = {
   /** Source address not the client's virtual IP (spoofing). */
   spoofed: number;
   /** Destination denied by the local-network protection. */

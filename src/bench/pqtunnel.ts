@@ -61,10 +61,11 @@ function handshakes(): void {
   );
 }
 
-/** Sends 1400-byte datagrams (sealed when `keypair` is given) for `ms` and returns what the receiver counted. */
+/** Sends 1400-byte datagrams (sealed when `keypair` is given) on a connected socket for `ms` and returns what the receiver counted. */
 async function dataPlane(receiverArg: string, keypair: Keypair | undefined, ms: number) {
   const receiver = await startChild([here('./pq-receiver.js'), receiverArg], /^(\d+)\n/);
   const socket = createSocket({ type: 'udp4', sendBufferSize: 8 * 1024 * 1024 });
+  await new Promise<void>((resolve) => socket.connect(receiver.port, '127.0.0.1', resolve));
   const packet = randomBytes(packetSize);
   packet[0] = 0x45;
   packet.writeUInt16BE(packetSize, 2);
@@ -72,7 +73,7 @@ async function dataPlane(receiverArg: string, keypair: Keypair | undefined, ms: 
   let sent = 0;
   while (performance.now() < deadline) {
     for (let i = 0; i < 64; i++) {
-      socket.send(keypair ? keypair.seal(packet, 1420) : packet, receiver.port, '127.0.0.1');
+      socket.send(keypair ? keypair.seal(packet, 1420) : packet);
       sent++;
     }
     await new Promise((resolve) => setImmediate(resolve));

@@ -46,7 +46,7 @@ export class Keypair {
   open(message: Buffer, now: number): Buffer | undefined {
     const parsed = dataCounter(message);
     if (!parsed || this.age(now) >= Timers.rejectAfterTime || !this.replay.check(parsed.counter)) return undefined;
-    const plain = openData(this.receiveKey, parsed.counter, message);
+    const plain = openData(this.receiveKey, message);
     if (!plain) return undefined;
     this.replay.update(parsed.counter);
     return plain;

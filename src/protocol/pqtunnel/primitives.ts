@@ -9,7 +9,6 @@ import {
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
-  hkdfSync,
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
@@ -48,10 +47,18 @@ export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** KDFn: HKDF-SHA256 with salt = chaining key, empty info; n 32-byte outputs. */
+const counterBytes = [Buffer.of(1), Buffer.of(2), Buffer.of(3)];
+
+/**
+ * KDFn: HKDF-SHA256 (RFC 5869) with salt = chaining key, empty info; n 32-byte outputs.
+ * Written out with HMAC: hkdfSync costs several times more per call (it builds key objects),
+ * and a handshake makes a dozen of these.
+ */
 export function kdf(n: 1 | 2 | 3, chainingKey: Uint8Array, input: Uint8Array): Buffer[] {
-  const out = Buffer.from(hkdfSync('sha256', input, chainingKey, Buffer.alloc(0), 32 * n));
-  return Array.from({ length: n }, (_, i) => out.subarray(32 * i, 32 * i + 32));
+  const pseudoRandomKey = hmac(chainingKey, input);
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) out.push(i === 0 ? hmac(pseudoRandomKey, counterBytes[0]!) : hmac(pseudoRandomKey, out[i - 1]!, counterBytes[i]!));
+  return out;
 }
 
 /** The 12-byte AEAD nonce for message number `counter`: 4 zero bytes || u64 LE. */

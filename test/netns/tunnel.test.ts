@@ -172,7 +172,7 @@ describe.skipIf(unavailable !== undefined)('pqtunnel between namespaces', () => 
     for (const host of ['alice', 'bob']) await expectNoTunnelLeft(host);
   }, 60_000);
 
-  it('full-tunnel: plain curl goes through the tunnel, excluded prefixes bypass it, MTU and large downloads hold', async () => {
+  it('full-tunnel: plain curl goes through the tunnel, excluded prefixes bypass it, MTU and large downloads hold, also across a PMTU black hole (MSS clamp)', async () => {
     const extra = ', exclude-routes: [203.0.113.20/32, nearby]';
     const providers = `rule-providers:\n  nearby: { type: inline, behavior: ipcidr, payload: [198.51.101.0/24] }\n`;
     const alice = lab.start('alice', 'node', [...sluice, lab.file('full.yaml', readConfig(clientConfig(lab, 'alice-full', aliceKey, '198.51.100.1', 'full-tunnel', extra)) + providers)]);
@@ -189,6 +189,18 @@ describe.skipIf(unavailable !== undefined)('pqtunnel between namespaces', () => 
     expect(tooBig.stdout + tooBig.stderr).toMatch(/message too long|[Ff]rag needed/);
     const size = await curl('alice', '--max-time', '30', '-o', '/dev/null', '-w', '%{size_download}', 'http://203.0.113.10:8080/bytes/20000000');
     expect(size.stdout).toBe('20000000');
+    // A PMTU black hole: the internet host never hears "fragmentation needed", and alice
+    // advertises a 1460-byte MSS. Only the gateway's MSS clamp (on SYNs it forwards, both ways)
+    // keeps the server's segments small enough for the tunnel; without it this download stalls.
+    const tunnelRoute = /^default dev pqc0 table (\d+)/m.exec(await lab.ip('alice', 'route', 'show', 'table', 'all'));
+    expect(tunnelRoute).not.toBeNull();
+    await lab.ip('alice', 'route', 'change', 'default', 'dev', 'pqc0', 'table', tunnelRoute![1]!, 'advmss', '1460');
+    const blackhole = lab.file('blackhole.nft', 'table ip blackhole {\n  chain input {\n    type filter hook input priority 0;\n    icmp type destination-unreachable drop\n  }\n}\n');
+    expect((await lab.run('inet', 'nft', ['-f', blackhole])).code).toBe(0);
+    await lab.ip('inet', 'route', 'flush', 'cache'); // forget the path MTU learned from the downloads above
+    onTestFinished(() => lab.run('inet', 'nft', ['delete', 'table', 'ip', 'blackhole']).then(() => undefined));
+    const clamped = await curl('alice', '--max-time', '20', '-o', '/dev/null', '-w', '%{size_download}', 'http://203.0.113.10:8080/bytes/5000000');
+    expect(clamped.stdout, clamped.stderr).toBe('5000000');
     await alice.stop();
     await expectNoTunnelLeft('alice');
   }, 60_000);

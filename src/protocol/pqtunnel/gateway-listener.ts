@@ -146,7 +146,7 @@ export class TunnelGatewayListener implements Inbound, TunnelStatus {
         },
       };
     });
-    const socket = (this.socket = createSocket({ type: config.listen?.includes(':') ? 'udp6' : 'udp4' }));
+    const socket = (this.socket = createSocket({ type: config.listen?.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 }));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind({ address: config.listen ?? '0.0.0.0', port: config.port }, () => {

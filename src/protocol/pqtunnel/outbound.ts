@@ -105,7 +105,7 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
     await ipBatch(cleanupLines(this.slot.table, this.slot.priority), true);
     const tun = (this.tun = TunDevice.open(config['tun-name'] ?? 'pqc%d', mtu));
     await ip('link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up');
-    const socket: Socket = createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    const socket: Socket = createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (error) => {
         socket.close();

@@ -1,5 +1,6 @@
 // Every test vector of specs/vmess.md §12, reproduced exactly.
 import { createCipheriv } from 'node:crypto';
+import { shake128 } from '@noble/hashes/sha3.js';
 import { describe, expect, it } from 'vitest';
 import { aeadSeal } from '../../src/common/aead.js';
 import { openAeadRequest, openAeadResponse, responseKeys, sealAeadResponse, sealRequestHeader } from '../../src/protocol/vmess/aead-header.js';
@@ -86,6 +87,12 @@ describe('VMess test vectors (spec §12)', () => {
     const { key, iv } = responseKeys(header, false);
     const response = new BodyWriter({ ...spec, key, iv });
     expect(stripPadding(join(response.write(Buffer.from('world'))), 28).toString('hex')).toBe('c2362f89d51e3d853011ae6fd78a6e20bbebeca9043a02' + zeros(28));
+  });
+
+  it('the SHAKE stream stays one XOF stream past the natively computed start (checked against @noble/hashes)', () => {
+    const words = new ShakeWords(reqIV);
+    const reference = Buffer.from(shake128(reqIV, { dkLen: 40_000 }));
+    for (let i = 0; i < 20_000; i++) expect(words.next(), `word ${i}`).toBe(reference.readUInt16BE(2 * i));
   });
 
   it('TV-8 chacha20-poly1305', () => {

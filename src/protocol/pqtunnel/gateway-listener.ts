@@ -22,7 +22,7 @@ import { x25519FromPrivate } from './primitives.js';
 import { DestinationPolicy } from './protection.js';
 import type { TunnelCounters } from './seams.js';
 import { reportHandshakes, type TunnelStatus } from './status.js';
-import { udpBind } from './udp-bind.js';
+import { tunnelSocketBuffer, udpBind } from './udp-bind.js';
 
 /** Packets the gateway refused, by reason. */
 type GatewayDrops = {
@@ -146,7 +146,7 @@ export class TunnelGatewayListener implements Inbound, TunnelStatus {
         },
       };
     });
-    const socket = (this.socket = createSocket({ type: config.listen?.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 }));
+    const socket = (this.socket = createSocket({ type: config.listen?.includes(':') ? 'udp6' : 'udp4', recvBufferSize: tunnelSocketBuffer, sendBufferSize: tunnelSocketBuffer }));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind({ address: config.listen ?? '0.0.0.0', port: config.port }, () => {

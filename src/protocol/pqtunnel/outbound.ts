@@ -25,7 +25,7 @@ import { decodeParams, type SessionParams } from './params.js';
 import { x25519FromPrivate } from './primitives.js';
 import type { TunnelCounters } from './seams.js';
 import { reportHandshakes, type TunnelStatus } from './status.js';
-import { udpBind } from './udp-bind.js';
+import { tunnelSocketBuffer, udpBind } from './udp-bind.js';
 
 /** Where the outbound sits among the config's tunnels: decides its table and rule priorities. */
 export interface TunnelSlot {
@@ -105,7 +105,7 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
     await ipBatch(cleanupLines(this.slot.table, this.slot.priority), true);
     const tun = (this.tun = TunDevice.open(config['tun-name'] ?? 'pqc%d', mtu));
     await ip('link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up');
-    const socket: Socket = createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    const socket: Socket = createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', recvBufferSize: tunnelSocketBuffer, sendBufferSize: tunnelSocketBuffer });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (error) => {
         socket.close();

@@ -1,6 +1,6 @@
 /** Type-4 transport data messages (spec §3.4): seal and open one IP packet. */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { tagLength } from '../../common/aead.js';
+import { createCipheriv } from 'node:crypto';
+import { aeadOpen, tagLength } from '../../common/aead.js';
 import { MessageType, dataHeader } from './messages.js';
 import { rejectAfterMessages } from './replay-window.js';
 
@@ -53,16 +53,7 @@ export function dataCounter(message: Buffer): { receiverIndex: number; counter: 
 export function openData(key: Buffer, message: Buffer): Buffer | undefined {
   if (message.length < dataHeader + tagLength) return undefined;
   message.copy(nonceScratch, 4, 8, dataHeader);
-  const decipher = createDecipheriv('chacha20-poly1305', key, nonceScratch, { authTagLength: tagLength });
-  decipher.setAuthTag(message.subarray(message.length - tagLength));
-  decipher.setAAD(message.subarray(0, dataHeader), { plaintextLength: message.length - dataHeader - tagLength });
-  const plaintext = decipher.update(message.subarray(dataHeader, message.length - tagLength));
-  try {
-    decipher.final();
-  } catch {
-    return undefined;
-  }
-  return plaintext;
+  return aeadOpen('chacha20-poly1305', key, nonceScratch, message.subarray(dataHeader), message.subarray(0, dataHeader));
 }
 
 /** The IP packet inside a padded plaintext, by its IPv4 total length / IPv6 payload length; undefined if inconsistent. */

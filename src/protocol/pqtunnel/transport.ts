@@ -11,8 +11,9 @@ let padScratch = Buffer.alloc(2048);
 
 /**
  * Seals one IP packet (empty: a keepalive) for the peer's `receiverIndex`, as message number
- * `counter`, zero-padded to a multiple of 16 but never beyond the MTU. One allocation (the
- * message) and one pass through the cipher: the per-packet cost is node:crypto's, not ours.
+ * `counter`, zero-padded to a multiple of 16 but never beyond the MTU. The message is the
+ * only buffer allocated here and the cipher is called once; what remains per packet is
+ * node:crypto's own cost (cipher object, output and tag buffers).
  */
 export function sealData(key: Buffer, receiverIndex: number, counter: number, packet: Buffer, mtu: number): Buffer {
   const padded = Math.max(packet.length, Math.min(mtu, Math.ceil(packet.length / 16) * 16));

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { shake128 } from '@noble/hashes/sha3.js';
 
-/** Bytes of the stream produced natively at first; doubled while needed, up to `nativeLimit`. */
-const firstBytes = 512;
+/** Bytes of the stream produced natively at first (doubled while needed, up to `nativeLimit`), and per incremental read after that. */
+const blockBytes = 512;
 /** Past this many bytes (≥ 2,000 chunks, tens of MiB of body) the stream continues incrementally. */
 const nativeLimit = 8192;
 
@@ -37,7 +37,7 @@ export class ShakeWords {
 
   private refill(): void {
     const read = this.consumed + this.offset;
-    const wanted = Math.max(firstBytes, read * 2);
+    const wanted = Math.max(blockBytes, read * 2);
     if (wanted <= nativeLimit) {
       this.block = createHash('shake128', { outputLength: wanted }).update(this.seed).digest().subarray(read);
     } else {
@@ -45,7 +45,7 @@ export class ShakeWords {
         this.xof = shake128.create({}).update(this.seed);
         this.xof.xof(read);
       }
-      this.block = this.xof.xof(firstBytes);
+      this.block = this.xof.xof(blockBytes);
     }
     this.consumed = read;
     this.offset = 0;

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tun",
-      "sources": ["native/tun.c"],
+      "sources": ["native/tun.c", "native/offload.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
     }

@@ -114,6 +114,33 @@ export class Metrics {
     fromCounters('sluice_tunnel_bytes_total', 'UDP payload bytes of tunnel data messages, by direction', ['direction'], (c) => [[{ direction: 'sent' }, c.bytesSent], [{ direction: 'received' }, c.bytesReceived]]);
     fromCounters('sluice_tunnel_rejected_packets_total', 'Tunnel data messages dropped before decryption succeeded (unknown index, bad tag, replay, expired session)', [], (c) => [[{}, c.packetsRejected]]);
     fromCounters('sluice_tunnel_cookies_total', 'Cookie replies sent (gateway under load) or accepted (client)', [], (c) => [[{}, c.cookies]]);
+    new Gauge({
+      name: 'sluice_tunnel_tun_offload', help: 'Whether the tunnel\'s TUN device does TCP segmentation offload (1) or one packet per read and write (0)', labelNames: ['name', 'role'], registers,
+      collect() {
+        this.reset();
+        for (const tunnel of box.tunnels) {
+          const stats = tunnel.tunOffload();
+          if (stats) this.set({ name: tunnel.name, role: tunnel.role }, stats.enabled ? 1 : 0);
+        }
+      },
+    });
+    new Counter({
+      name: 'sluice_tunnel_tun_total', labelNames: ['name', 'role', 'counter'], registers,
+      help: 'TUN device counters: TCP super-packets read and the segments cut from them, write system calls and the packets they carried (a merged super-packet counts each segment), packets dropped',
+      collect() {
+        this.reset();
+        for (const tunnel of box.tunnels) {
+          const stats = tunnel.tunOffload();
+          if (!stats) continue;
+          const labels = (counter: string): Record<string, string> => ({ name: tunnel.name, role: tunnel.role, counter });
+          this.inc(labels('super_packets_read'), stats.superPacketsRead);
+          this.inc(labels('segments_read'), stats.segmentsRead);
+          this.inc(labels('writes'), stats.writes);
+          this.inc(labels('packets_written'), stats.packetsWritten);
+          this.inc(labels('dropped'), stats.dropped);
+        }
+      },
+    });
     new Counter({
       name: 'sluice_tunnel_dropped_packets_total', help: 'Decrypted packets a gateway refused, by reason (spoofed source, denied destination, malformed, no client for the address)', labelNames: ['name', 'reason'], registers,
       collect() {

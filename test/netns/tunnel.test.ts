@@ -13,7 +13,8 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { generatePrivateKey, publicKeyOf } from '../../src/protocol/pqtunnel/keys.js';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { terminate } from '../../src/bench/harness.js';
 import { Lab, exec, labUnavailable, must, type LabProcess } from '../../src/bench/netns.js';
 
@@ -187,8 +188,24 @@ describe.skipIf(unavailable !== undefined)('pqtunnel between namespaces', () => 
     const tooBig = await lab.run('alice', 'ping', ['-M', 'do', '-s', '1393', '-c', '1', '-W', '2', '203.0.113.10']);
     expect(tooBig.code).not.toBe(0);
     expect(tooBig.stdout + tooBig.stderr).toMatch(/message too long|[Ff]rag needed/);
-    const size = await curl('alice', '--max-time', '30', '-o', '/dev/null', '-w', '%{size_download}', 'http://203.0.113.10:8080/bytes/20000000');
-    expect(size.stdout).toBe('20000000');
+    // 20 MB each way, byte for byte: the TUNs on both ends cut the kernel's TCP super-packets
+    // into segments and merge received segments back (TSO/GRO), and /metrics shows they did.
+    const download = await curl('alice', '--max-time', '30', '-D', `${lab.dir}/headers`, '-o', `${lab.dir}/download`, 'http://203.0.113.10:8080/random/20000000');
+    expect(download.code, download.stderr).toBe(0);
+    const sentHash = /^x-sha256: (\w+)/im.exec(readFileSync(`${lab.dir}/headers`, 'utf8'))?.[1];
+    expect(createHash('sha256').update(readFileSync(`${lab.dir}/download`)).digest('hex'), 'download intact').toBe(sentHash);
+    writeFileSync(`${lab.dir}/upload`, randomBytes(20_000_000));
+    const upload = await curl('alice', '--max-time', '30', '--data-binary', `@${lab.dir}/upload`, 'http://203.0.113.10:8080/sha256');
+    expect(upload.stdout, `upload intact ${upload.stderr}`).toBe(createHash('sha256').update(readFileSync(`${lab.dir}/upload`)).digest('hex'));
+    for (const [host, name, role] of [['alice', 'pq', 'client'], ['gw', 'gw', 'server']] as const) {
+      const text = (await curl(host, 'http://127.0.0.1:9090/metrics')).stdout;
+      const tun = (counter: string): number => Number(new RegExp(`^sluice_tunnel_tun_total\\{name="${name}",role="${role}",counter="${counter}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+      expect(text, `${host}: offload on`).toMatch(new RegExp(`^sluice_tunnel_tun_offload\\{name="${name}",role="${role}"\\} 1$`, 'm'));
+      expect(tun('super_packets_read'), `${host}: super-packets read`).toBeGreaterThan(100);
+      expect(tun('segments_read'), `${host}: segments cut`).toBeGreaterThan(2 * tun('super_packets_read'));
+      expect(tun('packets_written'), `${host}: segments merged on write`).toBeGreaterThan(2 * tun('writes'));
+      expect(tun('dropped'), `${host}: nothing dropped`).toBe(0);
+    }
     // A PMTU black hole: the internet host never hears "fragmentation needed", and alice
     // advertises a 1460-byte MSS. Only the gateway's MSS clamp (on SYNs it forwards, both ways)
     // keeps the server's segments small enough for the tunnel; without it this download stalls.

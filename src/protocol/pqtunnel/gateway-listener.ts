@@ -10,7 +10,7 @@ import type { Inbound } from '../../adapter/inbound.js';
 import type { EventBus } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
 import type { TunnelGatewayConfig } from '../../config/types.js';
-import { TunDevice } from '../tun/device.js';
+import { TunDevice, type TunOffloadStats } from '../tun/device.js';
 import { NetChanges, ip } from '../tun/netconfig.js';
 import { addressKey, clampMss, destinationKey, destinationOf, isIpPacket, mssFor, sourceKey, type AddressKey } from '../tun/packet.js';
 import { installFirewall, type FirewallPlan } from './firewall.js';
@@ -70,6 +70,10 @@ export class TunnelGatewayListener implements Inbound, TunnelStatus {
 
   sessions(): number {
     return this.engine?.activeSessions() ?? 0;
+  }
+
+  tunOffload(): TunOffloadStats | undefined {
+    return this.tun?.offloadStats();
   }
 
   counters(): TunnelCounters | undefined {

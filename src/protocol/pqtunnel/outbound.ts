@@ -16,7 +16,7 @@ import type { EventBus } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
 import type { TunnelProxyConfig } from '../../config/types.js';
 import { DirectPacketConn } from '../direct/packet-conn.js';
-import { TunDevice } from '../tun/device.js';
+import { TunDevice, type TunOffloadStats } from '../tun/device.js';
 import { ip, ipBatch } from '../tun/netconfig.js';
 import { TunnelClient } from './client.js';
 import { cleanupLines, installLines } from './client-routes.js';
@@ -75,6 +75,10 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
 
   sessions(): number {
     return this.client?.isUp ? 1 : 0;
+  }
+
+  tunOffload(): TunOffloadStats | undefined {
+    return this.tun?.offloadStats();
   }
 
   counters(): TunnelCounters | undefined {

@@ -1,4 +1,5 @@
 import type { EventBus } from '../../common/bus.js';
+import type { TunOffloadStats } from '../tun/device.js';
 import type { HandshakeOutcome, TunnelCounters } from './seams.js';
 
 /** What metrics read from a running tunnel end (a pqtunnel proxy or gateway listener). */
@@ -13,6 +14,8 @@ export interface TunnelStatus {
   counters(): TunnelCounters | undefined;
   /** Packets refused after decryption, by reason (gateways only). */
   drops?(): Readonly<Record<string, number>>;
+  /** The TUN device's offload counters; undefined before it opened. */
+  tunOffload(): TunOffloadStats | undefined;
 }
 
 /** Publishes an engine's handshakes and rekeys on the bus. */

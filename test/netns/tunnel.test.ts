@@ -14,11 +14,11 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { generatePrivateKey, publicKeyOf } from '../../src/protocol/pqtunnel/keys.js';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { terminate } from '../../src/bench/harness.js';
 import { Lab, exec, labUnavailable, must, type LabProcess } from '../../src/bench/netns.js';
 
-const unavailable = labUnavailable(['ip', 'nft', 'curl', 'tc', 'ping']);
+const unavailable = labUnavailable(['ip', 'nft', 'iptables', 'curl', 'tc', 'ping']);
 if (unavailable && process.env.CI === 'true') throw new Error(`tunnel end-to-end tests cannot run under CI: ${unavailable}`);
 
 const sluice = ['bin/sluice.js', 'run', '--log-level', 'info', '-f'];
@@ -266,6 +266,30 @@ rules: ['MATCH,pq']
     expect(await lab.ip('gw', 'link', 'show')).not.toMatch(/pq6/);
     expect((await lab.run('gw', 'nft', ['list', 'tables'])).stdout).not.toMatch(/sluice_pq6/);
   }, 90_000);
+
+  it('iptables fallback: with nft missing the gateway NATs and protects through its own iptables chains, and removes them at stop', async () => {
+    await gateway.stop();
+    const noNft = `${lab.dir}/no-nft`;
+    mkdirSync(noNft, { recursive: true });
+    writeFileSync(`${noNft}/nft`, '#!/bin/sh\necho "nft: not installed here" >&2\nexit 127\n', { mode: 0o755 });
+    const fallback = lab.start('gw', 'env', [`PATH=${noNft}:${process.env.PATH}`, 'node', ...sluice, gatewayConfig(lab)]);
+    onTestFinished(() => fallback.stop());
+    await fallback.waitFor(/pqtunnel gateway gw: pq0 10\.66\.0\.1\/16, firewall iptables/);
+    expect((await lab.run('gw', 'nft', ['list', 'tables'])).stdout, 'no nftables table of ours').not.toMatch(/sluice/);
+    const alice = lab.start('alice', 'node', [...sluice, clientConfig(lab, 'alice', aliceKey, '198.51.100.1', 'proxy-outbound')]);
+    onTestFinished(() => alice.stop());
+    await alice.waitFor(/pqtunnel pq: address 10\.66\.0\.2 on pqc0/);
+    const natted = await curl('alice', ...through('http://203.0.113.10:8080/'));
+    expect(natted.stdout + natted.stderr, 'MASQUERADE through iptables').toBe('203.0.113.1\n');
+    await Promise.all([fails('alice', ...through('http://10.66.0.1:8081/')), fails('alice', ...through('http://192.168.77.10:8080/'))]);
+    const rules = async (): Promise<string> => (await lab.run('gw', 'iptables', ['-S'])).stdout + (await lab.run('gw', 'iptables', ['-t', 'nat', '-S'])).stdout;
+    expect(await rules()).toMatch(/-A POSTROUTING -j sluice_pq0-nat/);
+    await alice.stop();
+    await fallback.stop();
+    expect(await rules(), 'every chain and jump removed').not.toMatch(/sluice/);
+    gateway = lab.start('gw', 'node', [...sluice, gatewayConfig(lab)]);
+    await gateway.waitFor(/firewall nftables/);
+  }, 60_000);
 
   it('resilience: a gateway restart, roaming and 20% loss with reordering do not break a transfer; nothing is left behind', async () => {
     const alice = lab.start('alice', 'node', [...sluice, clientConfig(lab, 'alice-full', aliceKey, '198.51.100.1', 'full-tunnel')]);

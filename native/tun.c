@@ -168,8 +168,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
 }
 
-static void on_closed(uv_handle_t *handle) {
-  reader_t *reader = (reader_t *)handle->data;
+/* Releases a reader's references, async context and memory (its poll handle is closed or was never started). */
+static void reader_free(reader_t *reader) {
   napi_env env = reader->env;
   napi_delete_reference(env, reader->callback);
   napi_delete_reference(env, reader->buffer_ref);
@@ -179,6 +179,8 @@ static void on_closed(uv_handle_t *handle) {
   free(reader->scratch);
   free(reader);
 }
+
+static void on_closed(uv_handle_t *handle) { reader_free((reader_t *)handle->data); }
 
 static void reader_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -234,15 +236,15 @@ static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   CHECK(napi_get_uv_event_loop(env, &loop));
   reader->poll.data = reader;
   int rc = uv_poll_init(loop, &reader->poll, reader->fd);
-  if (rc == 0) rc = uv_poll_start(&reader->poll, UV_READABLE, on_readable);
   if (rc != 0) {
-    napi_delete_reference(env, reader->callback);
-    napi_delete_reference(env, reader->buffer_ref);
-    napi_delete_reference(env, reader->lengths_ref);
-    napi_delete_reference(env, reader->stats_ref);
-    napi_async_destroy(env, reader->context);
-    free(reader->scratch);
-    free(reader);
+    reader_free(reader);
+    napi_throw_error(env, NULL, uv_strerror(rc));
+    return NULL;
+  }
+  rc = uv_poll_start(&reader->poll, UV_READABLE, on_readable);
+  if (rc != 0) {
+    reader->closing = 1;
+    uv_close((uv_handle_t *)&reader->poll, on_closed); /* an initialised handle is freed only once libuv lets go of it */
     napi_throw_error(env, NULL, uv_strerror(rc));
     return NULL;
   }

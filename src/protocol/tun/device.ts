@@ -109,13 +109,12 @@ export class TunDevice {
   /**
    * Queues one IP packet (copied; the caller may reuse its buffer) for the batch written at the
    * end of this event-loop turn, or at once when the batch is full. Packets the kernel refuses
-   * (link down, queue full) are counted in offloadStats().dropped.
+   * (link down, queue full) and packets longer than the MTU plus 64 bytes (no tunnel peer sends
+   * those) are counted in offloadStats().dropped.
    */
   write(packet: Buffer): void {
     if (this.closed) return;
     if (packet.length > this.slotSize) {
-      this.flush();
-      this.stats[tunStat.writes]++;
       this.stats[tunStat.writesRefused]++;
       return;
     }

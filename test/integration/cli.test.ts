@@ -131,6 +131,8 @@ describe('sluice CLI', () => {
   it('genkey, pubkey and genpsk print keys the way wg does', () => {
     const key = sluice('genkey').stdout.trim();
     expect(key).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const raw = Buffer.from(key, 'base64');
+    expect([raw[0]! & 7, raw[31]! & 0xc0]).toEqual([0, 0x40]);
     const pub = spawnSync(process.execPath, [bin, 'pubkey'], { input: key + '\n', encoding: 'utf8' });
     expect(pub.stdout.trim()).toMatch(/^[A-Za-z0-9+/]{43}=$/);
     expect(pub.stdout.trim()).not.toBe(key);

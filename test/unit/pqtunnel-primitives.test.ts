@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { aeadSeal } from '../../src/common/aead.js';
 import { dh, kdf, nonce, open, seal, tai64n, x25519FromPrivate } from '../../src/protocol/pqtunnel/primitives.js';
@@ -35,6 +38,13 @@ describe('PQT primitives', () => {
     expect(sealed.subarray(0, 16).toString('hex')).toBe('d31a8d34648e60db7b86afbc53ef7ec2');
     expect(sealed.subarray(-16).toString('hex')).toBe('1ae10b594f09e26a7e902ecbd0600691');
   });
+
+  it('generates key pairs without deadlocking under constant garbage collection (Node 20 keygen job finalised during a key export)', () => {
+    const primitives = pathToFileURL(resolve('dist/protocol/pqtunnel/primitives.js')).href;
+    const script = `import { x25519Generate } from ${JSON.stringify(primitives)};\nfor (let i = 0; i < 40000; i++) x25519Generate();`;
+    const run = spawnSync(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', script], { timeout: 30_000 });
+    expect([run.status, run.signal, run.stderr.toString()]).toEqual([0, null, '']);
+  }, 40_000);
 
   it('rejects low-order X25519 points', () => {
     const key = x25519FromPrivate(Buffer.alloc(32, 7));

@@ -1,11 +1,11 @@
 /** Key text the way `wg` prints it: 32 raw bytes in standard base64 (44 characters). */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { x25519FromPrivate, x25519Generate, x25519PrivateBytes } from './primitives.js';
+import { x25519FromPrivate, x25519RandomPrivate } from './primitives.js';
 
 /** A fresh X25519 private key, base64. */
 export function generatePrivateKey(): string {
-  return x25519PrivateBytes(x25519Generate().privateKey).toString('base64');
+  return x25519RandomPrivate().toString('base64');
 }
 
 /** The public key of a base64 private key, base64. Throws with a clear message on bad input. */

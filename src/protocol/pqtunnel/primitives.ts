@@ -8,7 +8,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
+  randomBytes,
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
@@ -98,15 +98,22 @@ export function x25519FromPrivate(raw: Uint8Array): X25519Pair {
   return { privateKey, publicKey: Buffer.from(jwk.x!, 'base64url') };
 }
 
-/** A fresh X25519 key pair. */
-export function x25519Generate(): X25519Pair {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url') };
+/** 32 random bytes clamped the way RFC 7748 §5 decodes a scalar (as `wg genkey` prints keys). */
+export function x25519RandomPrivate(): Buffer {
+  const raw = randomBytes(32);
+  raw[0]! &= 248;
+  raw[31]! &= 127;
+  raw[31]! |= 64;
+  return raw;
 }
 
-/** The raw private key bytes of an X25519 KeyObject (for `sluice genkey`-style output). */
-export function x25519PrivateBytes(key: KeyObject): Buffer {
-  return Buffer.from(key.export({ format: 'jwk' }).d!, 'base64url');
+/**
+ * A fresh X25519 key pair, imported from random bytes. Not generateKeyPairSync: in Node 20,
+ * exporting the public key of a generated pair can deadlock the process when a garbage
+ * collection during the export finalises the key-generation job (seen within 40,000 calls).
+ */
+export function x25519Generate(): X25519Pair {
+  return x25519FromPrivate(x25519RandomPrivate());
 }
 
 /** X25519 against a raw public key; undefined for a low-order point or malformed key. */

@@ -171,6 +171,31 @@ describe('PQT transport data', () => {
     );
   });
 
+  it('opens in place, and a flipped bit anywhere after the header leaves only zeros behind, never plaintext', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 1500 }), fc.nat(), (packet, flip) => {
+        const original = Buffer.from(packet);
+        const message = sealData(key, 3, 11, original, 1500);
+        expect(original).toEqual(Buffer.from(packet));
+        const tampered = Buffer.from(message);
+        const at = 16 + (flip % (message.length - 16));
+        tampered[at]! ^= 1 << flip % 8;
+        expect(openData(key, tampered)).toBeUndefined();
+        expect(tampered.subarray(16, tampered.length - 16).every((byte) => byte === 0)).toBe(true);
+        const opened = openData(key, message)!;
+        expect(opened.buffer).toBe(message.buffer);
+        expect(opened.subarray(0, packet.length)).toEqual(original);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses keys that are not 32 bytes and messages too short to hold a tag', () => {
+    expect(() => sealData(Buffer.alloc(16), 1, 0, ipv4, 1420)).toThrow(/32-byte key/);
+    expect(openData(Buffer.alloc(31), sealData(key, 1, 0, ipv4, 1420))).toBeUndefined();
+    expect(openData(key, Buffer.alloc(31))).toBeUndefined();
+  });
+
   it('treats an empty plaintext as a keepalive and rejects inconsistent IP lengths', () => {
     const keepalive = sealData(key, 1, 0, Buffer.alloc(0), 1420);
     expect(keepalive.length).toBe(32);

@@ -41,7 +41,8 @@ export class Keypair {
 
   /**
    * Opens a data message addressed to this keypair (spec §5.4 steps 2–4): age limit, replay
-   * pre-check, AEAD, then the replay window update. Undefined, with no state change, on failure.
+   * pre-check, AEAD, then the replay window update. Decrypts in place: the plaintext returned is
+   * a view of `message`. Undefined, with no state change but a zeroed body, on failure.
    */
   open(message: Buffer, now: number): Buffer | undefined {
     const parsed = dataCounter(message);

@@ -1,19 +1,25 @@
 /** Type-4 transport data messages (spec §3.4): seal and open one IP packet. */
-import { createCipheriv } from 'node:crypto';
-import { aeadOpen, tagLength } from '../../common/aead.js';
+import { loadAddon } from '../../common/addon.js';
+import { tagLength } from '../../common/aead.js';
 import { MessageType, dataHeader } from './messages.js';
 import { rejectAfterMessages } from './replay-window.js';
 
-/** The AEAD nonce of the message in hand: 4 zero bytes || the counter, copied from the header (node:crypto copies the IV at init). */
-const nonceScratch = Buffer.alloc(12);
-/** Where a packet is copied to be padded, grown to the largest packet seen. */
-let padScratch = Buffer.alloc(2048);
+/**
+ * The transport AEAD in native/pqt.c: ChaCha20-Poly1305 through the OpenSSL that node:crypto
+ * wraps (spec §10: a node:crypto cipher object per packet costs several times the cipher itself).
+ * The header is the associated data and carries the nonce's counter.
+ */
+interface TransportAead {
+  /** Encrypts message[16, length - 16) in place and writes the tag into the last 16 bytes. */
+  seal(key: Buffer, message: Buffer): void;
+  /** Verifies the tag and decrypts message[16, length - 16) in place; false (body zeroed) when it fails. */
+  open(key: Buffer, message: Buffer): boolean;
+}
 
 /**
  * Seals one IP packet (empty: a keepalive) for the peer's `receiverIndex`, as message number
- * `counter`, zero-padded to a multiple of 16 but never beyond the MTU. The message is the
- * only buffer allocated here and the cipher is called once; what remains per packet is
- * node:crypto's own cost (cipher object, output and tag buffers).
+ * `counter`, zero-padded to a multiple of 16 but never beyond the MTU. The message is the only
+ * buffer allocated; the packet is copied into it and encrypted there.
  */
 export function sealData(key: Buffer, receiverIndex: number, counter: number, packet: Buffer, mtu: number): Buffer {
   const padded = Math.max(packet.length, Math.min(mtu, Math.ceil(packet.length / 16) * 16));
@@ -22,19 +28,9 @@ export function sealData(key: Buffer, receiverIndex: number, counter: number, pa
   message.writeUInt32LE(receiverIndex >>> 0, 4);
   message.writeUInt32LE(counter >>> 0, 8);
   message.writeUInt32LE(Math.floor(counter / 2 ** 32), 12);
-  message.copy(nonceScratch, 4, 8, dataHeader);
-  let plaintext = packet;
-  if (padded > packet.length) {
-    if (padScratch.length < padded) padScratch = Buffer.alloc(padded);
-    packet.copy(padScratch);
-    padScratch.fill(0, packet.length, padded);
-    plaintext = padScratch.subarray(0, padded);
-  }
-  const cipher = createCipheriv('chacha20-poly1305', key, nonceScratch, { authTagLength: tagLength });
-  cipher.setAAD(message.subarray(0, dataHeader), { plaintextLength: padded });
-  cipher.update(plaintext).copy(message, dataHeader);
-  cipher.final();
-  cipher.getAuthTag().copy(message, dataHeader + padded);
+  packet.copy(message, dataHeader);
+  message.fill(0, dataHeader + packet.length, dataHeader + padded);
+  loadAddon<TransportAead>('pqt').seal(key, message);
   return message;
 }
 
@@ -48,13 +44,13 @@ export function dataCounter(message: Buffer): { receiverIndex: number; counter: 
 }
 
 /**
- * Opens a data message (its nonce is the counter in its header, already checked by `dataCounter`);
- * undefined when the tag fails. Returns the padded plaintext.
+ * Opens a data message (its nonce is the counter in its header, already checked by `dataCounter`)
+ * in place: returns the padded plaintext, a view of `message`, or undefined when the tag fails
+ * (the body is then zeroed, never half-decrypted).
  */
 export function openData(key: Buffer, message: Buffer): Buffer | undefined {
   if (message.length < dataHeader + tagLength) return undefined;
-  message.copy(nonceScratch, 4, 8, dataHeader);
-  return aeadOpen('chacha20-poly1305', key, nonceScratch, message.subarray(dataHeader), message.subarray(0, dataHeader));
+  return loadAddon<TransportAead>('pqt').open(key, message) ? message.subarray(dataHeader, message.length - tagLength) : undefined;
 }
 
 /** The IP packet inside a padded plaintext, by its IPv4 total length / IPv6 payload length; undefined if inconsistent. */

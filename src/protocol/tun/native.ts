@@ -1,5 +1,5 @@
 /** Typed access to the TUN addon built by node-gyp at `npm install` (native/tun.c, native/offload.c). */
-import { createRequire } from 'node:module';
+import { loadAddon } from '../../common/addon.js';
 
 /** An opaque reader handle returned by `startReading`. */
 export type ReaderHandle = { readonly __reader: unique symbol };
@@ -57,17 +57,7 @@ export interface TunAddon {
   close(fd: number): void;
 }
 
-let cached: TunAddon | Error | undefined;
-
 /** Loads the addon once; throws a clear error when it was not built. */
 export function tunAddon(): TunAddon {
-  if (cached === undefined) {
-    try {
-      cached = createRequire(import.meta.url)('../../../build/Release/tun.node') as TunAddon;
-    } catch (error) {
-      cached = new Error(`the TUN addon is not built (build/Release/tun.node): run npm install with python3, make and g++ present (${(error as Error).message})`);
-    }
-  }
-  if (cached instanceof Error) throw cached;
-  return cached;
+  return loadAddon<TunAddon>('tun');
 }

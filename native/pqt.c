@@ -1,8 +1,8 @@
 /*
- * ChaCha20-Poly1305 for PQT v1 transport data messages (../shared/specs/pq-tunnel.md §3.4, and
- * §10's "batch AEAD in the native addon"): the same OpenSSL that node:crypto wraps, called
- * through its EVP interface on a context kept per Node environment, so a packet costs one
- * cipher re-key instead of a node:crypto cipher object, its output buffers and its tag buffer.
+ * ChaCha20-Poly1305 for PQT v1 transport data messages (../shared/specs/pq-tunnel.md §3.4; §10
+ * names AEAD in the native addon as the data plane's scaling step): the OpenSSL that node:crypto
+ * wraps, called through its EVP interface on a context kept per Node environment, so a packet
+ * costs one cipher re-key instead of a node:crypto cipher object, its output and its tag buffer.
  *
  * A message is laid out as the spec has it: a 16-byte header (type, receiver index, LE64
  * counter) that is the AEAD's associated data and supplies the nonce (4 zero bytes || counter),

@@ -16,6 +16,10 @@ interface TransportAead {
   open(key: Buffer, message: Buffer): boolean;
 }
 
+/** The addon, loaded on the first packet rather than looked up per packet. */
+let transportAead: TransportAead | undefined;
+const aead = (): TransportAead => (transportAead ??= loadAddon<TransportAead>('pqt'));
+
 /**
  * Seals one IP packet (empty: a keepalive) for the peer's `receiverIndex`, as message number
  * `counter`, zero-padded to a multiple of 16 but never beyond the MTU. The message is the only
@@ -30,7 +34,7 @@ export function sealData(key: Buffer, receiverIndex: number, counter: number, pa
   message.writeUInt32LE(Math.floor(counter / 2 ** 32), 12);
   packet.copy(message, dataHeader);
   message.fill(0, dataHeader + packet.length, dataHeader + padded);
-  loadAddon<TransportAead>('pqt').seal(key, message);
+  aead().seal(key, message);
   return message;
 }
 
@@ -50,7 +54,7 @@ export function dataCounter(message: Buffer): { receiverIndex: number; counter: 
  */
 export function openData(key: Buffer, message: Buffer): Buffer | undefined {
   if (message.length < dataHeader + tagLength) return undefined;
-  return loadAddon<TransportAead>('pqt').open(key, message) ? message.subarray(dataHeader, message.length - tagLength) : undefined;
+  return aead().open(key, message) ? message.subarray(dataHeader, message.length - tagLength) : undefined;
 }
 
 /** The IP packet inside a padded plaintext, by its IPv4 total length / IPv6 payload length; undefined if inconsistent. */

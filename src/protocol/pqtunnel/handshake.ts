@@ -4,8 +4,8 @@
  * Pure functions of their inputs (randomness can be injected for golden vectors).
  */
 import { randomBytes } from 'node:crypto';
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { MessageSize, MessageType, header, indexBytes } from './messages.js';
+import { mlkemDecapsulate, mlkemEncapsulate, mlkemKeygen } from './mlkem.js';
 import {
   construction,
   dh,
@@ -101,7 +101,7 @@ export function createInitiation(
   random: InitiationRandomness = {},
 ): { message: Buffer; pending: PendingInitiation } {
   const ephemeral = random.ephemeral ?? x25519Generate();
-  const kem = ml_kem768.keygen(random.kemSeed ?? randomBytes(64));
+  const kem = mlkemKeygen(random.kemSeed ?? randomBytes(64));
   const { gateway } = client;
   let [chainingKey] = kdf(1, gateway.chainingKey, ephemeral.publicKey) as [Buffer];
   let transcript = hash(gateway.transcript, ephemeral.publicKey);
@@ -222,12 +222,8 @@ export function createResponse(
   if (!ee || !se) return undefined;
   [chainingKey] = kdf(1, chainingKey, ee) as [Buffer];
   [chainingKey] = kdf(1, chainingKey, se) as [Buffer];
-  let kem;
-  try {
-    kem = ml_kem768.encapsulate(accepted.encapsulationKey, random.kemRandomness ?? randomBytes(32));
-  } catch {
-    return undefined;
-  }
+  const kem = mlkemEncapsulate(accepted.encapsulationKey, random.kemRandomness ?? randomBytes(32));
+  if (!kem) return undefined;
   transcript = hash(transcript, kem.cipherText);
   [chainingKey] = kdf(1, chainingKey, kem.sharedSecret) as [Buffer];
   let tau: Buffer;
@@ -273,7 +269,7 @@ export function consumeResponse(message: Buffer, pending: PendingInitiation, cli
   if (!ee || !se) return undefined;
   [chainingKey] = kdf(1, chainingKey, ee) as [Buffer];
   [chainingKey] = kdf(1, chainingKey, se) as [Buffer];
-  const sharedSecret = ml_kem768.decapsulate(cipherText, pending.decapsulationKey);
+  const sharedSecret = mlkemDecapsulate(cipherText, pending.decapsulationKey);
   transcript = hash(transcript, cipherText);
   [chainingKey] = kdf(1, chainingKey, sharedSecret) as [Buffer];
   const encParams = message.subarray(1132, 1180);

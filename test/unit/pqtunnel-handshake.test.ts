@@ -59,6 +59,8 @@ describe('PQT handshake', () => {
     expect(done.gatewayIndex).toBe(fixed.gatewayIndex);
     expect(done.params).toEqual(fixed.params);
     expect(done.keys).toEqual(response.keys);
+    // Step 19: the ML-KEM decapsulation key is gone once the handshake is done (PQ forward secrecy).
+    expect(h.pending.decapsulationKey.every((byte) => byte === 0)).toBe(true);
   });
 
   it('matches an independent straight-line implementation of §4 on @noble (golden bytes)', () => {

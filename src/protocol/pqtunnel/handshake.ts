@@ -281,7 +281,7 @@ export function consumeResponse(message: Buffer, pending: PendingInitiation, cli
     wipe(tau, key);
     if (!params) continue;
     const [clientToGateway, gatewayToClient] = kdf(2, nextChainingKey, hash(withTau, encParams)) as [Buffer, Buffer];
-    wipe(nextChainingKey, chainingKey, sharedSecret);
+    wipe(nextChainingKey, chainingKey, sharedSecret, pending.decapsulationKey);
     return { gatewayIndex: message.readUInt32LE(4), params, keys: { clientToGateway, gatewayToClient } };
   }
   wipe(chainingKey, sharedSecret);

@@ -41,12 +41,23 @@ function nextAlterId(id: Buffer): Buffer {
   }
 }
 
-/** A reusable AES-128-ECB block cipher (no padding) for AuthIDs. */
+const encryptors = new WeakMap<Buffer, Cipher>();
+const decryptors = new WeakMap<Buffer, Decipher>();
+
+/**
+ * The AES-128-ECB block cipher (no padding) for AuthIDs under `key`, made once per key object
+ * and reused: ECB keeps no state between whole blocks, and callers pass 16 bytes and never
+ * call final(). A server tries every user's key on each connection.
+ */
 export function ecbEncryptor(key: Buffer): Cipher {
-  return createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+  let cipher = encryptors.get(key);
+  if (!cipher) encryptors.set(key, (cipher = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false)));
+  return cipher;
 }
 
-/** A reusable AES-128-ECB block decipher (no padding) for AuthIDs. */
+/** The decrypting side of `ecbEncryptor`, made once per key object as well. */
 export function ecbDecryptor(key: Buffer): Decipher {
-  return createDecipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+  let decipher = decryptors.get(key);
+  if (!decipher) decryptors.set(key, (decipher = createDecipheriv('aes-128-ecb', key, null).setAutoPadding(false)));
+  return decipher;
 }

@@ -41,20 +41,22 @@ export function clientSession(
   destination: Address,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Omit<VmessStreamOptions, 'socket'> {
+  // One draw for the connection's random fields (each CSPRNG call costs more than its bytes).
+  const random = randomBytes(16 + 16 + 1 + 1 + 15 + 4 + 8);
   const header: RequestHeader = {
-    iv: randomBytes(16),
-    key: randomBytes(16),
-    responseAuth: randomInt(256),
+    iv: random.subarray(0, 16),
+    key: random.subarray(16, 32),
+    responseAuth: random[32]!,
     options: clientOptions(config),
     security: config.security,
     command,
     destination,
   };
-  const plain = encodeRequestHeader(header, randomBytes(randomInt(16)));
+  const plain = encodeRequestHeader(header, random.subarray(34, 34 + (random[33]! & 15)));
   const legacy = config.alterId > 0;
   const prefix = legacy
     ? sealLegacyRequest(config.identity, config.identity.alterIds[randomInt(config.alterId)]!, nowSeconds + randomInt(-30, 30), plain)
-    : sealRequestHeader(config.identity, plain, nowSeconds);
+    : sealRequestHeader(config.identity, plain, nowSeconds, { authId: random.subarray(49, 53), nonce: random.subarray(53, 61) });
   const request = { key: header.key, iv: header.iv };
   const packets = command === 2;
   const base = { security: header.security, options: header.options, request, packets };

@@ -9,7 +9,7 @@
 /** The modulus q. */
 export const q = 3329;
 /** Coefficients per polynomial. */
-export const degree = 256;
+const degree = 256;
 /** Bytes of one polynomial under ByteEncode12. */
 export const polyBytes = 384;
 

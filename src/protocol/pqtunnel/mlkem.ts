@@ -34,7 +34,7 @@ const vectorBytes = rank * polyBytes;
 const uBytes = rank * 32 * du;
 
 /** Sizes of ML-KEM-768's byte strings. */
-export const mlkemSizes = Object.freeze({ publicKey: vectorBytes + 32, secretKey: 2 * vectorBytes + 96, cipherText: uBytes + 32 * dv, seed: 64 });
+const mlkemSizes = Object.freeze({ publicKey: vectorBytes + 32, secretKey: 2 * vectorBytes + 96, cipherText: uBytes + 32 * dv, seed: 64 });
 
 /** An encapsulation key and its decapsulation key. */
 export interface MlKemKeyPair {

@@ -7,8 +7,8 @@
       "defines": ["NAPI_VERSION=8"]
     },
     {
-      "target_name": "pqt",
-      "sources": ["native/pqt.c"],
+      "target_name": "aead",
+      "sources": ["native/aead.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
     }

@@ -47,21 +47,3 @@ export class ByteQueue {
     this.length = 0;
   }
 }
-
-/** Splits byte slices at `n`: the first `n` bytes and the rest, still as slices. */
-export function splitParts(parts: readonly Buffer[], n: number): [Buffer[], Buffer[]] {
-  const head: Buffer[] = [];
-  const tail: Buffer[] = [];
-  let left = n;
-  for (const part of parts) {
-    if (left >= part.length) {
-      head.push(part);
-      left -= part.length;
-    } else if (left > 0) {
-      head.push(part.subarray(0, left));
-      tail.push(part.subarray(left));
-      left = 0;
-    } else tail.push(part);
-  }
-  return [head, tail];
-}

@@ -5,20 +5,20 @@ import { MessageType, dataHeader } from './messages.js';
 import { rejectAfterMessages } from './replay-window.js';
 
 /**
- * The transport AEAD in native/pqt.c: ChaCha20-Poly1305 through the OpenSSL that node:crypto
+ * The transport AEAD in native/aead.c: ChaCha20-Poly1305 through the OpenSSL that node:crypto
  * wraps (spec §10: a node:crypto cipher object per packet costs several times the cipher itself).
  * The header is the associated data and carries the nonce's counter.
  */
 interface TransportAead {
   /** Encrypts message[16, length - 16) in place and writes the tag into the last 16 bytes. */
-  seal(key: Buffer, message: Buffer): void;
+  sealTransport(key: Buffer, message: Buffer): void;
   /** Verifies the tag and decrypts message[16, length - 16) in place; false (body zeroed) when it fails. */
-  open(key: Buffer, message: Buffer): boolean;
+  openTransport(key: Buffer, message: Buffer): boolean;
 }
 
 /** The addon, loaded on the first packet rather than looked up per packet. */
 let transportAead: TransportAead | undefined;
-const aead = (): TransportAead => (transportAead ??= loadAddon<TransportAead>('pqt'));
+const aead = (): TransportAead => (transportAead ??= loadAddon<TransportAead>('aead'));
 
 /**
  * Seals one IP packet (empty: a keepalive) for the peer's `receiverIndex`, as message number
@@ -34,7 +34,7 @@ export function sealData(key: Buffer, receiverIndex: number, counter: number, pa
   message.writeUInt32LE(Math.floor(counter / 2 ** 32), 12);
   packet.copy(message, dataHeader);
   message.fill(0, dataHeader + packet.length, dataHeader + padded);
-  aead().seal(key, message);
+  aead().sealTransport(key, message);
   return message;
 }
 
@@ -54,7 +54,7 @@ export function dataCounter(message: Buffer): { receiverIndex: number; counter: 
  */
 export function openData(key: Buffer, message: Buffer): Buffer | undefined {
   if (message.length < dataHeader + tagLength) return undefined;
-  return aead().open(key, message) ? message.subarray(dataHeader, message.length - tagLength) : undefined;
+  return aead().openTransport(key, message) ? message.subarray(dataHeader, message.length - tagLength) : undefined;
 }
 
 /** The IP packet inside a padded plaintext, by its IPv4 total length / IPv6 payload length; undefined if inconsistent. */

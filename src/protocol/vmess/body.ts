@@ -5,8 +5,8 @@
  * ciphers.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
-import { aeadOpen, aeadSeal, tagLength, type AeadAlgorithm } from '../../common/aead.js';
-import { ByteQueue, splitParts } from '../../common/byte-queue.js';
+import { aeadOpenInPlace, aeadOpenPiecesInPlace, aeadSealInto, tagLength, type AeadAlgorithm } from '../../common/aead.js';
+import { ByteQueue } from '../../common/byte-queue.js';
 import { fnv1a32 } from './fnv.js';
 import { vmessKdf16 } from './kdf.js';
 import { Option, Security, VmessError, type SecurityValue } from './request-header.js';
@@ -141,17 +141,18 @@ export class BodyWriter {
   }
 
   /**
-   * Wire bytes for `data`, as pieces to write in order (no copy of the payload): split into
-   * chunks for streams; one chunk for a datagram, which must not exceed `maxPayload` (the
-   * caller drops it otherwise). Empty data gives nothing.
+   * Wire bytes for `data`, as pieces to write in order: split into chunks for streams; one
+   * chunk for a datagram, which must not exceed `maxPayload` (the caller drops it otherwise).
+   * AEAD chunks are sealed straight into one new Buffer; other framings reference `data`.
+   * Empty data gives nothing.
    */
   write(data: Buffer): Buffer[] {
     if (data.length === 0) return [];
     if (this.d.framing === 'raw') return [this.cfb ? this.cfb.update(data) : data];
-    if (this.d.spec.packets) {
-      if (data.length > this.maxPayload) throw new VmessError(`datagram of ${data.length} bytes is too large for one chunk`);
-      return this.chunk(data);
+    if (this.d.spec.packets && data.length > this.maxPayload) {
+      throw new VmessError(`datagram of ${data.length} bytes is too large for one chunk`);
     }
+    if (this.d.aead) return [this.sealChunks(data)];
     if (data.length <= this.maxPayload) return this.chunk(data);
     const parts: Buffer[] = [];
     for (let offset = 0; offset < data.length; offset += this.maxPayload) {
@@ -167,9 +168,35 @@ export class BodyWriter {
 
   /** The end-of-stream chunk when the options call for one, else nothing. */
   end(): Buffer[] {
-    return this.signalsEnd ? this.chunk(Buffer.alloc(0)) : [];
+    if (!this.signalsEnd) return [];
+    const empty = Buffer.alloc(0);
+    return this.d.aead ? [this.sealChunks(empty)] : this.chunk(empty);
   }
 
+  /** AEAD chunks (spec §7.2) for `data` (empty: the EOS chunk), laid out one after another in one Buffer. */
+  private sealChunks(data: Buffer): Buffer {
+    const d = this.d;
+    const algorithm = d.aead!;
+    const count = Math.max(1, Math.ceil(data.length / this.maxPayload));
+    const out = Buffer.allocUnsafe(data.length + count * (d.lengthFieldSize + tagLength + maxPadding));
+    let at = 0;
+    for (let index = 0; index < count; index++) {
+      const payload = data.subarray(index * this.maxPayload, (index + 1) * this.maxPayload);
+      const { padding, mask } = d.drawPaddingAndMask();
+      const size = payload.length + tagLength + padding;
+      if (d.lengthAead) {
+        lengthPlain.writeUInt16BE(size - tagLength, 0);
+        aeadSealInto(algorithm, d.lengthAead.key, d.nextLengthNonce(), lengthPlain, out, at);
+      } else out.writeUInt16BE(size ^ mask, at);
+      at += d.lengthFieldSize;
+      aeadSealInto(algorithm, d.aeadKey!, d.nextNonce(), payload, out, at);
+      at += payload.length + tagLength;
+      if (padding > 0) at += paddingBytes(padding).copy(out, at);
+    }
+    return out.subarray(0, at);
+  }
+
+  /** One chunk of the non-AEAD framings: plain stream, or length (masked) + FNV-1a + data under aes-128-cfb, or plain chunks for UDP. */
   private chunk(data: Buffer): Buffer[] {
     const d = this.d;
     if (d.framing === 'plain-stream') {
@@ -179,31 +206,21 @@ export class BodyWriter {
     }
     const { padding, mask } = d.drawPaddingAndMask();
     const body: Buffer[] = [];
-    if (d.aead) {
-      const cipher = createCipheriv(d.aead as 'aes-128-gcm', d.aeadKey!, d.nextNonce(), { authTagLength: tagLength });
-      body.push(cipher.update(data));
-      cipher.final();
-      body.push(cipher.getAuthTag());
-    } else if (this.cfb) {
+    if (this.cfb) {
       const checksum = Buffer.allocUnsafe(4);
       checksum.writeUInt32BE(fnv1a32(data), 0);
       body.push(checksum, data);
     } else body.push(data);
-    const size = data.length + d.overhead + padding;
-    let lengthField: Buffer;
-    if (d.lengthAead) {
-      const plain = Buffer.alloc(2);
-      plain.writeUInt16BE(size - tagLength);
-      lengthField = aeadSeal(d.aead!, d.lengthAead.key, d.nextLengthNonce(), plain);
-    } else {
-      lengthField = Buffer.allocUnsafe(2);
-      lengthField.writeUInt16BE(size ^ mask);
-    }
+    const lengthField = Buffer.allocUnsafe(2);
+    lengthField.writeUInt16BE((data.length + d.overhead + padding) ^ mask);
     const parts = [lengthField, ...body];
     if (padding > 0) parts.push(paddingBytes(padding));
     return this.cfb ? parts.map((part) => this.cfb!.update(part)) : parts;
   }
 }
+
+/** The 2-byte plaintext of an option-A length field, reused (it is sealed at once). */
+const lengthPlain = Buffer.alloc(2);
 
 /** Turns one direction's wire bytes back into plaintext, verifying every chunk. */
 export class BodyReader {
@@ -228,6 +245,7 @@ export class BodyReader {
   /**
    * Feeds wire bytes; returns the plaintext they complete, verified (for UDP, one Buffer per
    * datagram). Throws VmessError; nothing of a chunk is returned before it authenticates.
+   * Takes `data` over: AEAD chunks are decrypted in place, so the caller must not reuse it.
    */
   read(data: Buffer): Buffer[] {
     if (this.ended) return [];
@@ -274,9 +292,8 @@ export class BodyReader {
       const field = this.queue.takeContiguous(d.lengthFieldSize);
       let size: number;
       if (d.lengthAead) {
-        const plain = aeadOpen(d.aead!, d.lengthAead.key, d.nextLengthNonce(), field);
-        if (!plain) throw new VmessError('chunk length does not authenticate');
-        size = plain.readUInt16BE(0) + tagLength;
+        if (!aeadOpenInPlace(d.aead!, d.lengthAead.key, d.nextLengthNonce(), field)) throw new VmessError('chunk length does not authenticate');
+        size = field.readUInt16BE(0) + tagLength;
       } else size = field.readUInt16BE(0) ^ mask;
       if (size === d.overhead + padding) {
         this.ended = true;
@@ -287,10 +304,10 @@ export class BodyReader {
     }
     const { size, padding } = this.current;
     if (this.queue.length < size) return undefined;
+    this.current = undefined;
+    if (d.aead) return this.open(size - padding, padding);
     const body = this.queue.take(size - padding);
     this.queue.take(padding);
-    this.current = undefined;
-    if (d.aead) return this.open(body, size - padding);
     if (this.cfb) {
       const whole = Buffer.concat(body);
       const data = whole.subarray(4);
@@ -300,19 +317,14 @@ export class BodyReader {
     return body;
   }
 
-  /** Decrypts a sealed chunk piece by piece (no copy of the ciphertext); returns nothing unless the tag verifies. */
-  private open(body: Buffer[], length: number): Buffer[] {
+  /** Verifies and decrypts the queued chunk in place, piece by piece; nothing is returned unless the tag verifies. */
+  private open(sealedLength: number, padding: number): Buffer[] {
     const d = this.d;
-    const [ciphertext, tag] = splitParts(body, length - tagLength);
-    const decipher = createDecipheriv(d.aead as 'aes-128-gcm', d.aeadKey!, d.nextNonce(), { authTagLength: tagLength });
-    decipher.setAuthTag(tag.length === 1 ? tag[0]! : Buffer.concat(tag));
-    const plain = ciphertext.map((part) => decipher.update(part));
-    try {
-      decipher.final();
-    } catch {
-      throw new VmessError('chunk does not authenticate');
-    }
-    if (length === tagLength) throw new VmessError('empty data chunk');
-    return plain;
+    const ciphertext = this.queue.take(sealedLength - tagLength);
+    const tag = this.queue.takeContiguous(tagLength);
+    this.queue.take(padding);
+    if (!aeadOpenPiecesInPlace(d.aead!, d.aeadKey!, d.nextNonce(), ciphertext, tag)) throw new VmessError('chunk does not authenticate');
+    return ciphertext;
   }
+
 }

@@ -6,13 +6,13 @@
  * once, which together cost about as much as the cipher itself on 16–32 KiB chunks.
  *
  * seal(cipher, key, nonce, plaintext, out, offset[, aad]): out[offset, +n) = ciphertext, then
- *   the tag.
- * open(cipher, key, nonce, ciphertext, tag[, aad]) -> boolean: verifies the 16-byte tag and
- *   decrypts in place; the ciphertext is one Buffer or an array of up to 64 (a chunk that arrived
- *   in pieces, so it need not be joined first). On a bad tag every piece is zeroed, never left
- *   half-decrypted.
+ *   the tag; aad may be undefined.
+ * open(cipher, key, nonce, ciphertext, tag, aad, out) -> boolean: verifies the 16-byte tag and
+ *   decrypts into out[0, n); the ciphertext is one Buffer or an array of up to 64 (a chunk that
+ *   arrived in pieces, so it need not be joined first); aad may be undefined. On a bad tag `out`
+ *   is zeroed, never left half-decrypted.
  * cipher: 0 = aes-128-gcm (16-byte key), 1 = chacha20-poly1305 (32-byte key); nonce: 12 bytes;
- * aad: optional associated data.
+ * aad: associated data.
  *
  * The tunnel's data messages (../shared/specs/pq-tunnel.md §3.4; §10 names AEAD in the native
  * addon as the data plane's scaling step) have calls of their own that take the message as the
@@ -73,7 +73,7 @@ static int cipher_args(napi_env env, napi_value *argv, int *cipher, uint8_t **ke
          bytes(env, argv[2], nonce, &nonce_len) && nonce_len == NONCE_LEN;
 }
 
-/* The optional associated data at argv[index]: absent (NULL, 0) or a Buffer. */
+/* The associated data at argv[index]: absent or undefined (NULL, 0), or a Buffer. */
 static int aad_arg(napi_env env, napi_value *argv, size_t argc, size_t index, uint8_t **aad, size_t *aad_len) {
   napi_valuetype type = napi_undefined;
   *aad = NULL;
@@ -133,34 +133,35 @@ static int pieces_arg(napi_env env, napi_value value, piece_t *pieces, uint32_t 
 }
 
 static napi_value aead_open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6], result;
+  size_t argc = 7;
+  napi_value argv[7], result;
   contexts_t *contexts;
   int cipher;
-  uint8_t *key, *nonce, *tag, *aad;
-  size_t tag_len = 0, aad_len, total;
+  uint8_t *key, *nonce, *tag, *aad, *out;
+  size_t tag_len = 0, aad_len, total, out_len = 0;
   piece_t pieces[MAX_PIECES];
   uint32_t count = 0;
-  int ok = napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&contexts) == napi_ok && argc >= 5 &&
+  int ok = napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&contexts) == napi_ok && argc == 7 &&
            cipher_args(env, argv, &cipher, &key, &nonce) && pieces_arg(env, argv[3], pieces, &count, &total) &&
-           bytes(env, argv[4], &tag, &tag_len) && tag_len == TAG_LEN && aad_arg(env, argv, argc, 5, &aad, &aad_len);
+           bytes(env, argv[4], &tag, &tag_len) && tag_len == TAG_LEN && aad_arg(env, argv, argc, 5, &aad, &aad_len) &&
+           bytes(env, argv[6], &out, &out_len) && out_len >= total;
   if (!ok) {
-    napi_throw_type_error(env, NULL, "open(cipher, key, nonce, ciphertext, tag[, aad]): bad arguments");
+    napi_throw_type_error(env, NULL, "open(cipher, key, nonce, ciphertext, tag, aad, out): bad arguments or out too small");
     return NULL;
   }
   EVP_CIPHER_CTX *ctx = contexts->open[cipher];
   int written = 0;
+  size_t position = 0;
   ok = EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) == 1 &&
        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
        (aad_len == 0 || EVP_DecryptUpdate(ctx, NULL, &written, aad, (int)aad_len) == 1);
   for (uint32_t i = 0; i < count && ok; i++) {
-    ok = pieces[i].length == 0 || EVP_DecryptUpdate(ctx, pieces[i].data, &written, pieces[i].data, (int)pieces[i].length) == 1;
+    ok = pieces[i].length == 0 || EVP_DecryptUpdate(ctx, out + position, &written, pieces[i].data, (int)pieces[i].length) == 1;
+    position += pieces[i].length;
   }
   uint8_t final_block[16];
   ok = ok && EVP_DecryptFinal_ex(ctx, final_block, &written) == 1;
-  if (!ok) {
-    for (uint32_t i = 0; i < count; i++) memset(pieces[i].data, 0, pieces[i].length);
-  }
+  if (!ok) memset(out, 0, total);
   napi_get_boolean(env, ok, &result);
   return result;
 }

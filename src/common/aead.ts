@@ -16,8 +16,11 @@ export const tagLength = 16;
 interface AeadAddon {
   /** Writes ciphertext || tag of `plaintext` into out[offset, offset + length + 16); throws on bad arguments. */
   seal(cipher: number, key: Buffer, nonce: Buffer, plaintext: Buffer, out: Buffer, offset: number, aad?: Buffer): void;
-  /** Verifies `tag` and decrypts the ciphertext (one Buffer, or up to 64 pieces) in place; false (all zeroed) when the tag does not verify. */
-  open(cipher: number, key: Buffer, nonce: Buffer, ciphertext: Buffer | readonly Buffer[], tag: Buffer, aad?: Buffer): boolean;
+  /**
+   * Verifies `tag` and decrypts the ciphertext (one Buffer, or up to 64 pieces) into `out`;
+   * false (`out` zeroed) when the tag does not verify. Throws on bad arguments.
+   */
+  open(cipher: number, key: Buffer, nonce: Buffer, ciphertext: Buffer | readonly Buffer[], tag: Buffer, aad: Buffer | undefined, out: Buffer): boolean;
 }
 
 /** Most pieces the addon takes in one open() call. */
@@ -33,21 +36,16 @@ export function aeadSealInto(algorithm: AeadAlgorithm, key: Buffer, nonce: Buffe
 }
 
 /**
- * Verifies ciphertext || tag and decrypts it in place: the plaintext is then
- * sealed[0, length - 16). False when the tag does not verify (the body is then zeroed).
+ * Verifies `tag` and decrypts a ciphertext that arrived in pieces into one new Buffer (the pieces
+ * are left as they were, so the buffers they belong to can be freed young); undefined when the
+ * tag does not verify.
  */
-export function aeadOpenInPlace(algorithm: AeadAlgorithm, key: Buffer, nonce: Buffer, sealed: Buffer, aad?: Buffer): boolean {
-  const body = sealed.length - tagLength;
-  return body >= 0 && native().open(cipherIndex(algorithm), key, nonce, sealed.subarray(0, body), sealed.subarray(body), aad);
-}
-
-/**
- * Verifies `tag` and decrypts a ciphertext that arrived in pieces, each in place (no join);
- * false when the tag does not verify (every piece is then zeroed).
- */
-export function aeadOpenPiecesInPlace(algorithm: AeadAlgorithm, key: Buffer, nonce: Buffer, ciphertext: readonly Buffer[], tag: Buffer): boolean {
-  if (ciphertext.length > maxPieces) return aeadOpenInPlace(algorithm, key, nonce, Buffer.concat([...ciphertext, tag]));
-  return native().open(cipherIndex(algorithm), key, nonce, ciphertext, tag);
+export function aeadOpenPieces(algorithm: AeadAlgorithm, key: Buffer, nonce: Buffer, ciphertext: readonly Buffer[], tag: Buffer): Buffer | undefined {
+  if (ciphertext.length > maxPieces) return aeadOpen(algorithm, key, nonce, Buffer.concat([...ciphertext, tag]));
+  let length = 0;
+  for (const piece of ciphertext) length += piece.length;
+  const plain = Buffer.allocUnsafe(length);
+  return native().open(cipherIndex(algorithm), key, nonce, ciphertext, tag, undefined, plain) ? plain : undefined;
 }
 
 /** Encrypts `plaintext` and returns ciphertext || tag in a new Buffer. */
@@ -59,7 +57,8 @@ export function aeadSeal(algorithm: AeadAlgorithm, key: Buffer, nonce: Buffer, p
 
 /** Verifies and decrypts ciphertext || tag into a new Buffer (`sealed` is left as it was); undefined when the tag does not verify. */
 export function aeadOpen(algorithm: AeadAlgorithm, key: Buffer, nonce: Buffer, sealed: Buffer, aad?: Buffer): Buffer | undefined {
-  if (sealed.length < tagLength) return undefined;
-  const copy = Buffer.from(sealed);
-  return aeadOpenInPlace(algorithm, key, nonce, copy, aad) ? copy.subarray(0, copy.length - tagLength) : undefined;
+  const body = sealed.length - tagLength;
+  if (body < 0) return undefined;
+  const plain = Buffer.allocUnsafe(body);
+  return native().open(cipherIndex(algorithm), key, nonce, sealed.subarray(0, body), sealed.subarray(body), aad, plain) ? plain : undefined;
 }

@@ -5,7 +5,7 @@
  * ciphers.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
-import { aeadOpenInPlace, aeadOpenPiecesInPlace, aeadSealInto, tagLength, type AeadAlgorithm } from '../../common/aead.js';
+import { aeadOpen, aeadOpenPieces, aeadSealInto, tagLength, type AeadAlgorithm } from '../../common/aead.js';
 import { ByteQueue } from '../../common/byte-queue.js';
 import { fnv1a32 } from './fnv.js';
 import { vmessKdf16 } from './kdf.js';
@@ -245,7 +245,6 @@ export class BodyReader {
   /**
    * Feeds wire bytes; returns the plaintext they complete, verified (for UDP, one Buffer per
    * datagram). Throws VmessError; nothing of a chunk is returned before it authenticates.
-   * Takes `data` over: AEAD chunks are decrypted in place, so the caller must not reuse it.
    */
   read(data: Buffer): Buffer[] {
     if (this.ended) return [];
@@ -292,8 +291,9 @@ export class BodyReader {
       const field = this.queue.takeContiguous(d.lengthFieldSize);
       let size: number;
       if (d.lengthAead) {
-        if (!aeadOpenInPlace(d.aead!, d.lengthAead.key, d.nextLengthNonce(), field)) throw new VmessError('chunk length does not authenticate');
-        size = field.readUInt16BE(0) + tagLength;
+        const plain = aeadOpen(d.aead!, d.lengthAead.key, d.nextLengthNonce(), field);
+        if (!plain) throw new VmessError('chunk length does not authenticate');
+        size = plain.readUInt16BE(0) + tagLength;
       } else size = field.readUInt16BE(0) ^ mask;
       if (size === d.overhead + padding) {
         this.ended = true;
@@ -317,14 +317,20 @@ export class BodyReader {
     return body;
   }
 
-  /** Verifies and decrypts the queued chunk in place, piece by piece; nothing is returned unless the tag verifies. */
+  /**
+   * Verifies and decrypts the queued chunk into a new Buffer, reading its pieces where they
+   * arrived; nothing is returned unless the tag verifies. (Decrypting in place would keep each
+   * whole 64 KiB socket read alive for as long as the plaintext is queued for writing, which
+   * pushed those reads into the old generation and cost a mark-compact every ~100 ms.)
+   */
   private open(sealedLength: number, padding: number): Buffer[] {
     const d = this.d;
     const ciphertext = this.queue.take(sealedLength - tagLength);
     const tag = this.queue.takeContiguous(tagLength);
     this.queue.take(padding);
-    if (!aeadOpenPiecesInPlace(d.aead!, d.aeadKey!, d.nextNonce(), ciphertext, tag)) throw new VmessError('chunk does not authenticate');
-    return ciphertext;
+    const plain = aeadOpenPieces(d.aead!, d.aeadKey!, d.nextNonce(), ciphertext, tag);
+    if (!plain) throw new VmessError('chunk does not authenticate');
+    return [plain];
   }
 
 }

@@ -2,8 +2,9 @@
  * AES-128-GCM and ChaCha20-Poly1305 seal/open into caller-owned buffers, on the OpenSSL that
  * node:crypto wraps, through its EVP interface, with one context per cipher and direction kept
  * per Node environment. VMess seals every body chunk with a fresh nonce; node:crypto needs a
- * cipher object per chunk for that, and its update() allocates the output twice and copies it
- * once, which together cost about as much as the cipher itself on 16–32 KiB chunks.
+ * cipher object per chunk for that, and its update() allocates and copies its output, which
+ * together cost about as much as the cipher itself on 16–32 KiB chunks (22 µs against 9.5 µs for
+ * a 32 KiB AES-128-GCM chunk, measured here).
  *
  * seal(cipher, key, nonce, plaintext, out, offset[, aad]): out[offset, +n) = ciphertext, then
  *   the tag; aad may be undefined.

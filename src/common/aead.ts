@@ -2,7 +2,7 @@
  * AEAD for VMess and the tunnel's handshake: AES-128-GCM and ChaCha20-Poly1305 on the OpenSSL
  * that node:crypto wraps, called through native/aead.c so a message costs no cipher object and
  * its output is written straight into the caller's buffer (DESIGN §4: per-call overhead is what
- * dominates; node:crypto's update() allocates its output twice and copies it once).
+ * dominates; node:crypto's update() allocates and copies its output).
  */
 import { loadAddon } from './addon.js';
 

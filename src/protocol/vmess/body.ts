@@ -173,7 +173,7 @@ export class BodyWriter {
     return this.d.aead ? [this.sealChunks(empty)] : this.chunk(empty);
   }
 
-  /** AEAD chunks (spec §7.2) for `data` (empty: the EOS chunk), laid out one after another in one Buffer. */
+  /** AEAD chunks (spec §7.3) for `data` (empty: the EOS chunk), laid out one after another in one Buffer. */
   private sealChunks(data: Buffer): Buffer {
     const d = this.d;
     const algorithm = d.aead!;

@@ -84,6 +84,17 @@ static int aad_arg(napi_env env, napi_value *argv, size_t argc, size_t index, ui
   return type == napi_undefined || (bytes(env, argv[index], aad, aad_len) && *aad_len <= INT32_MAX);
 }
 
+/* Encrypts plain[0, length) into out (which may be plain itself) and writes the tag after it. */
+static int encrypt(EVP_CIPHER_CTX *ctx, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                   const uint8_t *plain, size_t length, uint8_t *out) {
+  int written = 0, last = 0;
+  return EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) == 1 &&
+         (aad_len == 0 || EVP_EncryptUpdate(ctx, NULL, &written, aad, (int)aad_len) == 1) &&
+         EVP_EncryptUpdate(ctx, out, &written, plain, (int)length) == 1 &&
+         EVP_EncryptFinal_ex(ctx, out + written, &last) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, out + length) == 1;
+}
+
 static napi_value aead_seal(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
@@ -101,15 +112,9 @@ static napi_value aead_seal(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "seal(cipher, key, nonce, plaintext, out, offset[, aad]): bad arguments or out too small");
     return NULL;
   }
-  EVP_CIPHER_CTX *ctx = contexts->seal[cipher];
-  uint8_t *target = out + offset;
-  int written = 0, last = 0;
-  ok = EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) == 1 &&
-       (aad_len == 0 || EVP_EncryptUpdate(ctx, NULL, &written, aad, (int)aad_len) == 1) &&
-       EVP_EncryptUpdate(ctx, target, &written, plain, (int)plain_len) == 1 &&
-       EVP_EncryptFinal_ex(ctx, target + written, &last) == 1 &&
-       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, target + plain_len) == 1;
-  if (!ok) napi_throw_error(env, NULL, "seal: OpenSSL AEAD failed");
+  if (!encrypt(contexts->seal[cipher], key, nonce, aad, aad_len, plain, plain_len, out + offset)) {
+    napi_throw_error(env, NULL, "seal: OpenSSL AEAD failed");
+  }
   return NULL;
 }
 
@@ -186,14 +191,10 @@ static napi_value seal_transport(napi_env env, napi_callback_info info) {
   }
   uint8_t nonce[NONCE_LEN] = {0};
   memcpy(nonce + 4, message + 8, 8);
-  int body = (int)(length - TRANSPORT_HEADER_LEN - TAG_LEN), written = 0;
-  EVP_CIPHER_CTX *ctx = contexts->seal[CHACHA];
-  int ok = EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) == 1 &&
-           EVP_EncryptUpdate(ctx, NULL, &written, message, TRANSPORT_HEADER_LEN) == 1 &&
-           EVP_EncryptUpdate(ctx, message + TRANSPORT_HEADER_LEN, &written, message + TRANSPORT_HEADER_LEN, body) == 1 &&
-           EVP_EncryptFinal_ex(ctx, message + TRANSPORT_HEADER_LEN + written, &written) == 1 &&
-           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, message + length - TAG_LEN) == 1;
-  if (!ok) napi_throw_error(env, NULL, "sealTransport: OpenSSL ChaCha20-Poly1305 failed");
+  uint8_t *body = message + TRANSPORT_HEADER_LEN;
+  if (!encrypt(contexts->seal[CHACHA], key, nonce, message, TRANSPORT_HEADER_LEN, body, length - TRANSPORT_HEADER_LEN - TAG_LEN, body)) {
+    napi_throw_error(env, NULL, "sealTransport: OpenSSL ChaCha20-Poly1305 failed");
+  }
   return NULL;
 }
 

@@ -26,6 +26,7 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "napi-buffer.h"
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,12 +59,6 @@ static void free_contexts(napi_env env, void *data, void *hint) {
     EVP_CIPHER_CTX_free(contexts->open[i]);
   }
   free(contexts);
-}
-
-static int bytes(napi_env env, napi_value value, uint8_t **data, size_t *length) {
-  bool is_buffer = false;
-  return napi_is_buffer(env, value, &is_buffer) == napi_ok && is_buffer &&
-         napi_get_buffer_info(env, value, (void **)data, length) == napi_ok;
 }
 
 /* The cipher index, key and nonce every call starts with, checked. */

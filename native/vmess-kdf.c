@@ -16,6 +16,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "napi-buffer.h"
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <string.h>
@@ -62,12 +63,6 @@ static void finish(const level_t *levels, int depth, SHA256_CTX *state, uint8_t 
   SHA256_CTX outer = levels[depth].outer;
   SHA256_Update(&outer, inner, sizeof inner);
   finish(levels, depth - 1, &outer, digest);
-}
-
-static int bytes(napi_env env, napi_value value, uint8_t **data, size_t *length) {
-  bool is_buffer = false;
-  return napi_is_buffer(env, value, &is_buffer) == napi_ok && is_buffer &&
-         napi_get_buffer_info(env, value, (void **)data, length) == napi_ok;
 }
 
 static napi_value derive(napi_env env, napi_callback_info info) {

@@ -26,7 +26,7 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
-#include "napi-buffer.h"
+#include "napi-helpers.h"
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -11,6 +11,7 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "napi-helpers.h"
 #include <stdbool.h>
 #include <stdint.h>
 #ifdef __GLIBC__
@@ -35,9 +36,7 @@ static napi_value retain_freed_memory(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor methods[] = {{"retainFreedMemory", NULL, retain_freed_memory, NULL, NULL, NULL, napi_default, NULL}};
-  napi_define_properties(env, exports, 1, methods);
-  return exports;
+  return export_function(env, exports, "retainFreedMemory", retain_freed_memory);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

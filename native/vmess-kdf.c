@@ -16,7 +16,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #define NAPI_VERSION 8
 #include <node_api.h>
-#include "napi-buffer.h"
+#include "napi-helpers.h"
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <string.h>
@@ -97,9 +97,7 @@ static napi_value derive(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor methods[] = {{"derive", NULL, derive, NULL, NULL, NULL, napi_default, NULL}};
-  napi_define_properties(env, exports, 1, methods);
-  return exports;
+  return export_function(env, exports, "derive", derive);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -206,6 +206,15 @@ describe('undici fetcher (a local HTTP server on loopback)', () => {
 });
 
 describe('mrs decoder under random input', () => {
+  it('every truncation of a real body gives an mrs: error (the seed-387388847 counterexample ended inside a count)', () => {
+    for (const f of ['meta-rules-dat/geosite/openai.mrs', 'meta-rules-dat/geoip/telegram.mrs']) {
+      const body = fzstd.decompress(readFileSync(data + f));
+      for (let length = 0; length < body.length; length++) {
+        expect(() => decodeMrs(mutatedFrame(body.subarray(0, length), 0, body[0]!)), `${f} cut at ${length}`).toThrow(/^mrs: /);
+      }
+    }
+  });
+
   it('random bytes and mutated real files give content or an Error, never a crash or a hang', () => {
     const files = ['meta-rules-dat/geosite/openai.mrs', 'meta-rules-dat/geoip/telegram.mrs'].map((f) => readFileSync(data + f));
     const { decompress } = fzstd;

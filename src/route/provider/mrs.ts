@@ -44,12 +44,16 @@ class Cursor {
     return out;
   }
 
+  private int64(): bigint {
+    this.need(8);
+    const value = new DataView(this.data.buffer, this.data.byteOffset + this.offset, 8).getBigInt64(0);
+    this.offset += 8;
+    return value;
+  }
+
   /** An int64 that must fit a safe count (and the remaining bytes, given the element size). */
   count(elementSize: number): number {
-    const view = new DataView(this.data.buffer, this.data.byteOffset + this.offset, 8);
-    this.need(8);
-    const value = view.getBigInt64(0);
-    this.offset += 8;
+    const value = this.int64();
     if (value < 0n || value * BigInt(elementSize) > BigInt(this.data.length - this.offset)) {
       throw new Error(`mrs: impossible length ${value} at byte ${this.offset - 8}`);
     }
@@ -58,9 +62,7 @@ class Cursor {
 
   /** The header's entry count: any non-negative int64 that fits a number. */
   headerCount(): number {
-    this.need(8);
-    const value = new DataView(this.data.buffer, this.data.byteOffset + this.offset, 8).getBigInt64(0);
-    this.offset += 8;
+    const value = this.int64();
     if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`mrs: bad entry count ${value}`);
     return Number(value);
   }

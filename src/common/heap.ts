@@ -1,9 +1,14 @@
 /**
- * Keeps freed buffer memory for reuse (native/heap.c): relaying allocates a 32–64 KiB buffer
+ * Two process-wide memory settings for relaying, applied by `sluice run`.
+ *
+ * Keeping freed buffer memory for reuse (native/heap.c): relaying allocates a 32–64 KiB buffer
  * per socket read and per sealed chunk outside V8's heap, V8 frees them in batches of tens of
  * MiB, and with glibc's default every batch went back to the kernel only to be faulted back in,
  * page by page, a moment later.
+ *
+ * Pacing V8's full collections: see `paceFullCollections`.
  */
+import { setFlagsFromString } from 'node:v8';
 import { loadAddon } from './addon.js';
 
 /** native/heap.c. */
@@ -18,4 +23,22 @@ export const retainedFreedBytes = 64 * 1024 * 1024;
 /** Applies `retainedFreedBytes`; false when the C library is not glibc (nothing changes then). */
 export function retainFreedMemory(): boolean {
   return loadAddon<HeapAddon>('heap').retainFreedMemory(retainedFreedBytes);
+}
+
+/** Percent of the old generation's growth budget used when V8 starts concurrent marking, then when it marks at once. */
+export const markingTriggers = { soft: 80, hard: 90 } as const;
+
+/**
+ * Starts V8's incremental marking once `markingTriggers.soft` percent of the old generation's
+ * growth budget (limit minus the size after the last full collection) is used. V8's own rule
+ * starts it whenever less than the young generation's capacity is left below the limit; a
+ * relay's old generation is small (about 16 MiB) while its young generation grows to the
+ * maximum, so after a few collections the limit sat that close and a mark-compact ran every
+ * 20–40 ms for as long as traffic flowed (measured on the VMess chain: 13–36 per GB in most
+ * runs; with this setting 0–1). V8 reads these flags at each check, so setting them at run
+ * time takes effect.
+ */
+export function paceFullCollections(): void {
+  setFlagsFromString(`--incremental-marking-soft-trigger=${markingTriggers.soft}`);
+  setFlagsFromString(`--incremental-marking-hard-trigger=${markingTriggers.hard}`);
 }

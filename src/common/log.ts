@@ -20,34 +20,48 @@ export interface LogSink {
 
 const rank: Record<LogLevel, number> = { silent: 0, error: 1, warning: 2, info: 3, debug: 4 };
 
+/** Longest a logged line waits before it is written. */
+const flushDelayMs = 50;
+/** Pending text that is written at once instead of waiting out the delay. */
+const flushBytes = 64 * 1024;
+
 /**
- * Standard error, written in batches: lines logged in the same turn of the event loop go out
- * in one write, so a busy proxy does not pay a system call per flow. Whatever is pending
- * is written synchronously when the process exits. With a status line, lines go above it.
+ * Standard error, written in batches: lines logged within `flushDelayMs` go out in one
+ * write, so a busy proxy does not pay a system call per flow (measured with one line per
+ * connection: the per-turn writes of a plain batch cost 60–70 µs of CPU per connection,
+ * 7–9% of a VMess hop's). Whatever is pending is written synchronously when the process
+ * exits. With a status line, lines go above it.
  */
 export class BatchedStderr implements LogSink {
   private pending: string[] = [];
-  private scheduled = false;
+  private pendingLength = 0;
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly status?: StatusLine) {
+  constructor(
+    private readonly status?: StatusLine,
+    /** Writes one batch (tests replace it); by default to descriptor 2, synchronously. */
+    private readonly out: (text: string) => void = (text) => writeSync(2, text),
+  ) {
     process.on('exit', () => this.flush());
   }
 
   write(lines: string): void {
     this.pending.push(lines);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+    this.pendingLength += lines.length;
+    if (this.pendingLength >= flushBytes) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), flushDelayMs).unref();
   }
 
   private flush(): void {
-    this.scheduled = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.pending.length === 0) return;
     const text = this.pending.join('');
     this.pending = [];
+    this.pendingLength = 0;
     if (this.status) return this.status.print(text);
     try {
-      writeSync(2, text);
+      this.out(text);
     } catch {
       // stderr closed or full: logs are best effort, traffic is not affected
     }

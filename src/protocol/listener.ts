@@ -33,6 +33,8 @@ export interface ListenerContext {
 export interface Session {
   /** The listener's settings. */
   readonly context: ListenerContext;
+  /** The port the listener is bound to (known once it listens, so no getsockname per connection). */
+  readonly port: number;
   /** Tells the listener the handshake is over: the handshake timeout stops and the flow owns the socket. */
   handshakeDone(): void;
 }
@@ -44,6 +46,7 @@ export type ConnectionHandler = (socket: Socket, reader: HandshakeReader, sessio
 export class TcpListener implements Inbound {
   private readonly server: Server;
   private readonly handshaking = new Set<Socket>();
+  private boundPort = 0;
 
   constructor(
     private readonly context: ListenerContext,
@@ -65,6 +68,7 @@ export class TcpListener implements Inbound {
       this.server.once('error', reject);
       this.server.listen({ host: this.context.listen, port: this.context.port }, () => {
         this.server.off('error', reject);
+        this.boundPort = this.address().port;
         this.server.on('error', (error) => this.context.logger.error(`listener ${this.name}: ${describeError(error)}`));
         resolve();
       });
@@ -99,7 +103,7 @@ export class TcpListener implements Inbound {
       this.context.dispatcher.reportHandshake({ name: this.name, protocol: this.type, role: 'server', ok, ms: performance.now() - started });
     };
     const reader = new HandshakeReader(socket);
-    this.handler(socket, reader, { context: this.context, handshakeDone: () => settle(true) })
+    this.handler(socket, reader, { context: this.context, port: this.boundPort, handshakeDone: () => settle(true) })
       .catch((error: unknown) => {
         if (!(error instanceof HandshakeClosedError)) {
           this.context.logger.debug(`${this.name}: handshake from ${socket.remoteAddress} failed: ${describeError(error)}`);

@@ -224,10 +224,10 @@ class HttpProxyConnection {
   }
 
   private openFlow(type: InboundType, destination: Address): Flow {
-    const { dispatcher, name, port } = this.session.context;
+    const { dispatcher, name } = this.session.context;
     return dispatcher.open({
       network: 'tcp',
-      inbound: { name, type, port: this.socket.localPort ?? port },
+      inbound: { name, type, port: this.session.port },
       source: sourceOf(this.socket),
       destination,
       user: this.user,

@@ -75,7 +75,7 @@ async function negotiate(socket: Socket, reader: HandshakeReader, session: Sessi
 async function connect(socket: Socket, reader: HandshakeReader, session: Session, destination: Address, user?: string): Promise<void> {
   const { dispatcher } = session.context;
   session.handshakeDone();
-  const flow = dispatcher.open({ network: 'tcp', inbound: inboundInfo(socket, session), source: sourceOf(socket), destination, user });
+  const flow = dispatcher.open({ network: 'tcp', inbound: inboundInfo(session), source: sourceOf(socket), destination, user });
   const client: SniffClient = {
     stream: socket,
     head: reader.release(),
@@ -108,7 +108,7 @@ async function associate(socket: Socket, reader: HandshakeReader, session: Sessi
   const association = await UdpAssociation.open({
     control: socket,
     expectedClient: expected,
-    inbound: inboundInfo(socket, session),
+    inbound: inboundInfo(session),
     user,
     dispatcher: session.context.dispatcher,
   });
@@ -117,6 +117,6 @@ async function associate(socket: Socket, reader: HandshakeReader, session: Sessi
 }
 
 /** The listener facts a flow records. */
-function inboundInfo(socket: Socket, session: Session): InboundInfo {
-  return { name: session.context.name, type: 'SOCKS5', port: socket.localPort ?? session.context.port };
+function inboundInfo(session: Session): InboundInfo {
+  return { name: session.context.name, type: 'SOCKS5', port: session.port };
 }

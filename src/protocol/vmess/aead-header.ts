@@ -2,7 +2,7 @@
  * Sealing and opening of the AEAD request header (spec §5) and of the response header in
  * both modes (spec §6). Pure functions over bytes, plus the server's user lookup.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
 import { aeadOpen, aeadSeal } from '../../common/aead.js';
 import type { Parsed } from '../../common/handshake-reader.js';
 import { authIdWindowSeconds, createAuthId, openAuthId, type ReplayFilter } from './auth-id.js';
@@ -122,8 +122,7 @@ export function openAeadRequest<T>(
 
 /** Response body key and IV (spec §6.1): SHA-256 prefixes after an AEAD header, MD5 after a legacy one. */
 export function responseKeys(header: RequestHeader, legacy: boolean): { key: Buffer; iv: Buffer } {
-  const digest = (data: Buffer): Buffer =>
-    legacy ? createHash('md5').update(data).digest() : createHash('sha256').update(data).digest().subarray(0, 16);
+  const digest = (data: Buffer): Buffer => (legacy ? hash('md5', data, 'buffer') : hash('sha256', data, 'buffer').subarray(0, 16));
   return { key: digest(header.key), iv: digest(header.iv) };
 }
 

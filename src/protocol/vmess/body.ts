@@ -4,9 +4,10 @@
  * (TCP) and packet (UDP) commands. Pure state machines over bytes; node:crypto does the
  * ciphers.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, type Cipher, type Decipher } from 'node:crypto';
 import { aeadOpen, aeadOpenPieces, aeadSealInto, tagLength, type AeadAlgorithm } from '../../common/aead.js';
 import { ByteQueue } from '../../common/byte-queue.js';
+import { randomSlice } from '../../common/random-pool.js';
 import { fnv1a32 } from './fnv.js';
 import { vmessKdf16 } from './kdf.js';
 import { Option, Security, VmessError, type SecurityValue } from './request-header.js';
@@ -108,23 +109,10 @@ class Direction {
   }
 }
 
-let paddingPool = Buffer.alloc(0);
-let paddingOffset = 0;
-
-/** Random padding bytes (spec §7.3), cut from a pool refilled by the CSPRNG 4 KiB at a time. */
-function paddingBytes(n: number): Buffer {
-  if (paddingOffset + n > paddingPool.length) {
-    paddingPool = randomBytes(4096);
-    paddingOffset = 0;
-  }
-  paddingOffset += n;
-  return paddingPool.subarray(paddingOffset - n, paddingOffset);
-}
-
 /** chacha20-poly1305 key from a 16-byte body key: MD5(k) || MD5(MD5(k)) (spec §7.7). */
 export function chachaKey(key: Buffer): Buffer {
-  const first = createHash('md5').update(key).digest();
-  return Buffer.concat([first, createHash('md5').update(first).digest()]);
+  const first = hash('md5', key, 'buffer');
+  return Buffer.concat([first, hash('md5', first, 'buffer')]);
 }
 
 /** Turns one direction's plaintext into wire bytes. */
@@ -191,7 +179,7 @@ export class BodyWriter {
       at += d.lengthFieldSize;
       aeadSealInto(algorithm, d.aeadKey!, d.nextNonce(), payload, out, at);
       at += payload.length + tagLength;
-      if (padding > 0) at += paddingBytes(padding).copy(out, at);
+      if (padding > 0) at += randomSlice(padding).copy(out, at);
     }
     return out.subarray(0, at);
   }
@@ -214,7 +202,7 @@ export class BodyWriter {
     const lengthField = Buffer.allocUnsafe(2);
     lengthField.writeUInt16BE((data.length + d.overhead + padding) ^ mask);
     const parts = [lengthField, ...body];
-    if (padding > 0) parts.push(paddingBytes(padding));
+    if (padding > 0) parts.push(randomSlice(padding));
     return this.cfb ? parts.map((part) => this.cfb!.update(part)) : parts;
   }
 }

@@ -1,5 +1,6 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { Address } from '../../common/address.js';
+import { randomSlice } from '../../common/random-pool.js';
 import { checkResponseHeader, legacyResponseDecipher, openAeadResponse, responseKeys, sealRequestHeader } from './aead-header.js';
 import { BodyReader, BodyWriter, type BodySpec } from './body.js';
 import type { VmessIdentity } from './identity.js';
@@ -41,8 +42,7 @@ export function clientSession(
   destination: Address,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Omit<VmessStreamOptions, 'socket'> {
-  // One draw for the connection's random fields (each CSPRNG call costs more than its bytes).
-  const random = randomBytes(16 + 16 + 1 + 1 + 15 + 4 + 8);
+  const random = randomSlice(16 + 16 + 1 + 1 + 15 + 4 + 8);
   const header: RequestHeader = {
     iv: random.subarray(0, 16),
     key: random.subarray(16, 32),

@@ -26,7 +26,7 @@ export function retainFreedMemory(): boolean {
 }
 
 /** Percent of the old generation's growth budget used when V8 starts concurrent marking, then when it marks at once. */
-export const markingTriggers = { soft: 80, hard: 90 } as const;
+const markingTriggers = { soft: 80, hard: 90 } as const;
 
 /**
  * Starts V8's incremental marking once `markingTriggers.soft` percent of the old generation's

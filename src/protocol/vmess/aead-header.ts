@@ -2,8 +2,9 @@
  * Sealing and opening of the AEAD request header (spec §5) and of the response header in
  * both modes (spec §6). Pure functions over bytes, plus the server's user lookup.
  */
-import { createCipheriv, createDecipheriv, hash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, type Cipher, type Decipher } from 'node:crypto';
 import { aeadOpen, aeadSeal } from '../../common/aead.js';
+import { randomSlice } from '../../common/random-pool.js';
 import type { Parsed } from '../../common/handshake-reader.js';
 import { authIdWindowSeconds, createAuthId, openAuthId, type ReplayFilter } from './auth-id.js';
 import type { VmessIdentity } from './identity.js';
@@ -57,7 +58,7 @@ export function sealRequestHeader(
   identity: VmessIdentity,
   plain: Buffer,
   nowSeconds: number,
-  random: { authId: Buffer; nonce: Buffer } = { authId: randomBytes(4), nonce: randomBytes(8) },
+  random: { authId: Buffer; nonce: Buffer } = { authId: randomSlice(4), nonce: randomSlice(8) },
 ): Buffer {
   const authId = createAuthId(identity.authIdKey, nowSeconds, random.authId);
   const { nonce } = random;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomSlice } from '../../common/random-pool.js';
 import { crc32 } from 'node:zlib';
 import { ecbDecryptor, ecbEncryptor } from './identity.js';
 
@@ -8,7 +8,7 @@ export const authIdWindowSeconds = 120;
 /**
  * AuthID (spec §5.1): AES-128-ECB(authIdKey, time(8) || random(4) || crc32(12 bytes)(4)).
  */
-export function createAuthId(authIdKey: Buffer, nowSeconds: number, random: Buffer = randomBytes(4)): Buffer {
+export function createAuthId(authIdKey: Buffer, nowSeconds: number, random: Buffer = randomSlice(4)): Buffer {
   const block = Buffer.alloc(16);
   block.writeBigInt64BE(BigInt(nowSeconds), 0);
   random.copy(block, 8, 0, 4);

@@ -4,6 +4,7 @@ import { normalizeHost, type Address } from '../common/address.js';
 import type { UserTable } from '../common/auth.js';
 import { HandshakeClosedError, HandshakeReader } from '../common/handshake-reader.js';
 import { describeError } from '../common/errors.js';
+import { endThenDestroy } from '../common/end-then-destroy.js';
 import type { Logger } from '../common/log.js';
 import type { Dispatcher } from '../dispatcher.js';
 
@@ -116,9 +117,8 @@ export class TcpListener implements Inbound {
 
 /** Writes a final reply, half-closes, and destroys the socket if the client does not close soon. */
 export function replyAndClose(socket: Socket, reply: Buffer | string): void {
-  socket.end(reply);
+  endThenDestroy(socket, 2000, reply);
   socket.resume();
-  setTimeout(() => socket.destroy(), 2000).unref();
 }
 
 /** The client's address as the listener saw it. */

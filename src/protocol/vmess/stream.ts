@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
+import { endThenDestroy } from '../../common/end-then-destroy.js';
 import type { BodyReader, BodyWriter } from './body.js';
 import { VmessError } from './request-header.js';
 
@@ -91,10 +92,7 @@ export class VmessStream extends Duplex {
     clearTimeout(this.prefixTimer);
     const { socket } = this.options;
     if (error) socket.destroy();
-    else {
-      socket.end();
-      setTimeout(() => socket.destroy(), 5000).unref();
-    }
+    else endThenDestroy(socket, 5000);
     callback(error);
   }
 

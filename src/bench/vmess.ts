@@ -14,19 +14,25 @@ import { socksConnect } from './socks-client.js';
 const uuid = '9d2b6a7e-3f1c-4b8a-a5d4-1e2f3a4b5c6d';
 const ciphers = ['aes-128-gcm', 'chacha20-poly1305'] as const;
 
-interface Chain {
+/** A running client → server chain. */
+export interface Chain {
   /** SOCKS5 port of the client end. */
   port: number;
+  /** Stops both ends. */
   stop(): Promise<void>;
 }
 
-async function sluiceChain(cipher: string): Promise<Chain> {
+/**
+ * Starts a sluice VMess server (to DIRECT) and a sluice client in front of it (SOCKS5 in,
+ * VMess out), each its own `sluice run`; `extra` is YAML put in front of each one's config.
+ */
+export async function sluiceChain(cipher: string, extra: { server?: string; client?: string } = {}): Promise<Chain> {
   const server = await startSluice(
-    `listeners:\n  - { name: vm, type: vmess, port: 0, users: [{ username: b, uuid: ${uuid} }] }\nrules: ['MATCH,DIRECT']\n`,
+    `${extra.server ?? ''}listeners:\n  - { name: vm, type: vmess, port: 0, users: [{ username: b, uuid: ${uuid} }] }\nrules: ['MATCH,DIRECT']\n`,
     'vm',
   );
   const client = await startSluice(
-    `listeners: [{ name: socks, type: socks, port: 0 }]\nproxies:\n  - { name: p, type: vmess, server: 127.0.0.1, port: ${server.port}, uuid: ${uuid}, cipher: ${cipher} }\nrules: ['MATCH,p']\n`,
+    `${extra.client ?? ''}listeners: [{ name: socks, type: socks, port: 0 }]\nproxies:\n  - { name: p, type: vmess, server: 127.0.0.1, port: ${server.port}, uuid: ${uuid}, cipher: ${cipher} }\nrules: ['MATCH,p']\n`,
     'socks',
   );
   return { port: client.port, stop: async () => (await client.stop(), await server.stop()) };

@@ -2,7 +2,7 @@
  * VMess body framing (spec §7): one writer and one reader per direction, for every security
  * (none, aes-128-cfb, aes-128-gcm, chacha20-poly1305) and option (S, M, P, A), for stream
  * (TCP) and packet (UDP) commands. Pure state machines over bytes; node:crypto does the
- * ciphers.
+ * CFB cipher and the SHAKE masks, native/aead.c (via common/aead.ts) the AEAD chunks.
  */
 import { createCipheriv, createDecipheriv, hash, type Cipher, type Decipher } from 'node:crypto';
 import { aeadOpen, aeadOpenPieces, aeadSealInto, tagLength, type AeadAlgorithm } from '../../common/aead.js';
@@ -320,5 +320,4 @@ export class BodyReader {
     if (!plain) throw new VmessError('chunk does not authenticate');
     return [plain];
   }
-
 }

@@ -5,8 +5,7 @@
  * It runs in native/vmess-kdf.c on OpenSSL's SHA-256: a depth-3 KDF is 16 nested SHA-256
  * digests, a connection needs four of them and four of depth 1 per side, and in JavaScript that
  * was about 100 µs of a connection's CPU per side; natively a depth-3 KDF takes about 3.5 µs
- * against 20 µs. The tests hold it to an
- * HMAC built from @noble/hashes.
+ * against 20 µs. The tests hold it to an HMAC built from @noble/hashes.
  */
 import { loadAddon } from '../../common/addon.js';
 

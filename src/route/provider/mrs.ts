@@ -44,6 +44,7 @@ class Cursor {
     return out;
   }
 
+  /** The next 8 bytes as a big-endian int64, after checking they are there. */
   private int64(): bigint {
     this.need(8);
     const value = new DataView(this.data.buffer, this.data.byteOffset + this.offset, 8).getBigInt64(0);

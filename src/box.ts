@@ -245,7 +245,7 @@ export class Box {
   /** Reads the config file again and applies it; a bad file is rejected (ConfigError) and the running config stays. */
   async reloadFromFile(): Promise<void> {
     if (this.configFile === undefined) throw new Error('this sluice was not started from a config file');
-    await this.reload(loadConfigFile(this.configFile));
+    await this.reload(await loadConfigFile(this.configFile));
   }
 
   private startHealthChecks(): void {
@@ -327,7 +327,7 @@ export class Box {
 
   /** Downloads an http provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
   async refreshProvider(provider: RuleProvider): Promise<void> {
-    if (provider.config.vehicle !== 'http') return provider.loadLocal();
+    if (provider.config.vehicle !== 'http') return provider.reloadFile();
     await provider.refresh(this.fetcher, this.config.timeouts.providerDownloadMs, this.downloadVia(provider));
   }
 

@@ -111,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function check(file: string): Promise<number> {
-  const config = load(file);
+  const config = await load(file);
   if (!config) return 1;
   const lines = [`${file}: OK`, 'listeners:'];
   for (const l of config.listeners) lines.push(`  ${l.name}  ${l.type}  ${l.listen}:${l.port}${l.users ? '  (auth)' : ''}`);
@@ -135,7 +135,7 @@ async function run(file: string | undefined, level: string | undefined, format: 
     return fail(`--log-level: must be one of ${logLevels.join(', ')}, got '${level}'`);
   }
   if (format !== undefined && format !== 'text' && format !== 'json') return fail(`--log-format: must be text or json, got '${format}'`);
-  const config = load(file ?? defaultConfigUrl);
+  const config = await load(file ?? defaultConfigUrl);
   if (!config) return 1;
   if (config.listeners.length === 0) {
     process.stderr.write(`${file}: nothing to run: set mixed-port, socks-port, port or listeners\n`);
@@ -199,7 +199,7 @@ async function status(file: string | undefined, controller: string | undefined, 
   let target: StatusTarget;
   if (controller) target = { url: controller.replace(/\/$/, ''), secret: secret ?? '' };
   else {
-    const config = load(file ?? defaultConfigUrl);
+    const config = await load(file ?? defaultConfigUrl);
     if (!config) return 1;
     if (!config.controller) {
       process.stderr.write(`${file ?? 'the default config'} has no external-controller; pass --controller URL\n`);
@@ -228,9 +228,9 @@ async function pubkey(): Promise<number> {
   }
 }
 
-function load(file: string | URL): LoadedConfig | undefined {
+async function load(file: string | URL): Promise<LoadedConfig | undefined> {
   try {
-    return loadConfigFile(file);
+    return await loadConfigFile(file);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const name = file instanceof URL ? 'default config' : file;

@@ -41,3 +41,9 @@ export function parseHostPort(text: string): Address | undefined {
   if (port > 65535) return undefined;
   return { host: m[1]!, port };
 }
+
+/** True for loopback addresses (127.0.0.0/8, ::1, IPv4-mapped forms) and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = normalizeHost(host);
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
+}

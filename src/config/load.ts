@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
-import { normalizeHost, parseHostPort } from '../common/address.js';
+import { isLoopbackHost, normalizeHost, parseHostPort } from '../common/address.js';
 import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
 import type { RouterMode } from '../route/router.js';
@@ -15,6 +15,8 @@ import { inPool, parsePool, type Pool } from '../protocol/pqtunnel/leases.js';
 import { parsePrefix } from '../route/match/ip-set.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
 import { ConfigError, describeSchemaError, showValue } from './errors.js';
+import { maxConfigBytes, readRegularFile } from '../common/bounded-file.js';
+import { describeError } from '../common/errors.js';
 import type { ControllerConfig, GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts, TunnelGatewayConfig } from './types.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +68,9 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
+/** Most nodes one alias may expand to (yaml's maxAliasCount); more is a resource-exhaustion attack. */
+const maxAliasExpansions = 1000;
+
 /** Key fields of the pqtunnel entries, checked by decoding them. */
 const tunnelKeyFields = ['private-key', 'next-private-key', 'public-key', 'pre-shared-key'] as const;
 
@@ -105,26 +110,35 @@ interface RawConfig {
 }
 
 let validator: ReturnType<Ajv2020['compile']> | undefined;
+let schemaJson: unknown;
+
+/** config.schema.json, read once. */
+function schema(): unknown {
+  return (schemaJson ??= JSON.parse(readFileSync(schemaUrl, 'utf8')));
+}
 
 function validate(value: unknown): string[] {
   if (!validator) {
     const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, discriminator: true });
-    validator = ajv.compile(JSON.parse(readFileSync(schemaUrl, 'utf8')));
+    validator = ajv.compile(schema() as object);
   }
   if (validator(value)) return [];
   return (validator.errors ?? []).map(describeSchemaError);
 }
 
-/** Reads and validates a YAML or JSON config file. Throws ConfigError naming each problem. */
-export function loadConfigFile(path: string | URL): LoadedConfig {
+/**
+ * Reads and validates a YAML or JSON config file (a regular file of at most 16 MiB, read
+ * without blocking the event loop). Throws ConfigError naming each problem.
+ */
+export async function loadConfigFile(path: string | URL): Promise<LoadedConfig> {
+  const file = typeof path === 'string' ? resolvePath(path) : fileURLToPath(path);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = (await readRegularFile(file, maxConfigBytes)).toString('utf8');
   } catch (error) {
-    throw new ConfigError([`cannot read config ${String(path)}: ${(error as Error).message}`]);
+    throw new ConfigError([`cannot read config ${file}: ${describeError(error)}`]);
   }
-  const home = typeof path === 'string' ? dirname(resolvePath(path)) : dirname(fileURLToPath(path));
-  return parseConfig(text, home);
+  return parseConfig(text, dirname(file));
 }
 
 /**
@@ -134,11 +148,7 @@ export function loadConfigFile(path: string | URL): LoadedConfig {
  */
 export function parseConfig(text: string, configDir?: string): LoadedConfig {
   const home = configDir ?? process.cwd();
-  const document = parseDocument(text, { uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw new ConfigError(document.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
-  }
-  const root: unknown = document.toJS() ?? {};
+  const root = parseYaml(text);
   if (typeof root !== 'object' || root === null || Array.isArray(root)) {
     throw new ConfigError([`(top level): must be a mapping of keys, got ${showValue(root)}`]);
   }
@@ -151,6 +161,61 @@ export function parseConfig(text: string, configDir?: string): LoadedConfig {
   problems.push(...validate(raw));
   if (problems.length > 0) throw new ConfigError(problems);
   return build(raw as RawConfig, ignored, home, configDir !== undefined);
+}
+
+/** YAML text as plain values; syntax errors and runaway alias expansion (billion laughs) are ConfigErrors. */
+function parseYaml(text: string): unknown {
+  const document = parseDocument(text, { uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(document.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  try {
+    return document.toJS({ maxAliasCount: maxAliasExpansions }) ?? {};
+  } catch (error) {
+    if (error instanceof ReferenceError) throw new ConfigError([`YAML: aliases expand too far (more than ${maxAliasExpansions} nodes through *references); the document is refused`]);
+    throw error;
+  }
+}
+
+/**
+ * The problems of a ConfigError with nothing of the file's own text: each keeps its path,
+ * with every segment that is not a key of the config schema replaced by `*`, and says only
+ * that the value there is invalid; YAML errors keep their position. For config files named
+ * by the controller's PUT /configs, whose content must not be shown to the caller.
+ */
+export function redactedProblems(error: ConfigError): string[] {
+  const keys = schemaKeys();
+  return [...new Set(error.problems.map((problem) => redactProblem(problem, keys)))];
+}
+
+function redactProblem(problem: string, keys: ReadonlySet<string>): string {
+  if (problem.startsWith('YAML: ')) {
+    const position = /at line (\d+), column (\d+)/.exec(problem);
+    return `YAML: ${problem.startsWith('YAML: aliases') ? 'aliases expand too far' : 'syntax error'}${position ? ` at line ${position[1]}, column ${position[2]}` : ''}`;
+  }
+  if (problem.startsWith('cannot read config ')) return 'cannot read the config file';
+  const path = problem.slice(0, Math.max(0, problem.indexOf(': ')));
+  if (path === '(top level)') return '(top level): is invalid';
+  const segments = path.match(/[^.[\]]+|\[\d+\]/g) ?? [];
+  const shown = segments.map((segment) => (/^\[\d+\]$/.test(segment) || keys.has(segment) ? segment : '*'));
+  return `${shown.join('.').replace(/\.\[/g, '[') || '(config)'}: is invalid`;
+}
+
+let knownKeys: Set<string> | undefined;
+
+/** Every property name the config schema defines, anywhere in it. */
+function schemaKeys(): ReadonlySet<string> {
+  if (knownKeys) return knownKeys;
+  const keys = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (typeof node !== 'object' || node === null) return;
+    const properties = (node as { properties?: Record<string, unknown> }).properties;
+    if (properties && typeof properties === 'object') for (const key of Object.keys(properties)) keys.add(key);
+    Object.values(node).forEach(walk);
+  };
+  walk(schema());
+  return (knownKeys = keys);
 }
 
 /** Removes keys Clash defines but sluice does not implement (collecting their paths); flags unimplemented proxy types. */
@@ -229,7 +294,7 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
       return;
     }
     const listen = entry.listen ?? '127.0.0.1';
-    if (!allowLan && !isLoopback(listen)) {
+    if (!allowLan && !isLoopbackHost(listen)) {
       problems.push(`listeners[${i}].listen: ${showValue(listen)} is not a loopback address; set allow-lan: true to listen on it`);
     }
     if (entry.type === 'vmess') {
@@ -334,13 +399,21 @@ function controllerConfig(raw: RawConfig, problems: string[], warnings: string[]
     return undefined;
   }
   const secret = raw.secret ?? '';
-  if (!isLoopback(address.host) && secret === '') warnings.push(`external-controller: ${text} is reachable from other hosts and has no secret`);
   const cors = raw['external-controller-cors'];
+  const allowOrigins = cors?.['allow-origins'] ?? (secret === '' ? [] : ['*']);
+  if (secret === '') {
+    if (!isLoopbackHost(address.host)) {
+      problems.push(`external-controller: ${text} is reachable from other hosts and has no secret: set secret, or listen on loopback (127.0.0.1:${address.port})`);
+    } else {
+      const wildcard = allowOrigins.includes('*') ? "; allow-origins '*' is ignored without a secret" : '';
+      warnings.push(`external-controller: no secret is set, so any program on this host can control sluice (web pages cannot)${wildcard}`);
+    }
+  }
   return {
     host: normalizeHost(address.host),
     port: address.port,
     secret,
-    allowOrigins: cors?.['allow-origins'] ?? ['*'],
+    allowOrigins,
     allowPrivateNetwork: cors?.['allow-private-network'] ?? true,
     uiDir: raw['external-ui'] === undefined ? undefined : resolvePath(home, raw['external-ui']),
   };
@@ -406,11 +479,6 @@ export function isBindAddress(value: string): boolean {
 export function defaultListenAddress(allowLan: boolean, bindAddress: string): string {
   if (!allowLan) return '127.0.0.1';
   return bindAddress === '*' ? '0.0.0.0' : bindAddress;
-}
-
-function isLoopback(host: string): boolean {
-  const h = normalizeHost(host);
-  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
 }
 
 function checkUnique(names: string[], path: string, what: string, problems: string[]): void {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { isInside } from '../common/bounded-file.js';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import type { Rule } from '../adapter/router.js';
@@ -167,9 +168,8 @@ function providerConfig(name: string, raw: RawProvider, home: string, at: string
   if (raw.type !== 'inline') {
     const wanted = raw.path ?? `rules/${createHash('md5').update(raw.url ?? '').digest('hex')}`;
     path = resolve(home, wanted);
-    const inside = relative(home, path);
-    if (inside.startsWith('..') || isAbsolute(inside)) {
-      problems.push(`${at}.path: ${showValue(raw.path)} is outside the config directory ${home}`);
+    if (!isInside(home, path)) {
+      problems.push(`${at}.path: ${showValue(raw.path)} is outside the config directory ${home} (symlinks resolved)`);
       return undefined;
     }
   }
@@ -198,6 +198,7 @@ const geositeFormats = { list: 'text', txt: 'text', yaml: 'yaml', mrs: 'mrs' } a
  * config's geosite/ or the bundled rules/geosite/. Throws when there is none.
  */
 function loadGeosite(name: string, home: string, parse: ConditionParser): RuleProvider {
+  if (!/^[\w!@-][\w!@.-]*$/.test(name)) throw new Error(`GEOSITE category names are letters, digits and - _ ! @ . (no path), got ${showValue(name)}`);
   const dirs = [resolve(home, 'geosite'), resolve(bundledRulesDir, 'geosite')];
   for (const dir of dirs) {
     for (const [ext, format] of Object.entries(geositeFormats)) {

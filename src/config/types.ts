@@ -229,7 +229,7 @@ export interface ControllerConfig {
   port: number;
   /** Bearer secret; empty = no authentication. */
   secret: string;
-  /** CORS origins (`*` = any). */
+  /** Origins browsers may call it from besides its own (`*`: any; honoured only with a secret). Default: `*` with a secret, none without. */
   allowOrigins: string[];
   /** Answer Private Network Access preflights. */
   allowPrivateNetwork: boolean;

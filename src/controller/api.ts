@@ -12,7 +12,8 @@ import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
 import { version } from '../version.js';
 import { isAbsolute } from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { defaultListenAddress, isBindAddress, loadConfigFile, parseConfig, type LoadedConfig } from '../config/load.js';
+import { defaultListenAddress, isBindAddress, loadConfigFile, parseConfig, redactedProblems, type LoadedConfig } from '../config/load.js';
+import { isInside } from '../common/bounded-file.js';
 
 /** An answer: status and JSON body (none for 204). */
 export interface Reply {
@@ -287,17 +288,24 @@ export async function handleRequest(box: Box, method: string, url: URL, body: st
   }
 }
 
-/** PUT /configs: `payload` (YAML text), or an absolute `path`, or neither: the running config's file. */
+/**
+ * PUT /configs: `payload` (YAML text), or an absolute `path` inside the running config's
+ * directory (symlinks resolved), or neither: the running config's file. A file named by
+ * `path` is never shown: a path outside the directory gets one fixed answer whether or not
+ * it exists, and the problems of an invalid file name only its schema keys.
+ */
 async function reloadConfig(box: Box, body: Record<string, unknown>): Promise<void> {
   const { path, payload } = body;
   if ((path !== undefined && typeof path !== 'string') || (payload !== undefined && typeof payload !== 'string')) throw bodyInvalid();
-  if (path && !isAbsolute(path)) throw new HttpError(400, 'path is not a absolute path');
+  const fromPath = !payload && Boolean(path);
+  if (fromPath && !isAbsolute(path as string)) throw new HttpError(400, 'path is not a absolute path');
+  if (fromPath && !isInside(box.config.home, path as string)) throw new HttpError(403, 'path is outside the directory of the running config');
   try {
     if (payload) await box.reload(parseConfig(payload, box.config.home));
-    else if (path) await box.reload(loadConfigFile(path));
+    else if (fromPath) await box.reload(await loadConfigFile(path as string));
     else await box.reloadFromFile();
   } catch (error) {
-    if (error instanceof ConfigError) throw new HttpError(400, error.problems.join('; '));
+    if (error instanceof ConfigError) throw new HttpError(400, (fromPath ? redactedProblems(error) : error.problems).join('; '));
     throw new HttpError(500, describeError(error));
   }
 }
@@ -351,22 +359,26 @@ async function groupDelay(box: Box, name: string, url: URL): Promise<Reply> {
   return { status: 200, body: results };
 }
 
-/** Starts a stream (/traffic, /memory, /logs, /connections) on a WebSocket or chunked response. */
-export function handleStream(box: Box, url: URL, sink: StreamSink): void {
+/**
+ * Checks a stream request (/traffic, /memory, /logs, /connections) and returns what starts it
+ * on a WebSocket or chunked response. Throws HttpError before anything is sent when the query is invalid.
+ */
+export function streamStarter(box: Box, url: URL): (sink: StreamSink) => void {
   switch (url.pathname) {
     case '/traffic':
-      return streamTraffic(box.bus, sink);
+      return (sink) => streamTraffic(box.bus, sink);
     case '/memory':
-      return streamMemory(sink);
+      return (sink) => streamMemory(sink);
     case '/connections': {
       const interval = Number(url.searchParams.get('interval') ?? 1000);
       if (!Number.isInteger(interval) || interval < 10) throw bodyInvalid();
-      return streamConnections(box.dispatcher, sink, interval);
+      return (sink) => streamConnections(box.dispatcher, sink, interval);
     }
     case '/logs': {
       const level = url.searchParams.get('level') ?? 'info';
       if (!(logLevels as readonly string[]).includes(level)) throw bodyInvalid();
-      return streamLogs(box.bus, level as LogLevel, url.searchParams.get('format') === 'structured', sink);
+      const structured = url.searchParams.get('format') === 'structured';
+      return (sink) => streamLogs(box.bus, level as LogLevel, structured, sink);
     }
     default:
       throw notFound();

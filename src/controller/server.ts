@@ -1,6 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { extname, isAbsolute, join, relative, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -8,7 +7,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Box } from '../box.js';
 import type { ControllerConfig } from '../config/types.js';
 import type { StreamSink } from './streams.js';
-import { handleRequest, handleStream, HttpError, type Reply } from './api.js';
+import { describeError } from '../common/errors.js';
+import { isInside, readRegularFile } from '../common/bounded-file.js';
+import { ControllerAccess } from './access.js';
+import { handleRequest, HttpError, streamStarter, type Reply } from './api.js';
 import type { Json } from './views.js';
 import { Metrics } from './metrics.js';
 
@@ -17,23 +19,34 @@ import { Metrics } from './metrics.js';
 const streamPaths = new Set(['/traffic', '/memory', '/logs', '/connections']);
 /** A stream consumer with this much unsent is too slow: documents are dropped for it. */
 const maxBuffered = 1 << 20;
+/** Largest dashboard file served. */
+const maxUiFileBytes = 64 << 20;
 
 /** The Clash-compatible external controller: REST and WebSocket on one port (controller-api.md). */
 export class Controller {
   private readonly server: Server;
   private readonly sockets = new WebSocketServer({ noServer: true });
-  private readonly secret: Buffer;
   private readonly metrics: Metrics;
+  private access: ControllerAccess | undefined;
 
   constructor(
     private readonly box: Box,
     /** Settings. */
     readonly options: ControllerConfig,
   ) {
-    this.secret = Buffer.from(options.secret);
     this.metrics = new Metrics(box);
-    this.server = createServer((req, res) => void this.onRequest(req, res));
-    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.server = createServer((req, res) => {
+      this.onRequest(req, res).catch((error: unknown) => this.failed(res, req, error));
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {});
+      try {
+        this.onUpgrade(req, socket, head);
+      } catch (error) {
+        this.box.logger.error(`controller: ${req.method} upgrade failed: ${describeError(error)}`);
+        socket.destroy();
+      }
+    });
   }
 
   /** Starts listening. */
@@ -45,6 +58,8 @@ export class Controller {
         resolve();
       });
     });
+    const { secret, allowOrigins, host } = this.options;
+    this.access = new ControllerAccess({ secret, allowOrigins, listenHost: host, port: this.address().port });
   }
 
   /** The bound address. */
@@ -60,26 +75,27 @@ export class Controller {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private authorized(req: IncomingMessage, url: URL): boolean {
-    if (this.secret.length === 0) return true;
-    const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : url.searchParams.get('token') ?? '';
-    const given = Buffer.from(token);
-    return given.length === this.secret.length && timingSafeEqual(given, this.secret);
+  /** A handler threw: answer 500 if nothing was sent yet, else end the response; the process goes on. */
+  private failed(res: ServerResponse, req: IncomingMessage, error: unknown): void {
+    this.box.logger.error(`controller: ${req.method} ${(req.url ?? '').slice(0, 200)} failed: ${describeError(error)}`);
+    if (!res.headersSent) send(res, { status: 500, body: { message: 'Internal error' } });
+    else res.destroy();
   }
 
+  /** Applies CORS for an allowed origin; with no access decided yet (not listening), nothing. */
   private cors(req: IncomingMessage, res: ServerResponse): void {
-    const origin = req.headers.origin;
-    const { allowOrigins } = this.options;
-    if (allowOrigins.includes('*')) res.setHeader('Access-Control-Allow-Origin', '*');
-    else if (origin && allowOrigins.includes(origin)) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Vary', 'Origin');
-    }
+    const allowed = this.access?.allowOriginHeader(req.headers.origin);
+    if (allowed === undefined) return;
+    res.setHeader('Access-Control-Allow-Origin', allowed);
+    if (allowed !== '*') res.setHeader('Vary', 'Origin');
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://controller');
+    const access = this.access!;
+    const url = requestUrl(req);
+    if (url === undefined) return send(res, { status: 400, body: { message: 'Body invalid' } });
+    const refusal = access.checkOrigin(req.headers);
+    if (refusal) return send(res, { status: refusal.status, body: { message: refusal.message } });
     this.cors(req, res);
     if (this.options.uiDir && (url.pathname === '/ui' || url.pathname.startsWith('/ui/')) && req.method === 'GET') {
       // The dashboard's files need no secret: the dashboard asks the user for it.
@@ -94,39 +110,53 @@ export class Controller {
       }
       return void res.writeHead(204).end();
     }
-    if (!this.authorized(req, url)) return send(res, { status: 401, body: { message: 'Unauthorized' } });
+    if (!access.authorized(req.headers, url.searchParams.get('token'))) return send(res, { status: 401, body: { message: 'Unauthorized' } });
     try {
       if (req.method === 'GET' && url.pathname === '/metrics') {
         const { contentType, text } = await this.metrics.render();
         return void res.writeHead(200, { 'Content-Type': contentType }).end(text);
       }
       if (req.method === 'GET' && streamPaths.has(url.pathname) && url.pathname !== '/connections') {
+        const start = streamStarter(this.box, url);
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.flushHeaders();
-        return handleStream(this.box, url, chunkedSink(res));
+        return start(chunkedSink(res));
       }
       const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readBody(req);
       send(res, await handleRequest(this.box, req.method ?? 'GET', url, body));
     } catch (error) {
-      if (error instanceof HttpError) send(res, { status: error.status, body: { message: error.message } });
-      else send(res, { status: 500, body: { message: (error as Error).message } });
+      if (!(error instanceof HttpError)) throw error;
+      send(res, { status: error.status, body: { message: error.message } });
     }
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://controller');
     const refuse = (status: number, text: string): void => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message: text })}`);
     };
-    if (!this.authorized(req, url)) return refuse(401, 'Unauthorized');
+    const url = requestUrl(req);
+    if (url === undefined) return refuse(400, 'Body invalid');
+    const refusal = this.access!.checkOrigin(req.headers);
+    if (refusal) return refuse(refusal.status, refusal.message);
+    if (!this.access!.authorized(req.headers, url.searchParams.get('token'))) return refuse(401, 'Unauthorized');
     if (!streamPaths.has(url.pathname)) return refuse(404, 'Resource not found');
-    this.sockets.handleUpgrade(req, socket, head, (ws) => {
-      try {
-        handleStream(this.box, url, socketSink(ws));
-      } catch (error) {
-        ws.close(1008, error instanceof HttpError ? error.message : 'Body invalid');
-      }
-    });
+    let start: (sink: StreamSink) => void;
+    try {
+      start = streamStarter(this.box, url);
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      return refuse(error.status, error.message);
+    }
+    this.sockets.handleUpgrade(req, socket, head, (ws) => start(socketSink(ws)));
+  }
+}
+
+/** The request's URL, or undefined when its target cannot be parsed. */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://controller');
+  } catch {
+    return undefined;
   }
 }
 
@@ -174,16 +204,17 @@ const contentTypes: Record<string, string> = {
   '.woff2': 'font/woff2', '.webmanifest': 'application/manifest+json', '.txt': 'text/plain',
 };
 
-/** Serves a file of the dashboard folder (`/` → index.html); nothing outside the folder. */
+/** Serves a file of the dashboard folder (`/` → index.html); nothing outside the folder, symlinks resolved. */
 async function serveStatic(res: ServerResponse, root: string, path: string): Promise<void> {
+  let data: Buffer;
+  let target: string;
   try {
     const file = resolve(root, `.${decodeURIComponent(path || '/')}`);
-    const inside = relative(root, file);
-    if (inside.startsWith('..') || isAbsolute(inside)) throw new Error('outside the dashboard folder');
-    const target = (await stat(file)).isDirectory() ? join(file, 'index.html') : file;
-    const data = await readFile(target);
-    res.writeHead(200, { 'Content-Type': contentTypes[extname(target)] ?? 'application/octet-stream' }).end(data);
+    target = (await stat(file)).isDirectory() ? join(file, 'index.html') : file;
+    if (!isInside(root, target)) throw new Error('outside the dashboard folder');
+    data = await readRegularFile(target, maxUiFileBytes);
   } catch {
-    send(res, { status: 404, body: { message: 'Resource not found' } });
+    return send(res, { status: 404, body: { message: 'Resource not found' } });
   }
+  res.writeHead(200, { 'Content-Type': contentTypes[extname(target)] ?? 'application/octet-stream' }).end(data);
 }

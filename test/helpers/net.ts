@@ -38,11 +38,14 @@ async function fakeResolve(hostname: string): Promise<LookupAddress[]> {
   throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
 }
 
-/** Starts a Box from YAML config text with the fake resolver; listeners should use port 0. */
-export async function startBox(yaml: string): Promise<RunningBox> {
+/**
+ * Starts a Box from YAML config text with the fake resolver; listeners should use port 0.
+ * `home` is the config's directory (relative paths, PUT /configs paths); the working directory by default.
+ */
+export async function startBox(yaml: string, home?: string): Promise<RunningBox> {
   const logs: string[] = [];
   const logger = new Logger('debug', 'text', { write: (line: string) => logs.push(line.trimEnd()) });
-  const box = new Box(parseConfig(yaml), logger, { resolve: fakeResolve });
+  const box = new Box(parseConfig(yaml, home), logger, { resolve: fakeResolve });
   await box.start();
   return {
     box,

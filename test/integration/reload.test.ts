@@ -31,7 +31,7 @@ describe('config reload', () => {
     const listeners = (extra: string): string => `listeners:\n  - { name: a, type: mixed, port: ${portA} }\n${extra}`;
     writeFileSync(file, `${listeners('')}external-controller: 127.0.0.1:${api}\nrules: ['MATCH,DIRECT']\n`);
     const logs: string[] = [];
-    const box = new Box(loadConfigFile(file), new Logger('info', 'text', { write: (l: string) => logs.push(l) }), { configFile: file });
+    const box = new Box(await loadConfigFile(file), new Logger('info', 'text', { write: (l: string) => logs.push(l) }), { configFile: file });
     await box.start();
     try {
       const open = await connect(portA, echoPort);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,44 +66,93 @@ describe('headless Chromium through sluice', () => {
   }, 90_000);
 });
 
-describe('a dashboard served from external-ui, in headless Chromium', () => {
-  it('loads from /ui/, calls the API with the secret and shows live traffic over the WebSocket', async ({ skip }) => {
-    requirePeer('chromium', skip);
-    const ui = new URL('../fixtures/ui/', import.meta.url).pathname;
-    const dashboard = await startBox(`
+/** What the fixture dashboard showed: its version line, traffic updates, bytes, and whether a call failed. */
+interface DashboardView {
+  version: string;
+  updates: number;
+  down: number;
+  failed: boolean;
+}
+
+function dashboardView(dom: string): DashboardView {
+  return {
+    version: /<span id="version">([^<]*)<\/span>/.exec(dom)?.[1] ?? '',
+    updates: Number(/<span id="updates">(\d+)<\/span>/.exec(dom)?.[1]),
+    down: Number(/<span id="down">(\d+)<\/span>/.exec(dom)?.[1]),
+    failed: /<span id="failed">yes<\/span>/.test(dom),
+  };
+}
+
+/**
+ * Opens the fixture dashboard in Chromium against a sluice with `controllerYaml`, while a
+ * download runs through the proxy. `pageUrl` gets the controller's port and the hold URL
+ * and returns the page to open (from /ui/ or from another origin).
+ */
+async function openDashboard(controllerYaml: string, pageUrl: (api: number, hold: string) => string): Promise<DashboardView> {
+  const ui = new URL('../fixtures/ui/', import.meta.url).pathname;
+  const dashboard = await startBox(`
 external-controller: 127.0.0.1:0
-secret: dash-secret
 external-ui: ${ui}
+${controllerYaml}
 listeners: [{ name: mixed-in, type: mixed, port: 0 }]
 rules: ['MATCH,DIRECT']`);
-    // Keeps the page loading for 3.5 s so the DOM is dumped after several /traffic updates.
-    const hold = createServer((_req, res) => void setTimeout(() => res.end('done'), 3500));
-    const holdPort = await listen(hold);
-    // Traffic for the dashboard to show: a download through the proxy while the page is open.
-    const source = createServer((_req, res) => {
-      const chunk = Buffer.alloc(64 * 1024, 1);
-      const timer = setInterval(() => res.write(chunk), 50);
-      res.on('close', () => clearInterval(timer));
-    });
-    const sourcePort = await listen(source);
-    const { request } = await import('undici');
-    const { ProxyAgent } = await import('undici');
-    const agent = new ProxyAgent(`http://127.0.0.1:${dashboard.port()}`);
-    const download = await request(`http://127.0.0.1:${sourcePort}/`, { dispatcher: agent });
-    download.body.resume();
-    try {
-      const api = dashboard.box.controller!.address().port;
-      const dom = await chromium(undefined, `http://127.0.0.1:${api}/ui/#token=dash-secret&hold=${encodeURIComponent(`http://127.0.0.1:${holdPort}/`)}`);
-      expect(dom).toMatch(/version <span id="version">v\d+\.\d+\.\d+-sluice<\/span>/);
-      const updates = Number(/<span id="updates">(\d+)<\/span>/.exec(dom)?.[1]);
-      const down = Number(/<span id="down">(\d+)<\/span>/.exec(dom)?.[1]);
-      expect(updates).toBeGreaterThanOrEqual(2);
-      expect(down).toBeGreaterThan(0);
-    } finally {
-      download.body.destroy();
-      await agent.close();
-      await dashboard.close();
-      await Promise.all([closeServer(hold), closeServer(source)]);
-    }
+  // Keeps the page loading for 3.5 s so the DOM is dumped after several /traffic updates.
+  const hold = createServer((_req, res) => void setTimeout(() => res.end('done'), 3500));
+  const holdPort = await listen(hold);
+  // Traffic for the dashboard to show: a download through the proxy while the page is open.
+  const source = createServer((_req, res) => {
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    const timer = setInterval(() => res.write(chunk), 50);
+    res.on('close', () => clearInterval(timer));
+  });
+  const sourcePort = await listen(source);
+  const { request, ProxyAgent } = await import('undici');
+  const agent = new ProxyAgent(`http://127.0.0.1:${dashboard.port()}`);
+  const download = await request(`http://127.0.0.1:${sourcePort}/`, { dispatcher: agent });
+  download.body.resume();
+  try {
+    const api = dashboard.box.controller!.address().port;
+    return dashboardView(await chromium(undefined, pageUrl(api, `http://127.0.0.1:${holdPort}/`)));
+  } finally {
+    download.body.destroy();
+    await agent.close();
+    await dashboard.close();
+    await Promise.all([closeServer(hold), closeServer(source)]);
+  }
+}
+
+describe('a dashboard in headless Chromium', () => {
+  /** The fixture dashboard served from a second origin (another port), as yacd.haishan.me would be. */
+  const otherOrigin = createServer((_req, res) => {
+    res.setHeader('Content-Type', 'text/html');
+    res.end(readFileSync(new URL('../fixtures/ui/index.html', import.meta.url)));
+  });
+  let otherPort = 0;
+  beforeAll(async () => void (otherPort = await listen(otherOrigin)));
+  afterAll(() => closeServer(otherOrigin));
+
+  it('loads from /ui/, calls the API with the secret and shows live traffic over the WebSocket', async ({ skip }) => {
+    requirePeer('chromium', skip);
+    const view = await openDashboard('secret: dash-secret', (api, hold) => `http://127.0.0.1:${api}/ui/#token=dash-secret&hold=${encodeURIComponent(hold)}`);
+    expect(view.version).toMatch(/^v\d+\.\d+\.\d+-sluice$/);
+    expect(view.updates).toBeGreaterThanOrEqual(2);
+    expect(view.down).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('served from another origin, works with the secret (CORS *, the secret is the protection)', async ({ skip }) => {
+    requirePeer('chromium', skip);
+    const view = await openDashboard('secret: dash-secret', (api, hold) =>
+      `http://127.0.0.1:${otherPort}/#token=dash-secret&api=${encodeURIComponent(`http://127.0.0.1:${api}`)}&hold=${encodeURIComponent(hold)}`,
+    );
+    expect(view).toMatchObject({ version: expect.stringMatching(/-sluice$/), failed: false });
+    expect(view.updates).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+
+  it('served from another origin, cannot read or drive a controller that has no secret', async ({ skip }) => {
+    requirePeer('chromium', skip);
+    const view = await openDashboard('', (api, hold) =>
+      `http://127.0.0.1:${otherPort}/#token=&api=${encodeURIComponent(`http://127.0.0.1:${api}`)}&hold=${encodeURIComponent(hold)}`,
+    );
+    expect(view).toEqual({ version: '?', updates: 0, down: 0, failed: true });
   }, 90_000);
 });

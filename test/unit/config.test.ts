@@ -17,7 +17,7 @@ function problems(yaml: string): string[] {
 
 describe('config loading', () => {
   it('loads the bundled default config: LAN and China DIRECT, the rest to PROXY', async () => {
-    const config = loadConfigFile(defaultConfigUrl);
+    const config = await loadConfigFile(defaultConfigUrl);
     expect(config.listeners).toEqual([
       { name: 'DEFAULT-MIXED', type: 'mixed', listen: '127.0.0.1', port: 7890, users: undefined, udp: true },
     ]);
@@ -259,7 +259,7 @@ rules: ['RULE-SET,nope,DIRECT', 'GEOIP,CN,DIRECT', 'MATCH,DIRECT']
       `proxy-groups[3].name: "a" is already a proxy, group or built-in name`,
       `proxy-groups[2].proxies[0]: unknown member "nope" in group "g3"`,
       'proxy-groups: cycle g1 -> g2 -> g1',
-      `rule-providers.f.path: "/etc/passwd" is outside the config directory ${process.cwd()}`,
+      `rule-providers.f.path: "/etc/passwd" is outside the config directory ${process.cwd()} (symlinks resolved)`,
       'rule-providers.h: type http needs url',
       'rule-providers.m.format: mrs holds domain or ipcidr rules only, not classical',
       `rule-providers.missing: ENOENT: no such file or directory, open '${process.cwd()}/no-such-file.yaml'`,

@@ -3,7 +3,8 @@
  * the next free address of each pool, kept per client key across handshakes and (with a lease
  * file) across gateway restarts; a lease unused for an hour can be reclaimed when the pool runs out.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
+import { maxStateBytes, readRegularFileSync } from '../../common/bounded-file.js';
 import { bytesToIp, ipToBytes } from '../../common/ip.js';
 
 /** A prefix parsed for address arithmetic. */
@@ -135,7 +136,7 @@ export class LeaseTable {
   private load(file: string): void {
     let data: Record<string, Entry>;
     try {
-      data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Entry>;
+      data = JSON.parse(readRegularFileSync(file, maxStateBytes).toString('utf8')) as Record<string, Entry>;
     } catch {
       return;
     }

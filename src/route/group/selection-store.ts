@@ -1,4 +1,5 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
+import { maxStateBytes, readRegularFileSync } from '../../common/bounded-file.js';
 
 /** Remembers each select group's choice in a small JSON file (mihomo's `profile.store-selected`). */
 export class SelectionStore {
@@ -7,7 +8,7 @@ export class SelectionStore {
   constructor(private readonly path: string) {
     let choices: Record<string, string> = {};
     try {
-      const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+      const parsed: unknown = JSON.parse(readRegularFileSync(path, maxStateBytes).toString('utf8'));
       const selected = typeof parsed === 'object' && parsed !== null ? (parsed as { selected?: unknown }).selected : undefined;
       if (typeof selected === 'object' && selected !== null) choices = selected as Record<string, string>;
     } catch {

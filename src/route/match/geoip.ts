@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { maxDatabaseBytes, readRegularFileSync } from '../../common/bounded-file.js';
 import { Reader, type Response } from 'maxmind';
 import { normalizeHost } from '../../common/address.js';
 import { setBounded } from '../../common/bounded-map.js';
@@ -71,7 +72,7 @@ class CachedLookup<R, V> {
 function openMmdb<T extends Response>(path: string | URL, what: string): Reader<T> {
   let data: Buffer;
   try {
-    data = readFileSync(path);
+    data = readRegularFileSync(path instanceof URL ? fileURLToPath(path) : path, maxDatabaseBytes);
   } catch (error) {
     throw new Error(`cannot read ${what} ${String(path)}: ${(error as Error).message}`);
   }

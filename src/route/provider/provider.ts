@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { maxProviderBytes, readRegularFile, readRegularFileSync } from '../../common/bounded-file.js';
 import { dirname } from 'node:path';
 import type { Flow } from '../../adapter/flow.js';
 import type { Outbound } from '../../adapter/outbound.js';
@@ -109,12 +110,18 @@ export class RuleProvider {
   loadLocal(): void {
     const { vehicle, path, payload } = this.config;
     if (vehicle === 'inline') return this.install(this.build(payload ?? [], undefined));
-    if (vehicle === 'file') return this.install(this.parse(readFileSync(path!)));
+    if (vehicle === 'file') return this.install(this.parse(readRegularFileSync(path!, maxProviderBytes)));
     try {
-      this.install(this.parse(readFileSync(path!)));
+      this.install(this.parse(readRegularFileSync(path!, maxProviderBytes)));
     } catch {
       // No usable cached copy: the first download fills the provider.
     }
+  }
+
+  /** Reads a file provider's file again without blocking the event loop; a failure keeps the current content. */
+  async reloadFile(): Promise<void> {
+    if (this.config.vehicle !== 'file') return this.loadLocal();
+    this.install(this.parse(await readRegularFile(this.config.path!, maxProviderBytes)));
   }
 
   /** True when an http provider's cache is missing or older than its interval. */
@@ -134,7 +141,8 @@ export class RuleProvider {
     let built: ReturnType<RuleProvider['parse']>;
     let body: Buffer;
     try {
-      body = await fetcher(url!, { headers, timeoutMs, sizeLimit, via });
+      const limit = sizeLimit > 0 ? Math.min(sizeLimit, maxProviderBytes) : maxProviderBytes;
+      body = await fetcher(url!, { headers, timeoutMs, sizeLimit: limit, via });
       built = this.parse(body);
     } catch (error) {
       this.failures++;

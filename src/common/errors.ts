@@ -65,3 +65,17 @@ export function describeError(error: unknown): string {
   }
   return String(error);
 }
+
+/**
+ * Runs `work` with stack traces off, for parsers that may throw or collect many errors read
+ * only for their messages (a hostile file of 100k bad lines spent most of its time capturing stacks).
+ */
+export function withoutStackTraces<T>(work: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return work();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { parseDocument } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { isLoopbackHost, normalizeHost, parseHostPort } from '../common/address.js';
 import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
@@ -14,9 +14,10 @@ import { decodeKey } from '../protocol/pqtunnel/keys.js';
 import { inPool, parsePool, type Pool } from '../protocol/pqtunnel/leases.js';
 import { parsePrefix } from '../route/match/ip-set.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
-import { ConfigError, describeSchemaError, showValue } from './errors.js';
+import { ConfigError, describeSchemaError, maxProblems, showValue } from './errors.js';
 import { maxConfigBytes, readRegularFile } from '../common/bounded-file.js';
-import { describeError } from '../common/errors.js';
+import { checkYamlNesting } from '../common/yaml-guard.js';
+import { describeError, withoutStackTraces } from '../common/errors.js';
 import type { ControllerConfig, GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts, TunnelGatewayConfig } from './types.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,7 +124,8 @@ function validate(value: unknown): string[] {
     validator = ajv.compile(schema() as object);
   }
   if (validator(value)) return [];
-  return (validator.errors ?? []).map(describeSchemaError);
+  // Only the problems a ConfigError shows are described (with their "did you mean"); the rest are counted.
+  return (validator.errors ?? []).map((error, i) => (i < maxProblems ? describeSchemaError(error) : error.instancePath));
 }
 
 /**
@@ -163,12 +165,35 @@ export function parseConfig(text: string, configDir?: string): LoadedConfig {
   return build(raw as RawConfig, ignored, home, configDir !== undefined);
 }
 
-/** YAML text as plain values; syntax errors and runaway alias expansion (billion laughs) are ConfigErrors. */
+/**
+ * YAML text as plain values; syntax errors, duplicate keys and runaway alias expansion
+ * (billion laughs) are ConfigErrors. Duplicate keys are found with one set per mapping: the
+ * yaml library's own check compares every key with every other (100k keys took 131 s).
+ */
 function parseYaml(text: string): unknown {
-  const document = parseDocument(text, { uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw new ConfigError(document.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  try {
+    checkYamlNesting(text);
+  } catch (error) {
+    throw new ConfigError([`YAML: ${(error as Error).message}`]);
   }
+  const lineCounter = new LineCounter();
+  const document = withoutStackTraces(() => parseDocument(text, { uniqueKeys: false, lineCounter, prettyErrors: false }));
+  const at = (offset: number): string => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `at line ${line}, column ${col}`;
+  };
+  const errors = document.errors.map((e) => `YAML: ${e.message.split('\n')[0]} ${at(e.pos[0])}`);
+  visit(document, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (!seen.has(key)) seen.add(key);
+        else if (isScalar(pair.key) && pair.key.range) errors.push(`YAML: Map keys must be unique ${at(pair.key.range[0])}`);
+      }
+    },
+  });
+  if (errors.length > 0) throw new ConfigError(errors);
   try {
     return document.toJS({ maxAliasCount: maxAliasExpansions }) ?? {};
   } catch (error) {

@@ -11,6 +11,7 @@ import type { ProviderFormat } from '../route/provider/formats.js';
 import { RuleProvider, type RuleProviderConfig } from '../route/provider/provider.js';
 import { parseCondition, parseRule, type RuleEnv } from '../route/rule/parse.js';
 import { SubRule } from '../route/rule/logic.js';
+import { maxRegexBytesPerList, RegexBudget } from '../route/rule/domain.js';
 import { showValue } from './errors.js';
 
 /** Bundled rule files (rules/ at the package root): GEOSITE falls back to rules/geosite/. */
@@ -127,9 +128,14 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
     providers.set(name, provider);
   }
 
+  const regexes = new RegexBudget();
   const parseList = (lines: string[], at: string): Rule[] => {
     const out: Rule[] = [];
     lines.forEach((line, i) => {
+      if (!regexes.take(line)) {
+        problems.push(`${at}[${i}]: the DOMAIN-REGEX rules of one config may total at most ${maxRegexBytesPerList >> 10} KiB (put long domain lists in a rule provider)`);
+        return;
+      }
       try {
         const { rule, warning } = parseRule(line, env);
         if (rule instanceof SubRule) {

@@ -75,6 +75,20 @@ describe('files a config names', () => {
     expect(() => readRegularFileSync(join(home, 'small.txt'), 2 << 20)).toThrow(/larger than 2 MiB/);
   });
 
+  it('refuses YAML nested past the limits at once (128k levels of "- " ran the yaml library out of memory)', () => {
+    const cases: [string, RegExp][] = [
+      ['- '.repeat(131_072), /^YAML: collections nest deeper than 256 levels at line 1$/],
+      [`a: ${'[('.repeat(1 << 19)}`, /^YAML: \[ \] and \{ \} nest deeper than 64 levels at line 1$/],
+      [`a: ${']'.repeat(1 << 20)}`, /^YAML: unbalanced '\]' at line 1$/],
+    ];
+    for (const [text, expected] of cases) {
+      const started = Date.now();
+      expect(problems(text)).toEqual([expect.stringMatching(expected)]);
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+    expect(parseConfig(`rules:\n  - DOMAIN-REGEX,^ad[s]?[0-9]*\\.,REJECT\n  - MATCH,DIRECT\n`).rules.length).toBe(2);
+  });
+
   it('gives a billion-laughs document a clean error, not a stack trace', () => {
     const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
     for (let i = 1; i < 9; i++) {

@@ -122,6 +122,9 @@ describe('real rule files (shared/testdata/clash-rules, counts from its README)'
   it('yaml entries: quotes, inline comments, comment lines inside the list, flow style fallback', () => {
     expect(parseYamlEntries("payload:\n  # c\n  - '+.google.com'   # note\n\n  - \"a.b\"\n  - plain.example # x\n")).toEqual(['+.google.com', 'a.b', 'plain.example']);
     expect(parseYamlEntries('payload: [a.com, b.com]\n')).toEqual(['a.com', 'b.com']);
+    expect(parseYamlEntries("# list\npayload: [\n  a.com, 'b,c.com',\n  \"d.com\" ,e.com,\n]\n")).toEqual(['a.com', 'b,c.com', 'd.com', 'e.com']);
+    expect(parseYamlEntries("payload: ['it''s', x]\n")).toEqual(["it's", 'x']);
+    expect(() => parseYamlEntries(`payload: {${'a: b, '.repeat(60_000)}}`)).toThrow(/over 256 KiB must list its payload as '- entry' lines or as one \[ … \] list/);
     expect(() => parseYamlEntries('nothing: here\n')).toThrow(/payload/);
     expect(parseTextEntries('# c\n// d\n\n a.com \n')).toEqual(['a.com']);
   });

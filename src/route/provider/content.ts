@@ -5,6 +5,7 @@ import { IpRangeSet, parsePrefix, type IpRange } from '../match/ip-set.js';
 import { destinationIp, ruleHost } from '../rule/base.js';
 import { IpCidrRule } from '../rule/ip-cidr.js';
 import { NeverRule } from '../rule/match.js';
+import { maxRegexBytesPerList, RegexBudget } from '../rule/domain.js';
 import type { MrsContent } from './mrs.js';
 
 /** Provider behaviours (clash-rules.md §7.3). */
@@ -25,19 +26,30 @@ export interface ProviderContent {
 /** Parses a classical entry (a rule without target); throws with the reason. */
 export type ConditionParser = (entry: string) => Rule;
 
+/** Where entry `index` came from, for warnings (`line 12`, `payload[3]`). */
+export type EntryLocator = (index: number) => string;
+
+/** Entries located by their position in the list. */
+export const byIndex: EntryLocator = (index) => `entry ${index + 1}`;
+
+/** An entry quoted for a warning, cut to 80 characters. */
+function quoted(entry: string): string {
+  return `'${entry.length > 80 ? `${entry.slice(0, 77)}...` : entry}'`;
+}
+
 /** Empty content: what a provider has before its first successful load. */
 export const emptyContent: ProviderContent = { count: 0, needsIp: false, match: () => false };
 
 /** Domain behaviour: a Clash wildcard domain set; bad entries are skipped with a warning. */
-export function domainContent(entries: readonly string[], warn: (message: string) => void, count = entries.length): ProviderContent {
+export function domainContent(entries: readonly string[], warn: (message: string) => void, count = entries.length, where: EntryLocator = byIndex): ProviderContent {
   const set = new DomainSet();
-  for (const entry of entries) {
+  entries.forEach((entry, i) => {
     try {
       set.add(entry);
     } catch (error) {
-      warn(`skipped ${(error as Error).message}`);
+      warn(`${where(i)}: skipped ${(error as Error).message}`);
     }
-  }
+  });
   return {
     count,
     needsIp: false,
@@ -63,15 +75,15 @@ function ipContent(ranges: Iterable<IpRange>, count: number): ProviderContent {
 }
 
 /** IP-CIDR behaviour from prefixes; bad entries are skipped with a warning. */
-export function cidrContent(entries: readonly string[], warn: (message: string) => void): ProviderContent {
+export function cidrContent(entries: readonly string[], warn: (message: string) => void, where: EntryLocator = byIndex): ProviderContent {
   const ranges: IpRange[] = [];
-  for (const entry of entries) {
+  entries.forEach((entry, i) => {
     try {
       ranges.push(parsePrefix(entry));
     } catch (error) {
-      warn(`skipped ${(error as Error).message}`);
+      warn(`${where(i)}: skipped ${(error as Error).message}`);
     }
-  }
+  });
   return ipContent(ranges, ranges.length);
 }
 
@@ -100,22 +112,27 @@ export function mrsContent(mrs: MrsContent, behavior: ProviderBehavior, warn: (m
  * IP-CIDR entries merged into one range set, everything else (keywords, ports, logic…)
  * tried in order after those. Bad entries are skipped with a warning.
  */
-export function classicalContent(entries: readonly string[], parse: ConditionParser, warn: (message: string) => void): ProviderContent {
+export function classicalContent(entries: readonly string[], parse: ConditionParser, warn: (message: string) => void, where: EntryLocator = byIndex): ProviderContent {
   const domains = new DomainSet();
   const cidrs: IpRange[] = [];
   let cidrsResolve = false;
   const others: Rule[] = [];
   let count = 0;
-  for (const entry of entries) {
+  const regexes = new RegexBudget();
+  for (const [i, entry] of entries.entries()) {
+    if (!regexes.take(entry)) {
+      warn(`${where(i)}: skipped: DOMAIN-REGEX entries of one provider may total at most ${maxRegexBytesPerList >> 10} KiB`);
+      continue;
+    }
     if (!entry.includes(',')) {
-      warn(`skipped '${entry}': a classical entry is TYPE,payload`);
+      warn(`${where(i)}: skipped ${quoted(entry)}: a classical entry is TYPE,payload`);
       continue;
     }
     let rule: Rule;
     try {
       rule = parse(entry);
     } catch (error) {
-      warn(`skipped '${entry}': ${(error as Error).message}`);
+      warn(`${where(i)}: skipped ${quoted(entry)}: ${(error as Error).message}`);
       continue;
     }
     count++;

@@ -4,8 +4,8 @@ import { maxProviderBytes, readRegularFile, readRegularFileSync } from '../../co
 import { dirname } from 'node:path';
 import type { Flow } from '../../adapter/flow.js';
 import type { Outbound } from '../../adapter/outbound.js';
-import { describeError } from '../../common/errors.js';
-import { classicalContent, cidrContent, domainContent, emptyContent, mrsContent, type ConditionParser, type ProviderBehavior, type ProviderContent } from './content.js';
+import { describeError, withoutStackTraces } from '../../common/errors.js';
+import { byIndex, classicalContent, cidrContent, domainContent, emptyContent, mrsContent, type ConditionParser, type EntryLocator, type ProviderBehavior, type ProviderContent } from './content.js';
 import { parseTextEntries, parseYamlEntries, type ProviderFormat } from './formats.js';
 import { decodeMrs } from './mrs.js';
 import type { IpRangeSet } from '../match/ip-set.js';
@@ -109,7 +109,7 @@ export class RuleProvider {
    */
   loadLocal(): void {
     const { vehicle, path, payload } = this.config;
-    if (vehicle === 'inline') return this.install(this.build(payload ?? [], undefined));
+    if (vehicle === 'inline') return this.install(this.build(payload ?? [], undefined, (i) => `payload[${i}]`));
     if (vehicle === 'file') return this.install(this.parse(readRegularFileSync(path!, maxProviderBytes)));
     try {
       this.install(this.parse(readRegularFileSync(path!, maxProviderBytes)));
@@ -164,7 +164,10 @@ export class RuleProvider {
     const due = this.updatedAt === undefined ? interval : Math.max(1000, this.cacheTime() + interval - Date.now());
     this.timer = setTimeout(() => {
       this.refresh(fetcher, timeoutMs, via).then(
-        () => log('info', `rule provider ${this.name}: updated, ${this.count} entries`),
+        () => {
+          log('info', `rule provider ${this.name}: updated, ${this.count} entries`);
+          for (const warning of this.warnings) log('warning', `rule provider ${this.name}: ${warning}`);
+        },
         (error: unknown) => log('warning', `rule provider ${this.name}: refresh failed, keeping the last good copy: ${describeError(error)}`),
       ).finally(() => this.schedule(fetcher, timeoutMs, log, via));
     }, due);
@@ -185,38 +188,72 @@ export class RuleProvider {
     }
   }
 
-  private parse(data: Buffer): { content: ProviderContent; warnings: string[]; hash: string } {
+  /** Builds content from a file or download; stack traces are off while it runs (bad lines are many errors, read only for their messages). */
+  private parse(data: Buffer): Built {
+    return withoutStackTraces(() => this.parseData(data));
+  }
+
+  private parseData(data: Buffer): Built {
     const hash = createHash('sha256').update(data).digest('hex');
     const { format, behavior } = this.config;
     if (format === 'mrs') {
-      const warnings: string[] = [];
-      return { content: mrsContent(decodeMrs(data), behavior, (w) => warnings.push(w)), warnings, hash };
+      const warnings = new WarningSummary();
+      return { content: mrsContent(decodeMrs(data), behavior, (w) => warnings.add(w)), warnings: warnings.lines(), hash };
     }
     const text = data.toString('utf8');
-    const entries = format === 'text' ? parseTextEntries(text) : parseYamlEntries(text);
-    return this.build(entries, hash);
+    const lines: number[] = [];
+    const entries = format === 'text' ? parseTextEntries(text, lines) : parseYamlEntries(text, lines);
+    return this.build(entries, hash, lines.length === entries.length ? (i) => `line ${lines[i]}` : byIndex);
   }
 
-  private build(entries: readonly string[], hash: string | undefined): { content: ProviderContent; warnings: string[]; hash: string } {
-    const warnings: string[] = [];
-    const warn = (w: string): void => void warnings.push(w);
+  private build(entries: readonly string[], hash: string | undefined, where: EntryLocator): Built {
+    const warnings = new WarningSummary();
+    const warn = (w: string): void => warnings.add(w);
     const { behavior } = this.config;
     const content =
-      behavior === 'domain' ? domainContent(entries, warn) : behavior === 'ipcidr' ? cidrContent(entries, warn) : classicalContent(entries, this.parseCondition, warn);
-    return { content, warnings, hash: hash ?? '' };
+      behavior === 'domain'
+        ? domainContent(entries, warn, entries.length, where)
+        : behavior === 'ipcidr'
+          ? cidrContent(entries, warn, where)
+          : classicalContent(entries, this.parseCondition, warn, where);
+    return { content, warnings: warnings.lines(), hash: hash ?? '' };
   }
 
-  private install(built: { content: ProviderContent; warnings: string[]; hash: string }): void {
+  private install(built: Built): void {
     this.content = built.content;
-    this.warnings = summarize(built.warnings);
+    this.warnings = built.warnings;
     this.lastHash = built.hash;
     this.updatedAt = new Date();
   }
 }
 
-/** Collapses repeated warnings (96 PROCESS-NAME entries give one line). */
-function summarize(warnings: string[]): string[] {
-  const counts = new Map<string, number>();
-  for (const w of warnings) counts.set(w, (counts.get(w) ?? 0) + 1);
-  return [...counts].map(([w, n]) => (n > 1 ? `${w} (${n} times)` : w));
+/** Content built from one version of a provider's entries, with its warnings and the source's hash. */
+interface Built {
+  content: ProviderContent;
+  warnings: string[];
+  hash: string;
+}
+
+/** Most distinct warnings kept from one load; the rest are counted. */
+const maxWarnings = 20;
+
+/**
+ * The warnings of one load: repeats collapse (96 PROCESS-NAME entries give one line), and only
+ * the first few distinct ones are kept, so a file of 100k bad lines costs no more than a count.
+ */
+class WarningSummary {
+  private readonly counts = new Map<string, number>();
+  private others = 0;
+
+  add(warning: string): void {
+    const count = this.counts.get(warning);
+    if (count !== undefined) this.counts.set(warning, count + 1);
+    else if (this.counts.size < maxWarnings) this.counts.set(warning, 1);
+    else this.others++;
+  }
+
+  lines(): string[] {
+    const lines = [...this.counts].map(([w, n]) => (n > 1 ? `${w} (${n} times)` : w));
+    return this.others > 0 ? [...lines, `and ${this.others} more warnings`] : lines;
+  }
 }

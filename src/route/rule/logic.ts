@@ -1,6 +1,7 @@
 import type { Flow } from '../../adapter/flow.js';
 import type { Rule } from '../../adapter/router.js';
 import { BaseRule } from './base.js';
+import { excerpt } from './domain.js';
 
 /** AND / OR / NOT over sub-rules written `((TYPE,payload),(TYPE,payload))`. */
 export class LogicRule extends BaseRule {
@@ -60,7 +61,7 @@ export class SubRule extends BaseRule {
  */
 export function splitLogicPayload(payload: string): string[] {
   const text = payload.trim();
-  if (!text.startsWith('(') || !text.endsWith(')')) throw new Error(`logic payload must be wrapped in parentheses, got '${payload}'`);
+  if (!text.startsWith('(') || !text.endsWith(')')) throw new Error(`logic payload must be wrapped in parentheses, got ${excerpt(payload)}`);
   const inner = text.slice(1, -1).trim();
   const groups: string[] = [];
   let depth = 0;
@@ -72,12 +73,12 @@ export function splitLogicPayload(payload: string): string[] {
       depth++;
     } else if (c === ')') {
       depth--;
-      if (depth < 0) throw new Error(`unbalanced ')' in '${payload}'`);
+      if (depth < 0) throw new Error(`unbalanced ')' in ${excerpt(payload)}`);
       if (depth === 0) groups.push(inner.slice(start, i).trim());
     } else if (depth === 0 && c !== ',' && c !== ' ') {
-      throw new Error(`unexpected '${c}' between sub-rules in '${payload}'`);
+      throw new Error(`unexpected '${c}' between sub-rules in ${excerpt(payload)}`);
     }
   }
-  if (depth !== 0) throw new Error(`unbalanced '(' in '${payload}'`);
+  if (depth !== 0) throw new Error(`unbalanced '(' in ${excerpt(payload)}`);
   return groups;
 }

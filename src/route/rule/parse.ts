@@ -3,7 +3,7 @@ import { normalizeHost } from '../../common/address.js';
 import { normalizePattern } from '../match/domain-set.js';
 import type { AsnDb, GeoIp } from '../match/geoip.js';
 import type { RuleProvider } from '../provider/provider.js';
-import { DomainKeywordRule, DomainRegexRule, DomainRule, DomainSuffixRule, DomainWildcardRule } from './domain.js';
+import { DomainKeywordRule, DomainRegexRule, DomainRule, DomainSuffixRule, DomainWildcardRule, excerpt } from './domain.js';
 import { GeoIpRule, IpAsnRule } from './geoip.js';
 import { InNameRule, InTypeRule } from './inbound.js';
 import { IpCidrRule, IpSuffixRule, type IpRuleOptions } from './ip-cidr.js';
@@ -63,19 +63,23 @@ export function parseRule(line: string, env: RuleEnv): ParsedRule {
   return withHostOnlyWarning(build(type, payload, params, target, env));
 }
 
+/** Deepest nesting of AND/OR/NOT accepted; deeper is a load error (parsing stays linear in the line). */
+export const maxLogicDepth = 32;
+
 /**
  * Parses a rule without target (`TYPE,payload[,params]`): a logic sub-rule or a classical
- * provider entry. MATCH, RULE-SET and SUB-RULE are not allowed there.
+ * provider entry. MATCH, RULE-SET and SUB-RULE are not allowed there. `depth` counts the
+ * logic rules it sits in.
  */
-export function parseCondition(text: string, env: RuleEnv, where: string): Rule {
+export function parseCondition(text: string, env: RuleEnv, where: string, depth = 0): Rule {
   const fields = text.split(',').map((f) => f.trim());
   const type = fields[0]!.toUpperCase();
   if (type === 'MATCH' || type === 'FINAL' || type === 'SUB-RULE' || (type === 'RULE-SET' && where === 'a classical rule provider')) {
     throw new Error(`${type} is not allowed in ${where}`);
   }
-  if (fields.length < 2 || fields[1] === '') throw new Error(`expected TYPE,payload, got '${text}'`);
-  if (commaPayloadTypes.has(type)) return build(type, fields.slice(1).join(','), [], '', env);
-  return build(type, fields[1]!, fields.slice(2), '', env);
+  if (fields.length < 2 || fields[1] === '') throw new Error(`expected TYPE,payload, got ${excerpt(text)}`);
+  if (commaPayloadTypes.has(type)) return build(type, fields.slice(1).join(','), [], '', env, depth);
+  return build(type, fields[1]!, fields.slice(2), '', env, depth);
 }
 
 function withHostOnlyWarning(rule: Rule): ParsedRule {
@@ -89,7 +93,7 @@ function ipOptions(type: string, params: string[]): IpRuleOptions {
   return { source: type.startsWith('SRC-') || params.includes('src'), noResolve: params.includes('no-resolve') };
 }
 
-function build(type: string, payload: string, params: string[], target: string, env: RuleEnv): Rule {
+function build(type: string, payload: string, params: string[], target: string, env: RuleEnv, depth = 0): Rule {
   // no-resolve and src only mean something to IP rules and RULE-SET; elsewhere mihomo ignores them.
   ipOptions(type, params);
   switch (type) {
@@ -145,7 +149,8 @@ function build(type: string, payload: string, params: string[], target: string, 
     case 'AND':
     case 'OR':
     case 'NOT': {
-      const children = splitLogicPayload(payload).map((child) => parseCondition(child, env, `${type}`));
+      if (depth >= maxLogicDepth) throw new Error(`logic rules nest deeper than ${maxLogicDepth} levels`);
+      const children = splitLogicPayload(payload).map((child) => parseCondition(child, env, type, depth + 1));
       return new LogicRule(type, payload, target, children);
     }
     default:
@@ -157,8 +162,8 @@ function build(type: string, payload: string, params: string[], target: string, 
 function parseSubRule(payload: string, list: string, env: RuleEnv): Rule {
   if (!env.subRuleLists.has(list)) throw new Error(`unknown sub-rules list '${list}' (defined: ${[...env.subRuleLists].join(', ') || 'none'})`);
   const [condition, ...rest] = splitLogicPayload(`(${payload})`);
-  if (!condition || rest.length > 0) throw new Error(`SUB-RULE takes one condition in parentheses, got '${payload}'`);
-  return new SubRule(payload, list, parseCondition(condition, env, 'SUB-RULE'));
+  if (!condition || rest.length > 0) throw new Error(`SUB-RULE takes one condition in parentheses, got ${excerpt(payload)}`);
+  return new SubRule(payload, list, parseCondition(condition, env, 'SUB-RULE', 1));
 }
 
 function parseMatch(type: string, fields: string[]): ParsedRule {

@@ -4,6 +4,8 @@ import { resolve as resolvePath } from 'node:path';
 import type { Inbound } from './adapter/inbound.js';
 import type { Outbound } from './adapter/outbound.js';
 import { EventBus } from './common/bus.js';
+import { isLoopbackHost } from './common/address.js';
+import { ListenerDestinationGuard } from './common/destination-guard.js';
 import { DnsCache } from './common/dns-cache.js';
 import { logFlows } from './common/flow-log.js';
 import { elapsed, type StatusLine } from './common/status-line.js';
@@ -66,7 +68,20 @@ const tunnelPriorityBase = 9100;
 
 /** A listener's identity across reloads: one whose settings did not change keeps running. */
 function listenerKey(listener: ListenerConfig): string {
-  return JSON.stringify([listener.name, listener.type, listener.listen, listener.port, listener.udp, [...(listener.users ?? [])], listener.vmessUsers ?? [], listener.gateway ?? null]);
+  return JSON.stringify([listener.name, listener.type, listener.listen, listener.port, listener.udp, [...(listener.users ?? [])], listener.vmessUsers ?? [], listener.gateway ?? null, listener.allowPrivateDestinations ?? null]);
+}
+
+/**
+ * What DIRECT may not dial for a listener's clients: a VMess server's remote users reach no
+ * private or special address and nothing on this host; a SOCKS/HTTP/mixed listener on a
+ * non-loopback address keeps its LAN but not this host's loopback; a loopback listener is
+ * local and unguarded. `allow-private-destinations` opens all (true) or some prefixes.
+ */
+function destinationGuard(listener: ListenerConfig): ListenerDestinationGuard | undefined {
+  const allowed = listener.allowPrivateDestinations;
+  if (allowed === true) return undefined;
+  const kind = listener.type === 'vmess' ? 'remote' : isLoopbackHost(listener.listen) ? undefined : 'lan';
+  return kind && new ListenerDestinationGuard(kind, listener.name, allowed);
 }
 
 /** One running sluice: outbounds, router, dispatcher and listeners built from a config. */
@@ -192,7 +207,8 @@ export class Box {
   private listener(listener: ListenerConfig): Inbound {
     if (listener.type === 'pqtunnel') return new TunnelGatewayListener(listener.gateway!, this.logger, this.bus);
     const handler = listener.type === 'vmess' ? vmessListenerHandler(listener.vmessUsers ?? []) : handlers[listener.type];
-    return new TcpListener({ ...listener, dispatcher: this.dispatcher, logger: this.logger, handshakeTimeoutMs: this.config.timeouts.handshakeMs }, handler);
+    const context = { ...listener, dispatcher: this.dispatcher, logger: this.logger, handshakeTimeoutMs: this.config.timeouts.handshakeMs, guard: destinationGuard(listener) };
+    return new TcpListener(context, handler);
   }
 
   /**

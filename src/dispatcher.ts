@@ -2,9 +2,9 @@ import type { Duplex } from 'node:stream';
 import type { Flow, FlowRequest } from './adapter/flow.js';
 import type { PacketConn } from './adapter/outbound.js';
 import type { Decision, Router } from './adapter/router.js';
-import { ipFamily, normalizeHost } from './common/address.js';
+import { hostProblem, ipFamily, normalizeHost } from './common/address.js';
 import type { EventBus, HandshakeEvent, Totals } from './common/bus.js';
-import { toDialError } from './common/errors.js';
+import { DialError, toDialError } from './common/errors.js';
 import { relay } from './common/relay.js';
 import type { SnifferConfig } from './config/types.js';
 import { Sniffer, type SniffClient } from './route/sniff/sniffer.js';
@@ -135,6 +135,7 @@ export class Dispatcher {
     if (client?.stream.destroyed) abandoned();
     client?.stream.once('close', abandoned);
     try {
+      checkDestination(flow);
       if (client && this.sniffer && this.sniffing) await this.sniffer.apply(flow, client);
       const decision = await this.route(flow);
       return await decision.outbound.dial(flow).catch((error: unknown) => {
@@ -153,6 +154,7 @@ export class Dispatcher {
   /** Routes a UDP flow and opens its datagram endpoint. On failure the flow is closed and a DialError thrown. */
   async listenPacket(flow: Flow): Promise<PacketConn> {
     try {
+      checkDestination(flow);
       const decision = await this.route(flow);
       return await decision.outbound.listenPacket(flow).catch((error: unknown) => {
         for (const group of decision.groups) group.reportFailure?.();
@@ -212,4 +214,13 @@ export class Dispatcher {
       this.idleWaiters.push(() => (clearTimeout(timer), resolve()));
     });
   }
+}
+
+/**
+ * Every inbound's destination is checked here, before sniffing and routing: a name outside
+ * the hostname alphabet is refused (SOCKS REP 0x04, HTTP 400, VMess close).
+ */
+function checkDestination(flow: Flow): void {
+  const problem = hostProblem(flow.destination.host);
+  if (problem) throw new DialError('invalid-destination', `invalid destination: ${problem}`);
 }

@@ -65,8 +65,9 @@ listeners:
       - { username: client-1, uuid: ${uuid}, alterId: 0 }   # 'sluice uuid' makes more
 
 rules:
-  # Keep clients away from this host's private networks; everything else goes out directly.
-  - GEOIP,LAN,REJECT,no-resolve
+  # Clients of a vmess listener reach no private, loopback or link-local address and nothing
+  # on this host: sluice checks every address it dials for them (after DNS, so a name that
+  # resolves to 127.0.0.1 is caught too). allow-private-destinations on the listener opens a prefix.
   - MATCH,DIRECT
 `,
       clientSnippet: `  - { name: sluice-${host}, type: vmess, server: ${host}, port: 10086, uuid: ${uuid}, alterId: 0, cipher: auto, udp: true }\n`,

@@ -9,6 +9,12 @@ export type Network = 'tcp' | 'udp';
  */
 export type InboundType = 'SOCKS5' | 'HTTP' | 'HTTPS' | 'VMESS' | 'TUN' | 'INNER';
 
+/** Decides which resolved addresses the clients of a listener may reach directly. */
+export interface DestinationGuard {
+  /** Why `ip` may not be dialed for these clients, or undefined when it may. */
+  problem(ip: string): string | undefined;
+}
+
 /** Which listener accepted a flow. */
 export interface InboundInfo {
   /** Listener name (`DEFAULT-MIXED`, or the `name` of a `listeners:` entry). */
@@ -17,6 +23,8 @@ export interface InboundInfo {
   readonly type: InboundType;
   /** Local port the listener accepted on. */
   readonly port: number;
+  /** What DIRECT may not dial for this listener's clients (loopback, private ranges…); none for a local listener. */
+  readonly guard?: DestinationGuard;
 }
 
 /** Everything known about one proxied connection (TCP) or one destination of a UDP association. */

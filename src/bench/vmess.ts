@@ -28,7 +28,7 @@ export interface Chain {
  */
 export async function sluiceChain(cipher: string, extra: { server?: string; client?: string } = {}): Promise<Chain> {
   const server = await startSluice(
-    `${extra.server ?? ''}listeners:\n  - { name: vm, type: vmess, port: 0, users: [{ username: b, uuid: ${uuid} }] }\nrules: ['MATCH,DIRECT']\n`,
+    `${extra.server ?? ''}listeners:\n  - { name: vm, type: vmess, port: 0, allow-private-destinations: true, users: [{ username: b, uuid: ${uuid} }] }\nrules: ['MATCH,DIRECT']\n`,
     'vm',
   );
   const client = await startSluice(

@@ -47,3 +47,20 @@ export function isLoopbackHost(host: string): boolean {
   const h = normalizeHost(host);
   return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
 }
+
+/**
+ * Why `host` cannot be a destination, or undefined when it can: an IP literal, or a name of at
+ * most 253 characters from the hostname alphabet (letters, digits, `-`, `_`, `.`) or non-ASCII
+ * (IDN). A NUL, CR, LF, space or other control byte in a name made rules see one host while the
+ * dial went to another, and forged log lines.
+ */
+export function hostProblem(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  if (host.length === 0) return 'empty domain name';
+  if (host.length > 253) return `domain name of ${host.length} characters (at most 253)`;
+  if (!hostnameAlphabet.test(host)) return 'domain name with a character outside the hostname alphabet';
+  return undefined;
+}
+
+/** Letters, digits, `-`, `_`, `.`, and non-ASCII except C1 controls and line/paragraph separators. */
+const hostnameAlphabet = /^[A-Za-z0-9._\-\u00a0-\u2027\u202a-\uffff]+$/;

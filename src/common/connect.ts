@@ -1,4 +1,7 @@
 import { connect, isIP, type Socket } from 'node:net';
+import type { LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import type { DestinationGuard } from '../adapter/flow.js';
 import { formatAddress, type Address } from './address.js';
 import type { DnsCache } from './dns-cache.js';
 import { DialError, toDialError } from './errors.js';
@@ -13,17 +16,21 @@ export interface ConnectOptions {
   signal: AbortSignal;
   /** Source address to bind (only destinations of its family are then tried). */
   localAddress?: string;
+  /** Addresses that may not be connected to: checked on the literal, or on every address the name resolves to. */
+  guard?: DestinationGuard;
 }
 
 /** Opens a TCP connection with happy eyeballs, a connect timeout and cancellation; rejects with a DialError. */
 export function connectTcp(address: Address, options: ConnectOptions): Promise<Socket> {
-  const { signal } = options;
+  const { signal, guard } = options;
   return new Promise<Socket>((resolve, reject) => {
     if (signal.aborted) return reject(toDialError(signal.reason));
+    const refused = guard && isIP(address.host) !== 0 ? guard.problem(address.host) : undefined;
+    if (refused) return reject(new DialError('blocked', refused));
     const socket = connect({
       host: address.host,
       port: address.port,
-      lookup: options.dns.lookup,
+      lookup: guard ? guardedLookup(options.dns.lookup, guard) : options.dns.lookup,
       ...(options.localAddress ? { localAddress: options.localAddress, family: isIP(options.localAddress) } : { autoSelectFamily: true }),
       allowHalfOpen: true,
       noDelay: true,
@@ -47,4 +54,22 @@ export function connectTcp(address: Address, options: ConnectOptions): Promise<S
     socket.once('error', settle);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * A lookup that answers only the addresses `guard` allows; when it allows none, the dial
+ * fails as blocked. The check is on the addresses net.connect then uses, so a name cannot be
+ * rebound to a forbidden address between a check and the connect.
+ */
+function guardedLookup(lookup: LookupFunction, guard: DestinationGuard): LookupFunction {
+  return (hostname, options, callback) => {
+    lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, '', 0);
+      const all = addresses as unknown as LookupAddress[];
+      const allowed = all.filter((a) => guard.problem(a.address) === undefined);
+      if (allowed.length === 0) return callback(new DialError('blocked', `${hostname} resolves to ${guard.problem(all[0]!.address)}`) as NodeJS.ErrnoException, '', 0);
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
+      callback(null, allowed[0]!.address, allowed[0]!.family);
+    });
+  };
 }

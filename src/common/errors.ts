@@ -9,7 +9,8 @@ export type DialFailure =
   | 'host-unreachable'
   | 'refused'
   | 'timeout'
-  | 'dropped';
+  | 'dropped'
+  | 'invalid-destination';
 
 /** An outbound could not connect; `failure` tells the inbound what to reply. */
 export class DialError extends Error {

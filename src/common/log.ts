@@ -138,14 +138,25 @@ export class Logger {
   }
 }
 
-/** `message key=value …`, quoting values with spaces, quotes or `=`. */
+/** Control characters and line separators: escaped so that no field can start or forge a line. */
+const unprintable = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** `\x00`, `\x0a`, `\u2028`… for each unprintable character of `text`. */
+function escapeUnprintable(text: string): string {
+  return text.replace(unprintable, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+}
+
+/** `message key=value …`, quoting values with spaces, quotes or `=`; control characters escaped. */
 function withFields(message: string, fields: LogFields | undefined): string {
-  let line = message;
+  let line = escapeUnprintable(message);
   if (fields) {
     for (const [key, value] of Object.entries(fields)) {
       if (value === undefined) continue;
       const text = String(value);
-      line += ` ${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+      line += ` ${key}=${escapeUnprintable(/[\s"=]/.test(text) ? JSON.stringify(text) : text)}`;
     }
   }
   return line;

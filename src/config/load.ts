@@ -81,6 +81,7 @@ interface RawListener {
   listen?: string;
   port: number;
   udp?: boolean;
+  'allow-private-destinations'?: boolean | string[];
   users?: { username?: string; password?: string; uuid?: string; alterId?: number }[];
 }
 
@@ -91,6 +92,7 @@ interface RawConfig {
   'allow-lan'?: boolean;
   'bind-address'?: string;
   authentication?: string[];
+  'allow-private-destinations'?: boolean | string[];
   'log-level'?: LogLevel;
   mode?: RouterMode;
   listeners?: RawListener[];
@@ -304,9 +306,10 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     ['socks-port', 'DEFAULT-SOCKS', 'socks'],
     ['mixed-port', 'DEFAULT-MIXED', 'mixed'],
   ];
+  const defaultAllowed = allowedDestinations(raw['allow-private-destinations'], 'allow-private-destinations', problems);
   for (const [key, name, type] of defaults) {
     const port = raw[key] as number | undefined;
-    if (port) listeners.push({ name, type, listen: bind, port, users: globalUsers, udp: true });
+    if (port) listeners.push({ name, type, listen: bind, port, users: globalUsers, udp: true, allowPrivateDestinations: defaultAllowed });
   }
   (raw.listeners ?? []).forEach((entry, i) => {
     if (entry.type === 'pqtunnel') {
@@ -322,13 +325,14 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     if (!allowLan && !isLoopbackHost(listen)) {
       problems.push(`listeners[${i}].listen: ${showValue(listen)} is not a loopback address; set allow-lan: true to listen on it`);
     }
+    const allowPrivateDestinations = allowedDestinations(entry['allow-private-destinations'], `listeners[${i}].allow-private-destinations`, problems);
     if (entry.type === 'vmess') {
       const vmessUsers = (entry.users ?? []).map((u) => ({ username: u.username ?? u.uuid!, uuid: u.uuid!, alterId: u.alterId ?? 0 }));
-      listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, udp: true, vmessUsers });
+      listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, udp: true, vmessUsers, allowPrivateDestinations });
       return;
     }
     const users = entry.users ? new Map(entry.users.map((u) => [u.username!, u.password!])) : globalUsers;
-    listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, users, udp: entry.udp ?? true });
+    listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, users, udp: entry.udp ?? true, allowPrivateDestinations });
   });
   const defaultCount = listeners.length - (raw.listeners?.length ?? 0);
   const reserved = new Set(listeners.slice(0, defaultCount).map((l) => l.name));
@@ -488,6 +492,20 @@ function checkGatewayAddresses(gateway: TunnelGatewayConfig, path: string, probl
       }
     });
   });
+}
+
+/** `allow-private-destinations` as ListenerConfig keeps it: true, checked prefixes, or undefined for none. */
+function allowedDestinations(value: boolean | string[] | undefined, at: string, problems: string[]): true | string[] | undefined {
+  if (value === true) return true;
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  value.forEach((prefix, j) => {
+    try {
+      parsePrefix(prefix, true);
+    } catch (error) {
+      problems.push(`${at}[${j}]: ${(error as Error).message}`);
+    }
+  });
+  return value;
 }
 
 function usersFrom(pairs: string[] | undefined): Map<string, string> | undefined {

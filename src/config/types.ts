@@ -31,6 +31,8 @@ export interface ListenerConfig {
   vmessUsers?: VmessUserConfig[];
   /** pqtunnel listeners: the gateway's settings. */
   gateway?: TunnelGatewayConfig;
+  /** `allow-private-destinations`: true opens every destination, a list opens those prefixes (see ListenerDestinationGuard). */
+  allowPrivateDestinations?: true | string[];
 }
 
 /** A client a tunnel gateway accepts (`listeners[].peers[]`). */

@@ -139,7 +139,7 @@ function patchedConfig(box: Box, body: Record<string, unknown>): LoadedConfig | 
     } else if (index >= 0) {
       listeners[index] = { ...listeners[index]!, port };
     } else {
-      listeners.push({ name, type, listen, port, users: template?.users, udp: true });
+      listeners.push({ name, type, listen, port, users: template?.users, udp: true, allowPrivateDestinations: template?.allowPrivateDestinations });
     }
   }
   const unchanged = allowLan === config.allowLan && bindAddress === config.bindAddress && JSON.stringify(listeners) === JSON.stringify(config.listeners);

@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { DestinationGuard } from '../adapter/flow.js';
 import type { Inbound } from '../adapter/inbound.js';
 import { normalizeHost, type Address } from '../common/address.js';
 import type { UserTable } from '../common/auth.js';
@@ -28,6 +29,8 @@ export interface ListenerContext {
   handshakeTimeoutMs: number;
   /** Whether SOCKS5 UDP ASSOCIATE is offered. */
   udp: boolean;
+  /** What DIRECT may not dial for this listener's clients; none for a local listener. */
+  guard?: DestinationGuard;
 }
 
 /** Per-connection hooks a protocol handler gets from the listener. */

@@ -38,14 +38,22 @@ async function fakeResolve(hostname: string): Promise<LookupAddress[]> {
   throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
 }
 
-/**
- * Starts a Box from YAML config text with the fake resolver; listeners should use port 0.
- * `home` is the config's directory (relative paths, PUT /configs paths); the working directory by default.
- */
-export async function startBox(yaml: string, home?: string): Promise<RunningBox> {
+/** Options of startBox. */
+export interface BoxOptions {
+  /** The config's directory (relative paths, PUT /configs paths); the working directory by default. */
+  home?: string;
+  /**
+   * Resolve with the system's getaddrinfo instead of the fake resolver. Only for tests whose
+   * names are numeric or in /etc/hosts (`localhost`): nothing may reach a DNS server.
+   */
+  systemDns?: boolean;
+}
+
+/** Starts a Box from YAML config text with the fake resolver; listeners should use port 0. */
+export async function startBox(yaml: string, options: BoxOptions = {}): Promise<RunningBox> {
   const logs: string[] = [];
   const logger = new Logger('debug', 'text', { write: (line: string) => logs.push(line.trimEnd()) });
-  const box = new Box(parseConfig(yaml, home), logger, { resolve: fakeResolve });
+  const box = new Box(parseConfig(yaml, options.home), logger, options.systemDns ? {} : { resolve: fakeResolve });
   await box.start();
   return {
     box,
@@ -205,13 +213,17 @@ export async function socksAssociate(port: number, host = '127.0.0.1'): Promise<
   return { control: info.socket, relay: info.remoteHost! };
 }
 
-/** Starts a Box with one VMess listener `vmess-in` (port 0) for `username`/`uuid` (alterId 4) and MATCH,DIRECT. */
+/**
+ * Starts a Box with one VMess listener `vmess-in` (port 0) for `username`/`uuid` (alterId 4) and
+ * MATCH,DIRECT. Its clients may reach loopback (the test servers), which VMess listeners refuse by default.
+ */
 export function startVmessServer(username: string, uuid: string): Promise<RunningBox> {
   return startBox(`
 listeners:
   - name: vmess-in
     type: vmess
     port: 0
+    allow-private-destinations: true
     users:
       - { username: ${username}, uuid: ${uuid}, alterId: 4 }
 rules: ['MATCH,DIRECT']`);

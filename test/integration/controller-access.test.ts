@@ -38,12 +38,12 @@ external-controller: 127.0.0.1:0
 external-controller-cors: { allow-origins: ['http://dash.local:8080'] }
 external-ui: ui
 listeners: [{ name: mix, type: mixed, port: 0 }]
-rules: ['MATCH,DIRECT']`, home);
+rules: ['MATCH,DIRECT']`, { home });
   guarded = await startBox(`
 external-controller: 127.0.0.1:0
 secret: s3cret
 listeners: [{ name: mix, type: mixed, port: 0 }]
-rules: ['MATCH,DIRECT']`, home);
+rules: ['MATCH,DIRECT']`, { home });
   openApi = `http://127.0.0.1:${open.box.controller!.address().port}`;
   guardedApi = `http://127.0.0.1:${guarded.box.controller!.address().port}`;
 });

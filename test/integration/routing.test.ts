@@ -67,8 +67,8 @@ beforeAll(async () => {
   });
   upstreams = await startBox(`
 listeners:
-  - { name: up-a, type: vmess, port: 0, users: [{ username: a, uuid: ${uuid} }] }
-  - { name: up-b, type: vmess, port: 0, users: [{ username: b, uuid: ${uuid} }] }
+  - { name: up-a, type: vmess, port: 0, allow-private-destinations: true, users: [{ username: a, uuid: ${uuid} }] }
+  - { name: up-b, type: vmess, port: 0, allow-private-destinations: true, users: [{ username: b, uuid: ${uuid} }] }
 rules: ['MATCH,DIRECT']
 `);
   for (const [name, delay] of [['up-a', 300], ['up-b', 0]] as const) {

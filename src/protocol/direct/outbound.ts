@@ -19,12 +19,12 @@ export class DirectOutbound implements Outbound {
 
   dial(flow: Flow, via?: StreamDialer): Promise<Duplex> {
     if (via) return via(flow.destination, flow.signal);
-    return connectTcp(flow.destination, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal });
+    return connectTcp(flow.destination, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal, guard: flow.inbound.guard });
   }
 
-  async listenPacket(_flow: Flow, via?: StreamDialer): Promise<PacketConn> {
+  async listenPacket(flow: Flow, via?: StreamDialer): Promise<PacketConn> {
     if (via) throw new DialError('general', `${this.name} cannot send UDP through a relay chain`);
-    return new DirectPacketConn(this.dns);
+    return new DirectPacketConn(this.dns, undefined, flow.inbound.guard);
   }
 
   supportsUdp(): boolean {

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import type { DestinationGuard } from '../../adapter/flow.js';
 import type { PacketConn } from '../../adapter/outbound.js';
 import { ipFamily, normalizeHost, type Address } from '../../common/address.js';
 import type { DnsCache } from '../../common/dns-cache.js';
@@ -15,13 +16,16 @@ export class DirectPacketConn implements PacketConn {
   constructor(
     private readonly dns: DnsCache,
     private readonly localAddress?: string,
+    /** Destinations datagrams may not go to (dropped, as UDP drops). */
+    private readonly guard?: DestinationGuard,
   ) {}
 
   send(data: Buffer, to: Address): void {
     const family = ipFamily(to.host);
     if (family !== 0) return this.sendTo(data, to.host, family, to.port);
     this.dns.resolveAll(to.host).then(
-      (addresses) => {
+      (resolved) => {
+        const addresses = this.guard ? resolved.filter((a) => this.guard!.problem(a.address) === undefined) : resolved;
         const preferred = this.localAddress ? ipFamily(this.localAddress) : 4;
         const first = addresses.find((a) => a.family === preferred) ?? (this.localAddress ? undefined : addresses[0]);
         if (first) this.sendTo(data, first.address, first.family === 6 ? 6 : 4, to.port);
@@ -42,6 +46,7 @@ export class DirectPacketConn implements PacketConn {
 
   private sendTo(data: Buffer, ip: string, family: 4 | 6, port: number): void {
     if (this.closed || (this.localAddress && ipFamily(this.localAddress) !== family)) return;
+    if (this.guard?.problem(ip) !== undefined) return;
     this.socketFor(family).send(data, port, ip);
   }
 

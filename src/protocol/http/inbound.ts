@@ -4,7 +4,7 @@ import type { SniffClient } from '../../route/sniff/sniffer.js';
 import type { Flow, InboundType } from '../../adapter/flow.js';
 import { formatAddress, type Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
-import { DialError } from '../../common/errors.js';
+import { DialError, type DialFailure } from '../../common/errors.js';
 import { HandshakeClosedError, type HandshakeReader } from '../../common/handshake-reader.js';
 import { IdleTimer } from '../../common/idle-timer.js';
 import { replyAndClose, sourceOf, type ConnectionHandler, type Session } from '../listener.js';
@@ -37,6 +37,9 @@ interface Upstream {
   /** Resolves when the origin connection has closed. */
   closed: Promise<void>;
 }
+
+/** The status a failed dial answers with; other failures are 502. */
+const statusForFailure: Partial<Record<DialFailure, number>> = { timeout: 504, blocked: 403, 'invalid-destination': 400 };
 
 const statusText: Record<number, string> = {
   400: 'Bad Request',
@@ -224,10 +227,10 @@ class HttpProxyConnection {
   }
 
   private openFlow(type: InboundType, destination: Address): Flow {
-    const { dispatcher, name } = this.session.context;
+    const { dispatcher, name, guard } = this.session.context;
     return dispatcher.open({
       network: 'tcp',
-      inbound: { name, type, port: this.session.port },
+      inbound: { name, type, port: this.session.port, guard },
       source: sourceOf(this.socket),
       destination,
       user: this.user,
@@ -241,7 +244,7 @@ class HttpProxyConnection {
     } catch (error) {
       const failure = error instanceof DialError ? error.failure : 'general';
       if (failure === 'dropped' || client?.accepted) this.socket.destroy();
-      else this.fail(failure === 'timeout' ? 504 : failure === 'blocked' ? 403 : 502, (error as Error).message);
+      else this.fail(statusForFailure[failure] ?? 502, (error as Error).message);
       return undefined;
     }
   }

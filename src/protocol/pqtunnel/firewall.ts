@@ -5,7 +5,7 @@
  * (own chains plus one jump each). Installing twice replaces, never duplicates.
  */
 import { installed, run } from '../tun/netconfig.js';
-import { deniedIpv4, deniedIpv6 } from './protection.js';
+import { specialIpv4 as deniedIpv4, specialIpv6 as deniedIpv6 } from '../../common/destination-guard.js';
 
 /** What the firewall protects and translates. */
 export interface FirewallPlan {

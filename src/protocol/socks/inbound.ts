@@ -28,6 +28,7 @@ const replyForFailure: Record<Exclude<DialFailure, 'dropped'>, number> = {
   'host-unreachable': Reply.hostUnreachable,
   refused: Reply.connectionRefused,
   timeout: Reply.ttlExpired,
+  'invalid-destination': Reply.hostUnreachable,
 };
 
 /** Serves one SOCKS5 client: greeting, optional RFC 1929 auth, then CONNECT or UDP ASSOCIATE. */
@@ -118,5 +119,5 @@ async function associate(socket: Socket, reader: HandshakeReader, session: Sessi
 
 /** The listener facts a flow records. */
 function inboundInfo(session: Session): InboundInfo {
-  return { name: session.context.name, type: 'SOCKS5', port: session.port };
+  return { name: session.context.name, type: 'SOCKS5', port: session.port, guard: session.context.guard };
 }

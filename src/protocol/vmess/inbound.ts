@@ -40,7 +40,7 @@ export function vmessHandler(server: VmessServer<VmessUserInfo>): ConnectionHand
     }
     const stream = new VmessStream({ socket, ...serverSession(header, legacy), initial: reader.release() });
     const flowRequest = {
-      inbound: { name: session.context.name, type: 'VMESS' as const, port: session.port },
+      inbound: { name: session.context.name, type: 'VMESS' as const, port: session.port, guard: session.context.guard },
       source: sourceOf(socket),
       destination: header.destination!,
       user: user.info.username,

@@ -123,7 +123,6 @@ function decodeAddress(plain: Buffer): Address {
   const type = plain[40];
   if (type === AddressType.ipv4) return { host: bytesToIp(plain.subarray(41, 45)), port };
   if (type === AddressType.ipv6) return { host: bytesToIp(plain.subarray(41, 57)), port };
-  const host = plain.toString('latin1', 42, 42 + plain[41]!);
-  if (!domainPattern.test(host)) throw new VmessError('invalid domain name');
-  return { host, port };
+  // The dispatcher checks the name, as it does every inbound's.
+  return { host: plain.toString('utf8', 42, 42 + plain[41]!), port };
 }

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
-import { ipFamily } from '../../common/address.js';
+import { hostProblem, ipFamily } from '../../common/address.js';
 import type { SnifferConfig } from '../../config/types.js';
 import { portInRanges } from '../rule/ports.js';
 import { sniffHttp } from './http.js';
@@ -35,7 +35,7 @@ export class Sniffer {
     if (sniffers.length === 0) return;
     client.acceptEarly();
     const found = await this.read(client, sniffers.map((s) => s.sniff));
-    if (!found || ipFamily(found) !== 0 || this.config.skipDomain(found)) return;
+    if (!found || ipFamily(found) !== 0 || hostProblem(found) || this.config.skipDomain(found)) return;
     flow.domain = found;
     if (sniffers.some((s) => s.override)) {
       flow.destination = { host: found, port: flow.destination.port };

@@ -6,6 +6,7 @@ import type { Outbound } from './adapter/outbound.js';
 import { EventBus } from './common/bus.js';
 import { isLoopbackHost } from './common/address.js';
 import { ListenerDestinationGuard } from './common/destination-guard.js';
+import { ClientAccess } from './common/client-access.js';
 import { DnsCache } from './common/dns-cache.js';
 import { logFlows } from './common/flow-log.js';
 import { elapsed, type StatusLine } from './common/status-line.js';
@@ -94,6 +95,8 @@ export class Box {
   inbounds: Inbound[];
   /** Every delay test's result, per outbound (health checks and the controller). */
   readonly delays = new DelayHistory();
+  /** Which clients every listener admits and lets skip authentication; a reload updates it in place. */
+  private readonly access: ClientAccess;
   private readonly fetcher: Fetcher;
   /** The DNS cache every outbound shares. */
   readonly dns: DnsCache;
@@ -118,6 +121,7 @@ export class Box {
     this.status = seams.status;
     this.bus = new EventBus(logger.events, () => this.dispatcher.totals());
     this.routing = this.build(config);
+    this.access = new ClientAccess(config.clientAccess);
     this.dispatcher = new Dispatcher(this.routing.router, this.bus, timeouts, config.sniffer);
     this.flowLog = logFlows(this.bus, logger);
     this.controller = config.controller ? new Controller(this, config.controller) : undefined;
@@ -207,7 +211,14 @@ export class Box {
   private listener(listener: ListenerConfig): Inbound {
     if (listener.type === 'pqtunnel') return new TunnelGatewayListener(listener.gateway!, this.logger, this.bus);
     const handler = listener.type === 'vmess' ? vmessListenerHandler(listener.vmessUsers ?? []) : handlers[listener.type];
-    const context = { ...listener, dispatcher: this.dispatcher, logger: this.logger, handshakeTimeoutMs: this.config.timeouts.handshakeMs, guard: destinationGuard(listener) };
+    const context = {
+      ...listener,
+      dispatcher: this.dispatcher,
+      logger: this.logger,
+      handshakeTimeoutMs: this.config.timeouts.handshakeMs,
+      guard: destinationGuard(listener),
+      access: this.access,
+    };
     return new TcpListener(context, handler);
   }
 
@@ -221,6 +232,8 @@ export class Box {
     const old = this.routing;
     const next = this.build(config);
     this.routing = next;
+    this.access.update(config.clientAccess);
+    for (const warning of config.warnings) this.logger.warn(warning);
     await this.startProviders();
     for (const tunnel of old.tunnels.values()) if (![...next.tunnels.values()].includes(tunnel)) await tunnel.close();
     await this.startTunnels();

@@ -3,7 +3,7 @@
  * loads (with one warning naming them); any other unknown key is an error.
  */
 export const clashTopLevelKeys: ReadonlySet<string> = new Set([
-  'redir-port', 'tproxy-port', 'lan-allowed-ips', 'lan-disallowed-ips', 'skip-auth-prefixes',
+  'redir-port', 'tproxy-port',
   'ipv6', 'external-controller-tls', 'external-controller-unix',
   'external-controller-pipe', 'external-ui-name',
   'external-ui-url', 'external-doh-server', 'interface-name', 'routing-mark',

@@ -16,6 +16,7 @@ import { parsePrefix } from '../route/match/ip-set.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
 import { ConfigError, describeSchemaError, maxProblems, showValue } from './errors.js';
 import { maxConfigBytes, readRegularFile } from '../common/bounded-file.js';
+import { defaultClientAccess, type ClientAccessSettings } from '../common/client-access.js';
 import { checkYamlNesting } from '../common/yaml-guard.js';
 import { describeError, withoutStackTraces } from '../common/errors.js';
 import type { ControllerConfig, GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts, TunnelGatewayConfig } from './types.js';
@@ -45,6 +46,8 @@ export interface LoadedConfig {
   allowLan: boolean;
   /** `bind-address`: where the default listeners bind when allow-lan is on (`*`: every IPv4 address). */
   bindAddress: string;
+  /** `lan-allowed-ips`, `lan-disallowed-ips`, `skip-auth-prefixes`: which clients may connect, and which skip authentication. */
+  clientAccess: ClientAccessSettings;
   /** User-defined outbounds. */
   proxies: ProxyConfig[];
   /** Parsed rules, in order. */
@@ -91,6 +94,9 @@ interface RawConfig {
   'mixed-port'?: number;
   'allow-lan'?: boolean;
   'bind-address'?: string;
+  'lan-allowed-ips'?: string[];
+  'lan-disallowed-ips'?: string[];
+  'skip-auth-prefixes'?: string[];
   authentication?: string[];
   'allow-private-destinations'?: boolean | string[];
   'log-level'?: LogLevel;
@@ -334,6 +340,12 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     const users = entry.users ? new Map(entry.users.map((u) => [u.username!, u.password!])) : globalUsers;
     listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, users, udp: entry.udp ?? true, allowPrivateDestinations });
   });
+  const clientAccess: ClientAccessSettings = {
+    allowed: prefixList(raw['lan-allowed-ips'], 'lan-allowed-ips', problems) ?? defaultClientAccess.allowed,
+    disallowed: prefixList(raw['lan-disallowed-ips'], 'lan-disallowed-ips', problems) ?? [],
+    skipAuth: prefixList(raw['skip-auth-prefixes'], 'skip-auth-prefixes', problems) ?? [],
+  };
+  if (raw['lan-allowed-ips'] === undefined) warnings.push(...openProxyWarnings(listeners));
   const defaultCount = listeners.length - (raw.listeners?.length ?? 0);
   const reserved = new Set(listeners.slice(0, defaultCount).map((l) => l.name));
   (raw.listeners ?? []).forEach((entry, i) => {
@@ -404,6 +416,7 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     listeners,
     allowLan,
     bindAddress,
+    clientAccess,
     proxies,
     rules: routing.rules,
     subRules: routing.subRules,
@@ -492,6 +505,32 @@ function checkGatewayAddresses(gateway: TunnelGatewayConfig, path: string, probl
       }
     });
   });
+}
+
+/** A list of prefixes, each checked (problems name the bad ones); undefined when the key is absent. */
+function prefixList(value: string[] | undefined, at: string, problems: string[]): string[] | undefined {
+  value?.forEach((prefix, i) => {
+    try {
+      parsePrefix(prefix, true);
+    } catch (error) {
+      problems.push(`${at}[${i}]: ${(error as Error).message}`);
+    }
+  });
+  return value;
+}
+
+/**
+ * One loud warning per SOCKS/HTTP/mixed listener that anyone who reaches it may use: on a
+ * non-loopback address, without users, while lan-allowed-ips lets everyone in.
+ */
+export function openProxyWarnings(listeners: readonly ListenerConfig[]): string[] {
+  return listeners
+    .filter((l) => (l.type === 'socks' || l.type === 'http' || l.type === 'mixed') && !isLoopbackHost(l.listen) && !l.users)
+    .map(
+      (l) =>
+        `OPEN PROXY: listener ${l.name} on ${l.listen}:${l.port} serves anyone who can reach it (no authentication, no lan-allowed-ips); ` +
+        'set authentication (or its users), or lan-allowed-ips to your network, e.g. [192.168.1.0/24]',
+    );
 }
 
 /** `allow-private-destinations` as ListenerConfig keeps it: true, checked prefixes, or undefined for none. */

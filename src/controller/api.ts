@@ -12,7 +12,9 @@ import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
 import { version } from '../version.js';
 import { isAbsolute } from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { defaultListenAddress, isBindAddress, loadConfigFile, parseConfig, redactedProblems, type LoadedConfig } from '../config/load.js';
+import { defaultListenAddress, isBindAddress, loadConfigFile, openProxyWarnings, parseConfig, redactedProblems, type LoadedConfig } from '../config/load.js';
+import { defaultClientAccess } from '../common/client-access.js';
+import { parsePrefix } from '../route/match/ip-set.js';
 import { isInside } from '../common/bounded-file.js';
 
 /** An answer: status and JSON body (none for 204). */
@@ -97,6 +99,9 @@ function generalView(box: Box): Json {
     'mixed-port': port('DEFAULT-MIXED'),
     tun: { enable: false, device: '', stack: '', 'dns-hijack': [], 'auto-route': false, 'auto-detect-interface': false, 'file-descriptor': 0 },
     authentication: [],
+    'skip-auth-prefixes': [...box.config.clientAccess.skipAuth],
+    'lan-allowed-ips': [...box.config.clientAccess.allowed],
+    'lan-disallowed-ips': [...box.config.clientAccess.disallowed],
     'allow-lan': box.config.allowLan,
     'bind-address': box.config.bindAddress,
     mode: box.router.mode,
@@ -142,8 +147,35 @@ function patchedConfig(box: Box, body: Record<string, unknown>): LoadedConfig | 
       listeners.push({ name, type, listen, port, users: template?.users, udp: true, allowPrivateDestinations: template?.allowPrivateDestinations });
     }
   }
-  const unchanged = allowLan === config.allowLan && bindAddress === config.bindAddress && JSON.stringify(listeners) === JSON.stringify(config.listeners);
-  return unchanged ? undefined : { ...config, allowLan, bindAddress, listeners };
+  const clientAccess = {
+    allowed: prefixesIn(body, 'lan-allowed-ips') ?? config.clientAccess.allowed,
+    disallowed: prefixesIn(body, 'lan-disallowed-ips') ?? config.clientAccess.disallowed,
+    skipAuth: prefixesIn(body, 'skip-auth-prefixes') ?? config.clientAccess.skipAuth,
+  };
+  const unchanged =
+    allowLan === config.allowLan &&
+    bindAddress === config.bindAddress &&
+    JSON.stringify(listeners) === JSON.stringify(config.listeners) &&
+    JSON.stringify(clientAccess) === JSON.stringify(config.clientAccess);
+  if (unchanged) return undefined;
+  const everyone = JSON.stringify(clientAccess.allowed) === JSON.stringify(defaultClientAccess.allowed);
+  const warnings = [...config.warnings.filter((w) => !w.startsWith('OPEN PROXY')), ...(everyone ? openProxyWarnings(listeners) : [])];
+  return { ...config, allowLan, bindAddress, listeners, clientAccess, warnings };
+}
+
+/** A PATCH /configs list of prefixes (lan-allowed-ips and the like), checked; undefined when absent. */
+function prefixesIn(body: Record<string, unknown>, key: string): string[] | undefined {
+  const value = body[key];
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) throw new HttpError(400, `${key}: expected a list of prefixes`);
+  for (const prefix of value as string[]) {
+    try {
+      parsePrefix(prefix, true);
+    } catch (error) {
+      throw new HttpError(400, `${key}: ${(error as Error).message}`);
+    }
+  }
+  return value as string[];
 }
 
 async function patchConfigs(box: Box, body: Record<string, unknown>): Promise<Reply> {

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { DestinationGuard } from '../adapter/flow.js';
 import type { Inbound } from '../adapter/inbound.js';
+import type { ClientAccess } from '../common/client-access.js';
 import { normalizeHost, type Address } from '../common/address.js';
 import type { UserTable } from '../common/auth.js';
 import { HandshakeClosedError, HandshakeReader } from '../common/handshake-reader.js';
@@ -31,6 +32,8 @@ export interface ListenerContext {
   udp: boolean;
   /** What DIRECT may not dial for this listener's clients; none for a local listener. */
   guard?: DestinationGuard;
+  /** Which clients may connect (lan-allowed-ips) and which skip authentication. */
+  access: ClientAccess;
 }
 
 /** Per-connection hooks a protocol handler gets from the listener. */
@@ -94,6 +97,12 @@ export class TcpListener implements Inbound {
 
   private accept(socket: Socket): void {
     socket.on('error', () => {});
+    const client = normalizeHost(socket.remoteAddress ?? '');
+    if (!this.context.access.admits(client)) {
+      this.context.logger.debug(`${this.name}: refused ${client}: not in lan-allowed-ips, or in lan-disallowed-ips`);
+      this.context.dispatcher.reportHandshake({ name: this.name, protocol: this.type, role: 'server', ok: false, ms: 0 });
+      return void socket.destroy();
+    }
     this.handshaking.add(socket);
     const started = performance.now();
     const timer = setTimeout(() => socket.destroy(), this.context.handshakeTimeoutMs);
@@ -122,6 +131,12 @@ export class TcpListener implements Inbound {
 export function replyAndClose(socket: Socket, reply: Buffer | string): void {
   endThenDestroy(socket, 2000, reply);
   socket.resume();
+}
+
+/** The users a client must authenticate as: none when the listener has none or the client is in skip-auth-prefixes. */
+export function usersFor(session: Session, socket: Socket): UserTable | undefined {
+  const { users, access } = session.context;
+  return users && !access.skipsAuth(normalizeHost(socket.remoteAddress ?? '')) ? users : undefined;
 }
 
 /** The client's address as the listener saw it. */

@@ -137,6 +137,23 @@ rules:
     expect(problems('allow-lan: true\nbind-address: eth0\nsocks-port: 1')).toEqual(["bind-address: expected '*' or an IP address, got \"eth0\""]);
   });
 
+  it('warns loudly about a LAN listener without authentication or lan-allowed-ips (an open proxy), and checks the access lists', () => {
+    const open = (yaml: string): string[] => parseConfig(yaml).warnings.filter((w) => w.startsWith('OPEN PROXY'));
+    expect(open('allow-lan: true\nmixed-port: 7890')).toEqual([
+      'OPEN PROXY: listener DEFAULT-MIXED on 0.0.0.0:7890 serves anyone who can reach it (no authentication, no lan-allowed-ips); set authentication (or its users), or lan-allowed-ips to your network, e.g. [192.168.1.0/24]',
+    ]);
+    expect(open('allow-lan: true\nlisteners:\n  - { name: a, type: http, port: 1, listen: 0.0.0.0 }')).toHaveLength(1);
+    expect(open('allow-lan: true\nmixed-port: 7890\nauthentication: ["u:p"]')).toEqual([]);
+    expect(open('allow-lan: true\nmixed-port: 7890\nlan-allowed-ips: [192.168.1.0/24]')).toEqual([]);
+    expect(open('allow-lan: false\nmixed-port: 7890')).toEqual([]);
+    expect(parseConfig('mixed-port: 1\nlan-allowed-ips: [10.0.0.0/8]\nlan-disallowed-ips: [10.1.0.0/16]\nskip-auth-prefixes: [127.0.0.1/8]').clientAccess).toEqual({
+      allowed: ['10.0.0.0/8'],
+      disallowed: ['10.1.0.0/16'],
+      skipAuth: ['127.0.0.1/8'],
+    });
+    expect(problems('mixed-port: 1\nlan-allowed-ips: [10.0.0.0/33]')).toEqual([expect.stringMatching(/^lan-allowed-ips\[0\]: /)]);
+  });
+
   it('rejects duplicate and reserved names', () => {
     expect(
       problems(`mixed-port: 1

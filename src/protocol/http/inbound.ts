@@ -7,7 +7,7 @@ import { checkCredentials } from '../../common/auth.js';
 import { DialError, type DialFailure } from '../../common/errors.js';
 import { HandshakeClosedError, type HandshakeReader } from '../../common/handshake-reader.js';
 import { IdleTimer } from '../../common/idle-timer.js';
-import { replyAndClose, sourceOf, type ConnectionHandler, type Session } from '../listener.js';
+import { replyAndClose, sourceOf, usersFor, type ConnectionHandler, type Session } from '../listener.js';
 import {
   bodyFraming,
   connectTarget,
@@ -107,7 +107,7 @@ class HttpProxyConnection {
   }
 
   private authorize(head: RequestHead): boolean {
-    const users = this.session.context.users;
+    const users = usersFor(this.session, this.socket);
     if (!users) return true;
     const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(headerValue(head, 'proxy-authorization') ?? '');
     const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';

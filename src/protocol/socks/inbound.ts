@@ -6,7 +6,7 @@ import { normalizeHost, type Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
 import { DialError, type DialFailure } from '../../common/errors.js';
 import type { HandshakeReader } from '../../common/handshake-reader.js';
-import { replyAndClose, sourceOf, type ConnectionHandler, type Session } from '../listener.js';
+import { replyAndClose, sourceOf, usersFor, type ConnectionHandler, type Session } from '../listener.js';
 import {
   Command,
   encodeAuthStatus,
@@ -51,7 +51,7 @@ export const handleSocks: ConnectionHandler = async (socket, reader, session) =>
 /** Runs method selection and auth; resolves to the user name, undefined without auth, null when refused. */
 async function negotiate(socket: Socket, reader: HandshakeReader, session: Session): Promise<string | undefined | null> {
   const { methods } = await reader.read(parseGreeting);
-  const users = session.context.users;
+  const users = usersFor(session, socket);
   if (!users) {
     if (methods.includes(Method.noAuth)) {
       socket.write(encodeMethodChoice(Method.noAuth));

@@ -216,6 +216,7 @@ export class Box {
       dispatcher: this.dispatcher,
       logger: this.logger,
       handshakeTimeoutMs: this.config.timeouts.handshakeMs,
+      keepAliveMs: this.config.timeouts.httpKeepAliveMs,
       guard: destinationGuard(listener),
       access: this.access,
     };

@@ -292,7 +292,7 @@ function stripKnownClashKeys(raw: Record<string, unknown>, ignored: string[], pr
 }
 
 const defaultTimeouts: Record<string, number> = {
-  connect: 10, handshake: 10, 'tcp-idle': 300, 'udp-idle': 60, dns: 5, 'dns-cache': 60,
+  connect: 10, handshake: 10, 'http-keep-alive': 60, 'tcp-idle': 300, 'udp-idle': 60, dns: 5, 'dns-cache': 60,
   'reject-drop': 30, 'shutdown-grace': 5, sniff: 1, 'provider-download': 10,
 };
 
@@ -402,6 +402,7 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
   const timeouts: Timeouts = {
     connectMs: ms('connect'),
     handshakeMs: ms('handshake'),
+    httpKeepAliveMs: ms('http-keep-alive'),
     tcpIdleMs: ms('tcp-idle'),
     udpIdleMs: ms('udp-idle'),
     dnsMs: ms('dns'),

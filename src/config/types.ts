@@ -148,8 +148,10 @@ export interface TunnelProxyConfig {
 export interface Timeouts {
   /** Outbound connect, DNS included. */
   connectMs: number;
-  /** Inbound handshake. */
+  /** Inbound handshake; also the most a later HTTP request head may take once it started. */
   handshakeMs: number;
+  /** An HTTP proxy client idle between requests (every response sent) is disconnected after this. */
+  httpKeepAliveMs: number;
   /** TCP flow without traffic. */
   tcpIdleMs: number;
   /** UDP destination/association without datagrams. */

@@ -28,6 +28,8 @@ export interface ListenerContext {
   users?: UserTable;
   /** A client that has not finished its handshake in this time is disconnected. */
   handshakeTimeoutMs: number;
+  /** An HTTP client idle between requests is disconnected after this. */
+  keepAliveMs: number;
   /** Whether SOCKS5 UDP ASSOCIATE is offered. */
   udp: boolean;
   /** What DIRECT may not dial for this listener's clients; none for a local listener. */

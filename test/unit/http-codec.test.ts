@@ -6,8 +6,10 @@ import {
   encodeForwardHead,
   forwardTarget,
   HttpError,
+  parseChunkEnd,
   parseChunkSizeLine,
   parseRequestHead,
+  parseTrailerLine,
   type RequestHead,
 } from '../../src/protocol/http/codec.js';
 
@@ -61,14 +63,49 @@ describe('HTTP proxy codec on literal bytes', () => {
     expect(() => connectTarget(head('CONNECT example.com HTTP/1.1\r\n\r\n'))).toThrow(/host:port/);
   });
 
-  it('removes hop-by-hop headers and those Connection names, keeps framing, adds Host', () => {
+  it('removes hop-by-hop headers and those Connection names, keeps framing, sets Host from the URI', () => {
     const request = head(
       'POST http://a.test/up HTTP/1.1\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eDp5\r\n' +
         'Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nContent-Length: 3\r\nX-End: 2\r\n\r\n',
     );
     expect(encodeForwardHead(request, forwardTarget(request)).toString('latin1')).toBe(
-      'POST /up HTTP/1.1\r\nContent-Length: 3\r\nX-End: 2\r\nHost: a.test\r\n\r\n',
+      'POST /up HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nX-End: 2\r\n\r\n',
     );
+    // RFC 9112 §3.2.2: the client's Host is replaced by the absolute URI's authority (userinfo dropped).
+    const lying = head('GET http://user:pw@real.test:8080/x HTTP/1.1\r\nHost: other.test\r\nhost: third.test\r\n\r\n');
+    expect(encodeForwardHead(lying, forwardTarget(lying)).toString('latin1')).toBe('GET /x HTTP/1.1\r\nHost: real.test:8080\r\n\r\n');
+  });
+
+  it('refuses what a proxy and an origin could read two ways (RFC 9112 §2.2, §5, §6)', () => {
+    const status = (work: () => unknown): number | undefined => {
+      try {
+        work();
+      } catch (error) {
+        return (error as HttpError).status;
+      }
+      return undefined;
+    };
+    for (const text of [
+      'GET http://a/ HTTP/1.1\nHost: a\r\n\r\n',
+      'GET http://a/ HTTP/1.1\r\nHost: a\rX: y\r\n\r\n',
+      'GET http://a/ HTTP/1.1\r\nHost: a\n\n',
+      'GET http://a/ HTTP/1.1\r\nX: a\r\n folded\r\n\r\n',
+      'GET http://a/ HTTP/1.1\r\nX: a\x00b\r\n\r\n',
+      'GET http://a/\x01 HTTP/1.1\r\n\r\n',
+      'GET http://a/ HTTP/1.1\r\nX : a\r\n\r\n',
+    ]) {
+      expect(status(() => parseRequestHead(Buffer.from(text, 'latin1'))), JSON.stringify(text)).toBe(400);
+    }
+    const framing = (headers: string): number | undefined => status(() => bodyFraming(head(`POST http://a/ HTTP/1.1\r\n${headers}\r\n`)));
+    expect(framing('Content-Length: 5\r\nTransfer-Encoding: chunked\r\n')).toBe(400);
+    expect(framing('Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n')).toBe(400);
+    expect(framing('Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n')).toBeUndefined();
+    expect(status(() => parseChunkEnd(Buffer.from('xy')))).toBe(400);
+    expect(status(() => parseChunkEnd(Buffer.from('\n')))).toBe(400);
+    expect(parseChunkEnd(Buffer.from('\r\nrest'))).toEqual({ value: true, length: 2 });
+    expect(status(() => parseChunkSizeLine(Buffer.from('5\nx\r\n')))).toBe(400);
+    expect(status(() => parseTrailerLine(Buffer.from('no colon\r\n')))).toBe(400);
+    expect(parseTrailerLine(Buffer.from('X-Sum: 1\r\n'))).toEqual({ value: false, length: 10 });
   });
 
   it('keeps Upgrade for WebSocket handshakes', () => {

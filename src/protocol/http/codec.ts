@@ -33,30 +33,46 @@ export interface RequestHead {
 }
 
 const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A request target: visible ASCII only (no space, control byte or non-ASCII). */
+const targetPattern = /^[\x21-\x7e]+$/;
+/** A field value: visible characters, spaces and tabs; no CR, LF, NUL or other control byte (RFC 9110 §5.5). */
+const fieldValuePattern = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-/** Parses a request head ending in an empty line; undefined until the whole head is there. */
+/**
+ * Parses a request head ending in an empty line; undefined until the whole head is there.
+ * Strict, because a proxy and the origin must agree on where a request ends (RFC 9112 §2.2,
+ * §5): a bare CR or LF, a folded header line or a control byte in a value is a 400.
+ */
 export function parseRequestHead(buffer: Buffer): Parsed<RequestHead> | undefined {
   const end = buffer.indexOf('\r\n\r\n');
   if (end < 0) {
     if (buffer.length > maxHeadBytes) throw new HttpError(431, 'request head too large');
     if (!isPlausibleStart(buffer)) throw new HttpError(400, 'not an HTTP request');
+    if (buffer.includes('\n\n') || buffer.includes('\r\r')) throw new HttpError(400, 'bare CR or LF in the request head');
     return undefined;
   }
   if (end > maxHeadBytes) throw new HttpError(431, 'request head too large');
-  const lines = buffer.toString('latin1', 0, end).split('\r\n');
+  const text = buffer.toString('latin1', 0, end);
+  if (/\r(?!\n)|(?<!\r)\n/.test(text)) throw new HttpError(400, 'bare CR or LF in the request head');
+  const lines = text.split('\r\n');
   const requestLine = /^([^ ]+) ([^ ]+) (HTTP\/1\.[01])$/.exec(lines[0]!);
-  if (!requestLine || !tokenPattern.test(requestLine[1]!)) throw new HttpError(400, 'malformed request line');
+  if (!requestLine || !tokenPattern.test(requestLine[1]!) || !targetPattern.test(requestLine[2]!)) throw new HttpError(400, 'malformed request line');
   const headers: [string, string][] = [];
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon);
-    if (colon <= 0 || !tokenPattern.test(name)) throw new HttpError(400, 'malformed header line');
-    headers.push([name, line.slice(colon + 1).trim()]);
-  }
+  for (const line of lines.slice(1)) headers.push(parseFieldLine(line));
   return {
     value: { method: requestLine[1]!, target: requestLine[2]!, version: requestLine[3]!, headers },
     length: end + 4,
   };
+}
+
+/** `Name: value` of a header or trailer line; obs-fold, a bad name or a control byte in the value is a 400. */
+function parseFieldLine(line: string): [string, string] {
+  const colon = line.indexOf(':');
+  const name = line.slice(0, colon);
+  if (colon <= 0 || !tokenPattern.test(name)) throw new HttpError(400, 'malformed header line');
+  const value = line.slice(colon + 1);
+  if (!fieldValuePattern.test(value)) throw new HttpError(400, `control byte in header ${name}`);
+  return [name, value.trim()];
 }
 
 /** A request line starts with a token and a space; lets the parser reject garbage before a full head. */
@@ -134,25 +150,23 @@ function connectionTokens(head: RequestHead): Set<string> {
 
 /**
  * The request as the origin server should get it: origin-form target, hop-by-hop headers and
- * the headers named in Connection removed, Host present. An upgrade request keeps its Upgrade
- * and `Connection: Upgrade`. The body framing headers stay: the body is forwarded as sent.
+ * the headers named in Connection removed, and Host taken from the absolute URI's authority
+ * (RFC 9112 §3.2.2: the client's own Host is ignored). An upgrade request keeps its Upgrade
+ * and `Connection: Upgrade`. Content-Length stays; a chunked body is re-framed by the proxy.
  */
 export function encodeForwardHead(head: RequestHead, target: ForwardTarget): Buffer {
   const dropped = connectionTokens(head);
   const upgrade = isUpgrade(head);
-  let hasHost = false;
-  let text = `${head.method} ${target.path} ${head.version}\r\n`;
+  let text = `${head.method} ${target.path} ${head.version}\r\nHost: ${target.authority}\r\n`;
   for (const [name, value] of head.headers) {
     const lower = name.toLowerCase();
     if (lower === 'upgrade' && upgrade) {
       text += `${name}: ${value}\r\n`;
       continue;
     }
-    if (hopByHop.has(lower) || dropped.has(lower)) continue;
-    if (lower === 'host') hasHost = true;
+    if (hopByHop.has(lower) || dropped.has(lower) || lower === 'host') continue;
     text += `${name}: ${value}\r\n`;
   }
-  if (!hasHost) text += `Host: ${target.authority}\r\n`;
   if (upgrade) text += 'Connection: Upgrade\r\n';
   return Buffer.from(text + '\r\n', 'latin1');
 }
@@ -160,14 +174,19 @@ export function encodeForwardHead(head: RequestHead, target: ForwardTarget): Buf
 /** How the request body ends. */
 export type BodyFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' };
 
-/** The request's body framing from Transfer-Encoding / Content-Length (RFC 9112 §6). */
+/**
+ * The request's body framing from Transfer-Encoding / Content-Length (RFC 9112 §6). Both at
+ * once, several Transfer-Encoding codings not ending in chunked, or Content-Length values that
+ * differ are a 400: a proxy and an origin could read such a request two ways (smuggling).
+ */
 export function bodyFraming(head: RequestHead): BodyFraming {
-  const transferEncoding = headerValue(head, 'transfer-encoding');
-  if (transferEncoding !== undefined) {
-    if (!/(^|,)\s*chunked\s*$/i.test(transferEncoding)) throw new HttpError(400, 'unsupported Transfer-Encoding');
+  const codings = head.headers.filter(([n]) => n.toLowerCase() === 'transfer-encoding').map(([, v]) => v);
+  const lengths = head.headers.filter(([n]) => n.toLowerCase() === 'content-length').map(([, v]) => v);
+  if (codings.length > 0) {
+    if (lengths.length > 0) throw new HttpError(400, 'both Transfer-Encoding and Content-Length');
+    if (!/(^|,)\s*chunked\s*$/i.test(codings.join(','))) throw new HttpError(400, 'unsupported Transfer-Encoding');
     return { kind: 'chunked' };
   }
-  const lengths = head.headers.filter(([n]) => n.toLowerCase() === 'content-length').map(([, v]) => v);
   if (lengths.length === 0) return { kind: 'none' };
   if (!lengths.every((v) => v === lengths[0]) || !/^\d{1,15}$/.test(lengths[0]!)) {
     throw new HttpError(400, 'invalid Content-Length');
@@ -183,17 +202,32 @@ export function parseChunkSizeLine(buffer: Buffer): Parsed<number> | undefined {
     if (buffer.length > 1024) throw new HttpError(400, 'chunk size line too long');
     return undefined;
   }
-  const m = /^([0-9a-fA-F]{1,12})(;.*)?$/.exec(buffer.toString('latin1', 0, end));
+  const m = /^([0-9a-fA-F]{1,12})(;[\t\x20-\x7e]*)?$/.exec(buffer.toString('latin1', 0, end));
   if (!m) throw new HttpError(400, 'malformed chunk size');
   return { value: parseInt(m[1]!, 16), length: end + 2 };
 }
 
-/** One trailer line after the last chunk; an empty line (value true) ends the body. */
+/** The CRLF that must follow a chunk's data; anything else is a 400. */
+export function parseChunkEnd(buffer: Buffer): Parsed<true> | undefined {
+  if (buffer.length < 2) {
+    if (buffer.length === 1 && buffer[0] !== 0x0d) throw new HttpError(400, 'chunk data not followed by CRLF');
+    return undefined;
+  }
+  if (buffer[0] !== 0x0d || buffer[1] !== 0x0a) throw new HttpError(400, 'chunk data not followed by CRLF');
+  return { value: true, length: 2 };
+}
+
+/** One trailer line after the last chunk (checked like a header line); an empty line (value true) ends the body. */
 export function parseTrailerLine(buffer: Buffer): Parsed<boolean> | undefined {
   const end = buffer.indexOf('\r\n');
   if (end < 0) {
     if (buffer.length > maxHeadBytes) throw new HttpError(400, 'trailer too long');
     return undefined;
+  }
+  if (end > 0) {
+    const line = buffer.toString('latin1', 0, end);
+    if (/[\r\n]/.test(line)) throw new HttpError(400, 'bare CR or LF in a trailer');
+    parseFieldLine(line);
   }
   return { value: end === 0, length: end + 2 };
 }

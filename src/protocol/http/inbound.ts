@@ -8,6 +8,7 @@ import { DialError, type DialFailure } from '../../common/errors.js';
 import { HandshakeClosedError, type HandshakeReader } from '../../common/handshake-reader.js';
 import { IdleTimer } from '../../common/idle-timer.js';
 import { replyAndClose, sourceOf, usersFor, type ConnectionHandler, type Session } from '../listener.js';
+import { ResponseTracker } from './response-tracker.js';
 import {
   bodyFraming,
   connectTarget,
@@ -17,13 +18,14 @@ import {
   headerValue,
   HttpError,
   isUpgrade,
+  parseChunkEnd,
   parseChunkSizeLine,
   parseRequestHead,
   parseTrailerLine,
   type RequestHead,
 } from './codec.js';
 
-/** Serves one HTTP proxy client: CONNECT tunnels and absolute-URI requests with keep-alive. */
+/** Serves one HTTP proxy client: CONNECT tunnels and absolute-URI requests with keep-alive and pipelining. */
 export const handleHttp: ConnectionHandler = async (socket, reader, session) => {
   await new HttpProxyConnection(socket, reader, session).serve();
 };
@@ -34,6 +36,8 @@ interface Upstream {
   key: string;
   flow: Flow;
   remote: Duplex;
+  /** Follows its responses: when each ends, and when none is pending. */
+  responses: ResponseTracker;
   /** Resolves when the origin connection has closed. */
   closed: Promise<void>;
 }
@@ -51,10 +55,21 @@ const statusText: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
+/**
+ * Chunked body bytes validated before anything is sent upstream: a request whose framing is
+ * broken within this much gets its 400 with the origin untouched (nothing to smuggle). A
+ * larger body streams on, and a later framing error aborts the origin connection instead.
+ */
+const heldBodyBytes = 64 * 1024;
+
+const crlf = Buffer.from('\r\n', 'latin1');
+
 class HttpProxyConnection {
   private upstream: Upstream | undefined;
   private readonly idle: IdleTimer;
   private user: string | undefined;
+  /** Ends a client that waits too long between requests, or takes too long over a head. */
+  private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -69,30 +84,49 @@ class HttpProxyConnection {
 
   async serve(): Promise<void> {
     try {
-      for (;;) {
-        const head = await this.nextHead();
+      for (let first = true; ; first = false) {
+        const head = await this.nextHead(first);
         if (head === undefined) return;
         if (!this.authorize(head)) return;
         if (head.method === 'CONNECT') return await this.tunnel(head);
         const target = forwardTarget(head);
+        const framing = bodyFraming(head);
         if (isUpgrade(head)) return await this.upgrade(encodeForwardHead(head, target), target.destination);
+        // A chunked body is checked (up to heldBodyBytes) before anything goes upstream.
+        const held = framing.kind === 'chunked' ? await this.holdChunks() : undefined;
         const upstream = await this.upstreamFor(target.destination);
         if (!upstream) return;
+        upstream.responses.sent(head.method);
         this.send(upstream, encodeForwardHead(head, target));
-        await this.forwardBody(head, upstream);
+        if (framing.kind === 'length') await this.copyBody(upstream, framing.length);
+        if (held) {
+          for (const piece of held.pieces) this.send(upstream, piece);
+          if (!held.done) await this.forwardChunks(upstream);
+        }
       }
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       this.fail(error.status, error.message);
     } finally {
       this.idle.stop();
+      clearTimeout(this.waitTimer);
     }
   }
 
-  /** Reads the next request head; undefined when the client closed between requests. */
-  private async nextHead(): Promise<RequestHead | undefined> {
+  /**
+   * Reads the next request head; undefined when the client closed between requests. After
+   * the first request (which the listener's handshake timeout covers) a client gets
+   * `keepAliveMs` once every response was sent to start a request, and the handshake
+   * timeout to finish its head.
+   */
+  private async nextHead(first: boolean): Promise<RequestHead | undefined> {
     try {
+      if (!first) {
+        await this.waitForClient(() => this.reader.read(() => ({ value: true, length: 0 })));
+        this.arm(this.session.context.handshakeTimeoutMs);
+      }
       const head = await this.reader.read(parseRequestHead);
+      clearTimeout(this.waitTimer);
       this.idle.touch();
       this.session.handshakeDone();
       return head;
@@ -104,6 +138,25 @@ class HttpProxyConnection {
       await closed;
       return undefined;
     }
+  }
+
+  /** Waits for `first` (the client's next byte), with the keep-alive timer running whenever no response is pending. */
+  private async waitForClient(first: () => Promise<unknown>): Promise<void> {
+    const arrived = first();
+    const keepAlive = async (): Promise<void> => {
+      await this.upstream?.responses.idle();
+      if (this.waitTimer === undefined) this.arm(this.session.context.keepAliveMs);
+    };
+    this.waitTimer = undefined;
+    void keepAlive();
+    await arrived;
+    clearTimeout(this.waitTimer);
+  }
+
+  private arm(ms: number): void {
+    clearTimeout(this.waitTimer);
+    this.waitTimer = setTimeout(() => this.destroy(), ms);
+    this.waitTimer.unref();
   }
 
   private authorize(head: RequestHead): boolean {
@@ -123,8 +176,8 @@ class HttpProxyConnection {
   }
 
   private async tunnel(head: RequestHead): Promise<void> {
-    this.closeUpstream();
     const destination = connectTarget(head);
+    await this.finishUpstream();
     const flow = this.openFlow('HTTPS', destination);
     const socket = this.socket;
     const client: SniffClient = {
@@ -143,7 +196,7 @@ class HttpProxyConnection {
   }
 
   private async upgrade(forwardHead: Buffer, destination: Address): Promise<void> {
-    this.closeUpstream();
+    await this.finishUpstream();
     const flow = this.openFlow('HTTP', destination);
     const remote = await this.dial(flow);
     if (!remote) return;
@@ -152,26 +205,40 @@ class HttpProxyConnection {
     await this.session.context.dispatcher.relay(flow, this.socket, remote, Buffer.concat([forwardHead, leftover]));
   }
 
-  /** The origin connection for `destination`, reusing the current one when it goes to the same place. */
+  /** Lets the current origin connection answer every request sent on it, then closes it. */
+  private async finishUpstream(): Promise<void> {
+    const upstream = this.upstream;
+    if (!upstream) return;
+    await Promise.race([upstream.responses.idle(), upstream.closed]);
+    this.closeUpstream();
+  }
+
+  /**
+   * The origin connection for `destination`: the current one when it goes to the same place
+   * (pipelined requests queue there), else a new one once the current one has answered.
+   */
   private async upstreamFor(destination: Address): Promise<Upstream | undefined> {
     const key = formatAddress(destination);
-    if (this.upstream?.key === key && !this.upstream.remote.destroyed) return this.upstream;
-    this.closeUpstream();
+    if (this.upstream?.key === key && !this.upstream.remote.destroyed && !this.upstream.responses.opaque) return this.upstream;
+    await this.finishUpstream();
     const flow = this.openFlow('HTTP', destination);
     const remote = await this.dial(flow);
     if (!remote) return undefined;
     const { dispatcher } = this.session.context;
+    const responses = new ResponseTracker();
     const closed = new Promise<void>((resolve) => {
       remote.on('close', () => {
+        responses.closed();
         dispatcher.close(flow);
         resolve();
       });
     });
-    const upstream: Upstream = { key, flow, remote, closed };
+    const upstream: Upstream = { key, flow, remote, responses, closed };
     remote.on('data', (chunk: Buffer) => {
       if (this.upstream !== upstream) return;
       flow.bytesDown += chunk.length;
       this.idle.touch();
+      responses.feed(chunk);
       if (!this.socket.write(chunk)) remote.pause();
     });
     remote.on('end', () => {
@@ -190,21 +257,56 @@ class HttpProxyConnection {
     return upstream;
   }
 
-  private async forwardBody(head: RequestHead, upstream: Upstream): Promise<void> {
-    const framing = bodyFraming(head);
-    if (framing.kind === 'length') return this.copyBody(upstream, framing.length);
-    if (framing.kind === 'none') return;
+  /**
+   * Reads chunks, checked and re-framed, until the body ends or `heldBodyBytes` are held;
+   * nothing is sent yet. Throws HttpError(400) on broken framing.
+   */
+  private async holdChunks(): Promise<{ pieces: Buffer[]; done: boolean }> {
+    const pieces: Buffer[] = [];
+    let size = 0;
     for (;;) {
-      const size = await this.reader.read(rawLine(parseChunkSizeLine));
-      this.send(upstream, size.raw);
-      if (size.value === 0) break;
-      await this.copyBody(upstream, size.value + 2);
+      const last = await this.readChunk((piece) => {
+        pieces.push(piece);
+        size += piece.length;
+      });
+      if (last) return { pieces, done: true };
+      if (size >= heldBodyBytes) return { pieces, done: false };
     }
-    for (;;) {
-      const trailer = await this.reader.read(rawLine(parseTrailerLine));
-      this.send(upstream, trailer.raw);
-      if (trailer.value) return;
+  }
+
+  /** Streams the rest of a chunked body, checked and re-framed; broken framing aborts the origin connection. */
+  private async forwardChunks(upstream: Upstream): Promise<void> {
+    const emit = (piece: Buffer): Promise<void> | undefined => (this.send(upstream, piece) ? undefined : waitDrain(upstream.remote));
+    while (!(await this.readChunk(emit)));
+  }
+
+  /**
+   * Reads one chunk (or the last one with its trailers), checked, and hands its pieces to
+   * `emit` as they arrive: the size line re-encoded without extensions, the data, the CRLF
+   * after it. True for the last chunk.
+   */
+  private async readChunk(emit: (piece: Buffer) => Promise<void> | void): Promise<boolean> {
+    const size = await this.reader.read(parseChunkSizeLine);
+    await emit(Buffer.from(`${size.toString(16)}\r\n`, 'latin1'));
+    if (size === 0) {
+      for (;;) {
+        const trailer = await this.reader.read(rawLine(parseTrailerLine));
+        await emit(trailer.raw);
+        if (trailer.value) return true;
+      }
     }
+    let left = size;
+    while (left > 0) {
+      const data = await this.reader.read((buffer) => {
+        const n = Math.min(buffer.length, left);
+        return { value: buffer.subarray(0, n), length: n };
+      });
+      left -= data.length;
+      await emit(data);
+    }
+    await this.reader.read(parseChunkEnd);
+    await emit(crlf);
+    return false;
   }
 
   /** Copies exactly `length` body bytes from the client to the origin, waiting when the origin is slow. */
@@ -249,9 +351,16 @@ class HttpProxyConnection {
     }
   }
 
+  /**
+   * Answers an error status and closes; the origin connection is dropped (a request cut in
+   * the middle never reaches it whole). Mid-way through relaying a response, the client
+   * connection is closed instead, as a status there would corrupt the response.
+   */
   private fail(status: number, message: string): void {
+    const midResponse = this.upstream?.responses.midResponse ?? false;
     this.closeUpstream();
     this.session.context.logger.debug(`${this.session.context.name}: HTTP ${status}: ${message}`);
+    if (midResponse) return void this.socket.destroy();
     replyAndClose(this.socket, encodeStatus(status, statusText[status] ?? 'Error'));
   }
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
@@ -63,4 +64,51 @@ describe('PQ tunnel client and gateway over real UDP sockets on loopback', () =>
       gateway.close();
     }
   });
+
+  it('under a flood of random datagrams (at least 50k/s, from another process) an honest client still connects', async () => {
+    const gatewaySocket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+    gatewaySocket.bind(0, '127.0.0.1');
+    await once(gatewaySocket, 'listening');
+    const clientSocket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+    clientSocket.bind(0, '127.0.0.1');
+    await once(clientSocket, 'listening');
+    const clientKey = x25519Generate();
+    const gatewayKey = x25519Generate();
+    let received = 0;
+    const bind = udpBind(gatewaySocket);
+    const gateway = new TunnelGateway({
+      staticKey: gatewayKey,
+      peers: [{ name: 'alice', publicKey: clientKey.publicKey, params: () => Buffer.alloc(32) }],
+      bind: { ...bind, onReceive: (handler) => bind.onReceive((datagram, from) => (received++, handler(datagram, from))) },
+      onPacket: () => {},
+    });
+    const client = new TunnelClient({
+      staticKey: clientKey,
+      gatewayPublic: gatewayKey.publicKey,
+      endpoint: { host: '127.0.0.1', port: gatewaySocket.address().port },
+      bind: udpBind(clientSocket),
+      persistentKeepaliveMs: 0,
+      onPacket: () => {},
+    });
+    const flooder = spawn(process.execPath, [new URL('../helpers/udp-flood.mjs', import.meta.url).pathname, '127.0.0.1', String(gatewaySocket.address().port), '15'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let sent = 0;
+    flooder.stdout!.on('data', (chunk: Buffer) => (sent = Number(/sent (\d+)\n$/.exec(chunk.toString())?.[1] ?? sent)));
+    const exited = once(flooder, 'exit');
+    try {
+      expect(await eventually(() => received > 10_000, 5000)).toBe(true);
+      const started = performance.now();
+      const [sentBefore, receivedBefore] = [sent, received];
+      client.connect();
+      expect(await eventually(() => client.isUp, 11_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
+      const seconds = (performance.now() - started) / 1000;
+      const [sentRate, receivedRate] = [(sent - sentBefore) / seconds, (received - receivedBefore) / seconds];
+      expect(sentRate, `flood of ${Math.round(sentRate)}/s (the gateway took ${Math.round(receivedRate)}/s)`).toBeGreaterThanOrEqual(50_000);
+    } finally {
+      flooder.kill();
+      await exited;
+      client.close();
+      gateway.close();
+    }
+  }, 30_000);
 });

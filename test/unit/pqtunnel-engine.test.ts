@@ -313,6 +313,59 @@ describe('PQT engine under stress', () => {
     stranger.close();
   });
 
+  for (const rate of [50, 200, 1000]) {
+    it(`initiations forged at ${rate}/s with the client's address cannot lock it out: 10 of 10 handshakes complete`, () => {
+      const t = setup();
+      const stranger = new TunnelClient({
+        staticKey: x25519FromPrivate(Buffer.alloc(32, 9)),
+        gatewayPublic: gatewayKey.publicKey,
+        endpoint: gatewayAt,
+        bind: t.network.bind({ host: '192.0.2.200', port: 1 }),
+        clock: t.clock,
+        persistentKeepaliveMs: 0,
+        onPacket: () => {},
+      });
+      stranger.connect();
+      // mac1 is valid (anyone who knows the gateway's public key can compute it); the source is the client's.
+      const forged = t.network.sent.at(-1)!.datagram;
+      stranger.close();
+      t.client.close();
+      const step = 1000 / rate;
+      let forgedSent = 0;
+      /** Moves time by `ms` while the forger sends one initiation every `step`, until `until` holds. */
+      const forging = (ms: number, until = (): boolean => false): void => {
+        for (let elapsed = 0; elapsed < ms && !until(); elapsed += step) {
+          t.network.inject(forged, { host: clientAt.host, port: 30000 + (forgedSent++ % 20000) }, gatewayAt);
+          t.network.flush();
+          t.run(step);
+        }
+      };
+      forging(2000);
+      let completed = 0;
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const client = new TunnelClient({
+          staticKey: clientKey,
+          gatewayPublic: gatewayKey.publicKey,
+          endpoint: gatewayAt,
+          bind: t.network.bind({ ...clientAt }),
+          clock: t.clock,
+          persistentKeepaliveMs: 0,
+          onPacket: () => {},
+        });
+        // The honest initiation lands between two forged ones, at a different point each time.
+        t.run((attempt * 0.37 * step) % step);
+        client.connect();
+        t.network.flush();
+        forging(12_000, () => client.isUp);
+        if (client.isUp) completed++;
+        client.close();
+        forging(1000);
+      }
+      expect(forgedSent).toBeGreaterThanOrEqual(rate * 12);
+      expect(completed).toBe(10);
+    }, 60_000);
+  }
+
   it('ten rekeys under continuous traffic lose nothing, and 24 simulated hours keep the tunnel up', () => {
     const t = setup({ persistentKeepaliveMs: 25_000 });
     let n = 0;

@@ -97,7 +97,7 @@ export class TunnelGateway {
   private readonly mtu: number;
   private cookieSecrets: Buffer[] = [randomBytes(32)];
   private cookieRotated: number;
-  private initiationTimes: number[] = [];
+  private readonly initiationRate = new RateWindow();
   private underLoadUntil = -Infinity;
   private readonly stopTicks: () => void;
 
@@ -175,24 +175,28 @@ export class TunnelGateway {
     else if (type === MessageType.data) this.receiveData(datagram, from);
   }
 
+  /**
+   * WireGuard's order (spec §5.1): mac1 first; only under load is a valid mac2 required (a
+   * cookie reply otherwise, which only the real source address can use) and only then is the
+   * source rate-limited. So initiations forged with a client's address, which never carry
+   * its cookie, cannot use up that client's allowance.
+   */
   private receiveInitiation(message: Buffer, from: Endpoint): void {
     const now = this.clock.now();
     const identityIndex = this.identities.findIndex((identity) => initiationMac1Valid(message, identity.constants));
     if (identityIndex < 0) return;
     const identity = this.identities[identityIndex]!;
-    if (this.underLoad(now)) {
+    if (this.initiationRate.add(now) > (this.options.underLoadRate ?? 200)) this.underLoadUntil = now + 1000;
+    if (now < this.underLoadUntil) {
       const valid = this.cookieSecrets.some((secret) => initiationMac2Valid(message, cookieFor(secret, from.host, from.port)));
       if (!valid) {
-        if (this.takeToken(from.host, now)) {
-          const reply = sealCookieReply(identity.replyKey, message.readUInt32LE(4), message.subarray(1300, 1316), cookieFor(this.cookieSecrets[0]!, from.host, from.port));
-          this.options.bind.send(reply, from);
-          this.counters.cookies++;
-        }
+        const reply = sealCookieReply(identity.replyKey, message.readUInt32LE(4), message.subarray(1300, 1316), cookieFor(this.cookieSecrets[0]!, from.host, from.port));
+        this.options.bind.send(reply, from);
+        this.counters.cookies++;
         return;
       }
+      if (!this.takeToken(from.host, now)) return;
     }
-    if (!this.takeToken(from.host, now)) return;
-    this.initiationTimes.push(now);
     let peer: PeerState | undefined;
     const accepted = consumeInitiation(message, identity.key, identity.constants, (clientPublic) => {
       const key = clientPublic.toString('base64');
@@ -253,13 +257,7 @@ export class TunnelGateway {
     if (packet) this.options.onPacket(peer.config, packet);
   }
 
-  private underLoad(now: number): boolean {
-    this.initiationTimes = this.initiationTimes.filter((t) => now - t < 1000);
-    if (this.initiationTimes.length > (this.options.underLoadRate ?? 200)) this.underLoadUntil = now + 1000;
-    return now < this.underLoadUntil;
-  }
-
-  /** Per-source-IP token bucket: 20 per second, burst 5. */
+  /** Per-source-IP token bucket, for initiations under load that carry a valid mac2: 20 per second, burst 5. */
   private takeToken(host: string, now: number): boolean {
     const bucket = this.buckets.get(host) ?? { tokens: bucketBurst, at: now };
     bucket.tokens = Math.min(bucketBurst, bucket.tokens + ((now - bucket.at) * bucketRate) / 1000);
@@ -302,5 +300,27 @@ export class TunnelGateway {
         this.transmit(peer, usable, Buffer.alloc(0), now);
       }
     }
+  }
+}
+
+/**
+ * Events per second over a sliding second, in constant time and memory: the previous whole
+ * second weighted by how much of it the window still covers, plus the current one.
+ */
+class RateWindow {
+  private start = 0;
+  private current = 0;
+  private previous = 0;
+
+  /** Counts one event at `now` (ms) and returns the rate. */
+  add(now: number): number {
+    const elapsed = now - this.start;
+    if (elapsed >= 1000) {
+      this.previous = elapsed >= 2000 ? 0 : this.current;
+      this.start = now - (elapsed % 1000);
+      this.current = 0;
+    }
+    this.current++;
+    return this.previous * (1 - (now - this.start) / 1000) + this.current;
   }
 }

@@ -7,6 +7,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { startSink } from './harness.js';
 import { benchRelay } from './relay.js';
+import { benchStalled } from './stalled.js';
 import { benchPqtunnel } from './pqtunnel.js';
 import { benchVmess } from './vmess.js';
 import { benchRules } from './rules.js';
@@ -31,6 +32,7 @@ export async function runBench(): Promise<void> {
   const steps: [string, () => Promise<void>][] = [
     ['rule matching', benchRules],
     ['SOCKS5 relay and connection rate', () => benchRelay(sink)],
+    ['honest handshakes among 2,000 stalled ones', benchStalled],
     ['VMess against v2ray', () => benchVmess(sink, freePort)],
     ['post-quantum tunnel handshakes and data plane', benchPqtunnel],
     ['tunnel between namespaces against wireguard-go', benchTunnel],

@@ -161,10 +161,15 @@ export function socksConnectBytes(host: string, port: number): Buffer {
 
 /** A local port nothing listens on (bound, then released). */
 export async function closedPort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server);
-  await closeServer(server);
-  return port;
+  return (await closedPorts(1))[0]!;
+}
+
+/** `count` distinct local ports nothing listens on: all bound at once, then released (one at a time, the kernel may hand out the same port twice). */
+export async function closedPorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  const ports = await Promise.all(servers.map((server) => listen(server)));
+  await Promise.all(servers.map((server) => closeServer(server)));
+  return ports;
 }
 
 /**

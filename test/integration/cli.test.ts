@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closedPort, closedWithin, closeServer, dial, listen, readAll, trackedServer } from '../helpers/net.js';
+import { closedPort, closedPorts, closedWithin, closeServer, dial, listen, readAll, trackedServer } from '../helpers/net.js';
 
 const bin = new URL('../../bin/sluice.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
@@ -216,7 +216,7 @@ rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
   });
 
   it('status reports a running sluice through its controller, as text and as JSON', async () => {
-    const [mixed, api] = [await closedPort(), await closedPort()];
+    const [mixed, api] = (await closedPorts(2)) as [number, number];
     const config = configFile(
       'status.yaml',
       `mixed-port: ${mixed}\nexternal-controller: 127.0.0.1:${api}\nsecret: abc\nproxies: [{ name: d1, type: direct }]\nproxy-groups: [{ name: PROXY, type: select, proxies: [d1, DIRECT] }]\nrules: ['MATCH,PROXY']\n`,

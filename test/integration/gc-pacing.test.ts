@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSink, throughput, type Sink } from '../../src/bench/harness.js';
 import { socksConnect } from '../../src/bench/socks-client.js';
 import { sluiceChain, type Chain } from '../../src/bench/vmess.js';
-import { closedPort } from '../helpers/net.js';
+import { closedPorts } from '../helpers/net.js';
 
 const secret = 'gc-test';
 
@@ -35,7 +35,7 @@ describe('sluice run: V8 full collections while relaying (two real processes)', 
   beforeAll(async () => {
     busy = busyCores();
     sink = await startSink();
-    controllers.push(await closedPort(), await closedPort());
+    controllers.push(...(await closedPorts(2)));
     const api = (port: number): string => `external-controller: 127.0.0.1:${port}\nsecret: ${secret}\n`;
     chain = await sluiceChain('aes-128-gcm', { server: api(controllers[0]!), client: api(controllers[1]!) });
   });

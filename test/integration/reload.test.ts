@@ -9,7 +9,7 @@ import { Box } from '../../src/box.js';
 import { Logger } from '../../src/common/log.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { loadConfigFile } from '../../src/config/load.js';
-import { closedPort, closeServer, dial, echoServer, eventually, listen, readBytes, socksConnectBytes } from '../helpers/net.js';
+import { closedPorts, closeServer, dial, echoServer, eventually, listen, readBytes, socksConnectBytes } from '../helpers/net.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-reload-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +26,7 @@ describe('config reload', () => {
   it('keeps open flows byte-exact, applies new rules and listeners, and refuses a broken config', async () => {
     const echo = echoServer();
     const echoPort = await listen(echo);
-    const [portA, portB, api] = [await closedPort(), await closedPort(), await closedPort()];
+    const [portA, portB, api] = (await closedPorts(3)) as [number, number, number];
     const file = join(dir, 'config.yaml');
     const listeners = (extra: string): string => `listeners:\n  - { name: a, type: mixed, port: ${portA} }\n${extra}`;
     writeFileSync(file, `${listeners('')}external-controller: 127.0.0.1:${api}\nrules: ['MATCH,DIRECT']\n`);
@@ -85,7 +85,7 @@ describe('config reload', () => {
   it('sluice run reloads on SIGHUP: an added listener accepts', async () => {
     const echo = echoServer();
     const echoPort = await listen(echo);
-    const [portA, portB] = [await closedPort(), await closedPort()];
+    const [portA, portB] = (await closedPorts(2)) as [number, number];
     const file = join(dir, 'hup.yaml');
     writeFileSync(file, `mixed-port: ${portA}\nrules: ['MATCH,DIRECT']\n`);
     const child = spawn(process.execPath, [new URL('../../bin/sluice.js', import.meta.url).pathname, 'run', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -63,7 +63,9 @@ export class DomainRegexRule extends BaseRule {
     if (payload.length > maxRegexBytes) throw new Error(`regular expression of ${payload.length} characters: at most ${maxRegexBytes} (put long domain lists in a rule provider)`);
     let regex: RE2JS;
     try {
-      regex = RE2JS.compile(payload, RE2JS.CASE_INSENSITIVE);
+      // Hosts reach rules in lower case, so a pattern without an upper-case letter matches
+      // them the same with or without case folding, and re2js is ~3x faster without it.
+      regex = RE2JS.compile(payload, /[A-Z]/.test(payload) ? RE2JS.CASE_INSENSITIVE : 0);
     } catch (error) {
       throw new Error(`invalid regular expression ${excerpt(payload)} (Go/RE2 syntax): ${(error as Error).message}`);
     }

@@ -5,19 +5,13 @@
  * loops (connect, CONNECT, one byte echoed, close), and prints JSON:
  * { connections, seconds, p50Ms, p99Ms, errors }. Latency is TCP connect to echoed byte.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { startEcho } from './echo.js';
 import { socksConnect } from './socks-client.js';
 
 const [proxyPort, seconds, concurrency] = process.argv.slice(2).map(Number) as [number, number, number];
 
-const echo = createServer((socket) => {
-  socket.on('error', () => {});
-  socket.pipe(socket);
-});
-echo.listen(0, '127.0.0.1');
-await once(echo, 'listening');
-const echoPort = (echo.address() as AddressInfo).port;
+const { server: echo, port: echoPort } = await startEcho();
 
 const latencies: number[] = [];
 let errors = 0;

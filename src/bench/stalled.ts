@@ -6,7 +6,8 @@
  */
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { startEcho } from './echo.js';
 import { report } from './report.js';
 import { startSluice } from './relay.js';
 import { socksConnect } from './socks-client.js';
@@ -56,13 +57,7 @@ async function stall(port: number, count: number): Promise<Socket[]> {
 
 /** Prints RSS and honest handshake latency idle and with 2,000 stalled handshakes open. */
 export async function benchStalled(): Promise<void> {
-  const echo = createServer((socket) => {
-    socket.on('error', () => {});
-    socket.pipe(socket);
-  });
-  echo.listen(0, '127.0.0.1');
-  await once(echo, 'listening');
-  const echoPort = (echo.address() as AddressInfo).port;
+  const { server: echo, port: echoPort } = await startEcho();
   // The handshake timeout is raised so the stalled connections stay for the whole measurement.
   const sluice = await startSluice(`listeners: [{ name: bench, type: mixed, port: 0 }]\ntimeouts: { handshake: 120 }\nrules: ['MATCH,DIRECT']\n`, 'bench');
   let stalled: Socket[] = [];

@@ -23,22 +23,44 @@ function refuse(path: string, mode: { isFile(): boolean; size: number }, limit: 
   if (mode.size > limit) throw new Error(`${path} is larger than ${limit >> 20} MiB`);
 }
 
+/** The pieces of one read, each at most 1 MiB, refused as soon as they pass `limit` (a file may grow while it is read). */
+class Pieces {
+  private readonly pieces: Buffer[] = [];
+  private total = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly limit: number,
+  ) {}
+
+  /** A buffer for the next read. */
+  next(): Buffer {
+    return Buffer.allocUnsafe(Math.min(1 << 20, this.limit + 1 - this.total) || 1);
+  }
+
+  /** Keeps `n` bytes of `piece`; false at the end of the file (n = 0). */
+  add(piece: Buffer, n: number): boolean {
+    if (n === 0) return false;
+    this.total += n;
+    if (this.total > this.limit) throw new Error(`${this.path} is larger than ${this.limit >> 20} MiB`);
+    this.pieces.push(piece.subarray(0, n));
+    return true;
+  }
+
+  /** Everything read. */
+  whole(): Buffer {
+    return Buffer.concat(this.pieces, this.total);
+  }
+}
+
 /** Reads a whole regular file of at most `limit` bytes; throws naming the path otherwise. */
 export function readRegularFileSync(path: string, limit: number): Buffer {
   const fd = openSync(path, flags);
   try {
     refuse(path, fstatSync(fd), limit);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, limit + 1 - total) || 1);
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > limit) throw new Error(`${path} is larger than ${limit >> 20} MiB`);
-      chunks.push(chunk.subarray(0, n));
-    }
-    return Buffer.concat(chunks, total);
+    const pieces = new Pieces(path, limit);
+    for (let piece = pieces.next(); pieces.add(piece, readSync(fd, piece, 0, piece.length, null)); piece = pieces.next());
+    return pieces.whole();
   } finally {
     closeSync(fd);
   }
@@ -49,17 +71,9 @@ export async function readRegularFile(path: string, limit: number): Promise<Buff
   const handle = await open(path, flags);
   try {
     refuse(path, await handle.stat(), limit);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, limit + 1 - total) || 1);
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      total += bytesRead;
-      if (total > limit) throw new Error(`${path} is larger than ${limit >> 20} MiB`);
-      chunks.push(chunk.subarray(0, bytesRead));
-    }
-    return Buffer.concat(chunks, total);
+    const pieces = new Pieces(path, limit);
+    for (let piece = pieces.next(); pieces.add(piece, (await handle.read(piece, 0, piece.length, null)).bytesRead); piece = pieces.next());
+    return pieces.whole();
   } finally {
     await handle.close();
   }

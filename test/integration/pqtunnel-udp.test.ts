@@ -16,32 +16,41 @@ function ipPacket(n: number, size = 1000): Buffer {
   return packet;
 }
 
+/** A gateway and a client on real UDP sockets on loopback, and what each received. */
+async function tunnelOverUdp() {
+  const socket = async () => {
+    const s = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+    s.bind(0, '127.0.0.1');
+    await once(s, 'listening');
+    return s;
+  };
+  const [gatewaySocket, clientSocket] = [await socket(), await socket()];
+  const clientKey = x25519Generate();
+  const gatewayKey = x25519Generate();
+  const atGateway: Buffer[] = [];
+  const atClient: Buffer[] = [];
+  let datagrams = 0;
+  const bind = udpBind(gatewaySocket);
+  const gateway = new TunnelGateway({
+    staticKey: gatewayKey,
+    peers: [{ name: 'alice', publicKey: clientKey.publicKey, params: () => Buffer.alloc(32) }],
+    bind: { ...bind, onReceive: (handler) => bind.onReceive((datagram, from) => (datagrams++, handler(datagram, from))) },
+    onPacket: (_peer, packet) => atGateway.push(packet),
+  });
+  const client = new TunnelClient({
+    staticKey: clientKey,
+    gatewayPublic: gatewayKey.publicKey,
+    endpoint: { host: '127.0.0.1', port: gatewaySocket.address().port },
+    bind: udpBind(clientSocket),
+    persistentKeepaliveMs: 0,
+    onPacket: (packet) => atClient.push(packet),
+  });
+  return { gateway, client, atGateway, atClient, gatewayPort: gatewaySocket.address().port, received: () => datagrams };
+}
+
 describe('PQ tunnel client and gateway over real UDP sockets on loopback', () => {
   it('handshake, then a thousand packets each way arrive intact', async () => {
-    const gatewaySocket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-    gatewaySocket.bind(0, '127.0.0.1');
-    await once(gatewaySocket, 'listening');
-    const clientSocket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-    clientSocket.bind(0, '127.0.0.1');
-    await once(clientSocket, 'listening');
-    const clientKey = x25519Generate();
-    const gatewayKey = x25519Generate();
-    const atGateway: Buffer[] = [];
-    const atClient: Buffer[] = [];
-    const gateway = new TunnelGateway({
-      staticKey: gatewayKey,
-      peers: [{ name: 'alice', publicKey: clientKey.publicKey, params: () => Buffer.alloc(32) }],
-      bind: udpBind(gatewaySocket),
-      onPacket: (_peer, packet) => atGateway.push(packet),
-    });
-    const client = new TunnelClient({
-      staticKey: clientKey,
-      gatewayPublic: gatewayKey.publicKey,
-      endpoint: { host: '127.0.0.1', port: gatewaySocket.address().port },
-      bind: udpBind(clientSocket),
-      persistentKeepaliveMs: 0,
-      onPacket: (packet) => atClient.push(packet),
-    });
+    const { gateway, client, atGateway, atClient } = await tunnelOverUdp();
     try {
       client.connect();
       expect(await eventually(() => client.isUp, 5000)).toBe(true);
@@ -66,43 +75,20 @@ describe('PQ tunnel client and gateway over real UDP sockets on loopback', () =>
   });
 
   it('under a flood of random datagrams (at least 50k/s, from another process) an honest client still connects', async () => {
-    const gatewaySocket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-    gatewaySocket.bind(0, '127.0.0.1');
-    await once(gatewaySocket, 'listening');
-    const clientSocket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-    clientSocket.bind(0, '127.0.0.1');
-    await once(clientSocket, 'listening');
-    const clientKey = x25519Generate();
-    const gatewayKey = x25519Generate();
-    let received = 0;
-    const bind = udpBind(gatewaySocket);
-    const gateway = new TunnelGateway({
-      staticKey: gatewayKey,
-      peers: [{ name: 'alice', publicKey: clientKey.publicKey, params: () => Buffer.alloc(32) }],
-      bind: { ...bind, onReceive: (handler) => bind.onReceive((datagram, from) => (received++, handler(datagram, from))) },
-      onPacket: () => {},
-    });
-    const client = new TunnelClient({
-      staticKey: clientKey,
-      gatewayPublic: gatewayKey.publicKey,
-      endpoint: { host: '127.0.0.1', port: gatewaySocket.address().port },
-      bind: udpBind(clientSocket),
-      persistentKeepaliveMs: 0,
-      onPacket: () => {},
-    });
-    const flooder = spawn(process.execPath, [new URL('../helpers/udp-flood.mjs', import.meta.url).pathname, '127.0.0.1', String(gatewaySocket.address().port), '15'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { gateway, client, gatewayPort, received } = await tunnelOverUdp();
+    const flooder = spawn(process.execPath, [new URL('../helpers/udp-flood.mjs', import.meta.url).pathname, '127.0.0.1', String(gatewayPort), '15'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let sent = 0;
     flooder.stdout!.on('data', (chunk: Buffer) => (sent = Number(/sent (\d+)\n$/.exec(chunk.toString())?.[1] ?? sent)));
     const exited = once(flooder, 'exit');
     try {
-      expect(await eventually(() => received > 10_000, 5000)).toBe(true);
+      expect(await eventually(() => received() > 10_000, 5000)).toBe(true);
       const started = performance.now();
-      const [sentBefore, receivedBefore] = [sent, received];
+      const [sentBefore, receivedBefore] = [sent, received()];
       client.connect();
       expect(await eventually(() => client.isUp, 11_000)).toBe(true);
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
       const seconds = (performance.now() - started) / 1000;
-      const [sentRate, receivedRate] = [(sent - sentBefore) / seconds, (received - receivedBefore) / seconds];
+      const [sentRate, receivedRate] = [(sent - sentBefore) / seconds, (received() - receivedBefore) / seconds];
       expect(sentRate, `flood of ${Math.round(sentRate)}/s (the gateway took ${Math.round(receivedRate)}/s)`).toBeGreaterThanOrEqual(50_000);
     } finally {
       flooder.kill();

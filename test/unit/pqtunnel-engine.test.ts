@@ -77,6 +77,23 @@ function setup(options: SetupOptions = {}) {
 
 const initiations = (network: FakeNetwork) => network.sent.filter((s) => s.datagram[0] === MessageType.initiation);
 
+/** An initiation from a client the gateway does not know: its mac1 is valid, nothing else about it is. */
+function strangerInitiation(t: ReturnType<typeof setup>): Buffer {
+  const stranger = new TunnelClient({
+    staticKey: x25519FromPrivate(Buffer.alloc(32, 9)),
+    gatewayPublic: gatewayKey.publicKey,
+    endpoint: gatewayAt,
+    bind: t.network.bind({ host: '192.0.2.200', port: 1 }),
+    clock: t.clock,
+    persistentKeepaliveMs: 0,
+    onPacket: () => {},
+  });
+  stranger.connect();
+  const initiation = t.network.sent.at(-1)!.datagram;
+  stranger.close();
+  return initiation;
+}
+
 describe('PQT engine over a fake network', () => {
   it('queues packets until the handshake completes, then carries IP packets both ways', () => {
     const t = setup();
@@ -285,17 +302,7 @@ describe('PQT timers with the injected clock', () => {
 describe('PQT engine under stress', () => {
   it('a handshake flood from random sources switches the gateway to cookies; an honest client still gets through', () => {
     const t = setup();
-    const stranger = new TunnelClient({
-      staticKey: x25519FromPrivate(Buffer.alloc(32, 9)),
-      gatewayPublic: gatewayKey.publicKey,
-      endpoint: gatewayAt,
-      bind: t.network.bind({ host: '192.0.2.200', port: 1 }),
-      clock: t.clock,
-      persistentKeepaliveMs: 0,
-      onPacket: () => {},
-    });
-    stranger.connect();
-    const flood = t.network.sent.at(-1)!.datagram;
+    const flood = strangerInitiation(t);
     t.network.sent.length = 0;
     for (let i = 0; i < 2000; i++) {
       t.network.inject(flood, { host: `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`, port: 1000 + i }, gatewayAt);
@@ -310,25 +317,13 @@ describe('PQT engine under stress', () => {
     t.run(6000);
     expect(t.client.isUp).toBe(true);
     expect(t.atGateway).toEqual([1]);
-    stranger.close();
   });
 
   for (const rate of [50, 200, 1000]) {
     it(`initiations forged at ${rate}/s with the client's address cannot lock it out: 10 of 10 handshakes complete`, () => {
       const t = setup();
-      const stranger = new TunnelClient({
-        staticKey: x25519FromPrivate(Buffer.alloc(32, 9)),
-        gatewayPublic: gatewayKey.publicKey,
-        endpoint: gatewayAt,
-        bind: t.network.bind({ host: '192.0.2.200', port: 1 }),
-        clock: t.clock,
-        persistentKeepaliveMs: 0,
-        onPacket: () => {},
-      });
-      stranger.connect();
       // mac1 is valid (anyone who knows the gateway's public key can compute it); the source is the client's.
-      const forged = t.network.sent.at(-1)!.datagram;
-      stranger.close();
+      const forged = strangerInitiation(t);
       t.client.close();
       const step = 1000 / rate;
       let forgedSent = 0;

@@ -98,7 +98,7 @@ class HttpProxyConnection {
         if (!upstream) return;
         upstream.responses.sent(head.method);
         this.send(upstream, encodeForwardHead(head, target));
-        if (framing.kind === 'length') await this.copyBody(upstream, framing.length);
+        if (framing.kind === 'length') await this.pass(framing.length, this.sender(upstream));
         if (held) {
           for (const piece of held.pieces) this.send(upstream, piece);
           if (!held.done) await this.forwardChunks(upstream);
@@ -276,7 +276,7 @@ class HttpProxyConnection {
 
   /** Streams the rest of a chunked body, checked and re-framed; broken framing aborts the origin connection. */
   private async forwardChunks(upstream: Upstream): Promise<void> {
-    const emit = (piece: Buffer): Promise<void> | undefined => (this.send(upstream, piece) ? undefined : waitDrain(upstream.remote));
+    const emit = this.sender(upstream);
     while (!(await this.readChunk(emit)));
   }
 
@@ -295,31 +295,28 @@ class HttpProxyConnection {
         if (trailer.value) return true;
       }
     }
-    let left = size;
-    while (left > 0) {
-      const data = await this.reader.read((buffer) => {
-        const n = Math.min(buffer.length, left);
-        return { value: buffer.subarray(0, n), length: n };
-      });
-      left -= data.length;
-      await emit(data);
-    }
+    await this.pass(size, emit);
     await this.reader.read(parseChunkEnd);
     await emit(crlf);
     return false;
   }
 
-  /** Copies exactly `length` body bytes from the client to the origin, waiting when the origin is slow. */
-  private async copyBody(upstream: Upstream, length: number): Promise<void> {
+  /** Hands exactly `length` body bytes from the client to `emit`, piece by piece as they arrive. */
+  private async pass(length: number, emit: (piece: Buffer) => Promise<void> | void): Promise<void> {
     let left = length;
     while (left > 0) {
-      const chunk = await this.reader.read((buffer) => {
+      const piece = await this.reader.read((buffer) => {
         const n = Math.min(buffer.length, left);
         return { value: buffer.subarray(0, n), length: n };
       });
-      left -= chunk.length;
-      if (!this.send(upstream, chunk)) await waitDrain(upstream.remote);
+      left -= piece.length;
+      await emit(piece);
     }
+  }
+
+  /** Sends pieces to the origin, waiting for it to drain when it is slow. */
+  private sender(upstream: Upstream): (piece: Buffer) => Promise<void> | undefined {
+    return (piece) => (this.send(upstream, piece) ? undefined : waitDrain(upstream.remote));
   }
 
   private send(upstream: Upstream, bytes: Buffer): boolean {

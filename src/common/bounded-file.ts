@@ -83,7 +83,7 @@ export async function readRegularFile(path: string, limit: number): Promise<Buff
  * The real path of `path` with every symlink resolved; for a path that does not exist yet
  * (a download cache), its nearest existing ancestor is resolved and the rest appended.
  */
-export function realPathOf(path: string): string {
+function realPathOf(path: string): string {
   const absolute = resolve(path);
   try {
     return realpathSync(absolute);

@@ -1,17 +1,17 @@
 /**
- * Guards for the yaml library on untrusted text. Its parser slows down with nesting (1 MiB of
+ * A guard for the yaml library on untrusted text. Its parser slows down with nesting (1 MiB of
  * `[(` took 18 s), very deep block nesting (`- - - …`, 128k levels) ran it out of memory and
  * killed the process, and every syntax error costs it an Error (1 MiB of `]` took 11 s; parse
- * it `withoutStackTraces`). The lexer is linear and safe, so nesting is measured on its tokens first:
- * flow collections (`[`, `{`), unbalanced closers, and per line, indentation plus block
+ * `withoutStackTraces`). The lexer is linear and safe, so nesting is measured on its tokens
+ * first: flow collections (`[`, `{`), unbalanced closers, and per line, indentation plus block
  * indicators (`-`, `?`, `:`). Real configs and rule files stay far below the limits.
  */
 import { Lexer } from 'yaml';
 
 /** Deepest flow nesting (`[`/`{`) accepted. */
-export const maxFlowDepth = 64;
+const maxFlowDepth = 64;
 /** Largest indentation plus block indicators on one line accepted. */
-export const maxBlockDepth = 256;
+const maxBlockDepth = 256;
 
 /** Throws an Error naming the line when `text` nests deeper than the limits. */
 export function checkYamlNesting(text: string): void {

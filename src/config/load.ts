@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { isLoopbackHost, normalizeHost, parseHostPort } from '../common/address.js';
 import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
@@ -14,17 +11,17 @@ import { decodeKey } from '../protocol/pqtunnel/keys.js';
 import { inPool, parsePool, type Pool } from '../protocol/pqtunnel/leases.js';
 import { parsePrefix } from '../route/match/ip-set.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
-import { ConfigError, describeSchemaError, maxProblems, showValue } from './errors.js';
+import { ConfigError, showValue } from './errors.js';
+import { validate } from './schema.js';
+import { allowedDestinations, openProxyWarnings, prefixList } from './access.js';
+import { parseYaml } from './yaml.js';
 import { maxConfigBytes, readRegularFile } from '../common/bounded-file.js';
 import { defaultClientAccess, type ClientAccessSettings } from '../common/client-access.js';
-import { checkYamlNesting } from '../common/yaml-guard.js';
-import { describeError, withoutStackTraces } from '../common/errors.js';
+import { describeError } from '../common/errors.js';
 import type { ControllerConfig, GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts, TunnelGatewayConfig } from './types.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Path of the JSON Schema shipped at the package root. */
-export const schemaUrl = new URL('../../config.schema.json', import.meta.url);
 /** Path of the bundled default config used when `run` gets no `-f`. */
 export const defaultConfigUrl = new URL('../../config.default.yaml', import.meta.url);
 
@@ -72,9 +69,6 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-/** Most nodes one alias may expand to (yaml's maxAliasCount); more is a resource-exhaustion attack. */
-const maxAliasExpansions = 1000;
-
 /** Key fields of the pqtunnel entries, checked by decoding them. */
 const tunnelKeyFields = ['private-key', 'next-private-key', 'public-key', 'pre-shared-key'] as const;
 
@@ -118,24 +112,6 @@ interface RawConfig {
   timeouts?: Partial<Record<string, number>>;
 }
 
-let validator: ReturnType<Ajv2020['compile']> | undefined;
-let schemaJson: unknown;
-
-/** config.schema.json, read once. */
-function schema(): unknown {
-  return (schemaJson ??= JSON.parse(readFileSync(schemaUrl, 'utf8')));
-}
-
-function validate(value: unknown): string[] {
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, discriminator: true });
-    validator = ajv.compile(schema() as object);
-  }
-  if (validator(value)) return [];
-  // Only the problems a ConfigError shows are described (with their "did you mean"); the rest are counted.
-  return (validator.errors ?? []).map((error, i) => (i < maxProblems ? describeSchemaError(error) : error.instancePath));
-}
-
 /**
  * Reads and validates a YAML or JSON config file (a regular file of at most 16 MiB, read
  * without blocking the event loop). Throws ConfigError naming each problem.
@@ -171,84 +147,6 @@ export function parseConfig(text: string, configDir?: string): LoadedConfig {
   problems.push(...validate(raw));
   if (problems.length > 0) throw new ConfigError(problems);
   return build(raw as RawConfig, ignored, home, configDir !== undefined);
-}
-
-/**
- * YAML text as plain values; syntax errors, duplicate keys and runaway alias expansion
- * (billion laughs) are ConfigErrors. Duplicate keys are found with one set per mapping: the
- * yaml library's own check compares every key with every other (100k keys took 131 s).
- */
-function parseYaml(text: string): unknown {
-  try {
-    checkYamlNesting(text);
-  } catch (error) {
-    throw new ConfigError([`YAML: ${(error as Error).message}`]);
-  }
-  const lineCounter = new LineCounter();
-  const document = withoutStackTraces(() => parseDocument(text, { uniqueKeys: false, lineCounter, prettyErrors: false }));
-  const at = (offset: number): string => {
-    const { line, col } = lineCounter.linePos(offset);
-    return `at line ${line}, column ${col}`;
-  };
-  const errors = document.errors.map((e) => `YAML: ${e.message.split('\n')[0]} ${at(e.pos[0])}`);
-  visit(document, {
-    Map(_key, map) {
-      const seen = new Set<unknown>();
-      for (const pair of map.items) {
-        const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (!seen.has(key)) seen.add(key);
-        else if (isScalar(pair.key) && pair.key.range) errors.push(`YAML: Map keys must be unique ${at(pair.key.range[0])}`);
-      }
-    },
-  });
-  if (errors.length > 0) throw new ConfigError(errors);
-  try {
-    return document.toJS({ maxAliasCount: maxAliasExpansions }) ?? {};
-  } catch (error) {
-    if (error instanceof ReferenceError) throw new ConfigError([`YAML: aliases expand too far (more than ${maxAliasExpansions} nodes through *references); the document is refused`]);
-    throw error;
-  }
-}
-
-/**
- * The problems of a ConfigError with nothing of the file's own text: each keeps its path,
- * with every segment that is not a key of the config schema replaced by `*`, and says only
- * that the value there is invalid; YAML errors keep their position. For config files named
- * by the controller's PUT /configs, whose content must not be shown to the caller.
- */
-export function redactedProblems(error: ConfigError): string[] {
-  const keys = schemaKeys();
-  return [...new Set(error.problems.map((problem) => redactProblem(problem, keys)))];
-}
-
-function redactProblem(problem: string, keys: ReadonlySet<string>): string {
-  if (problem.startsWith('YAML: ')) {
-    const position = /at line (\d+), column (\d+)/.exec(problem);
-    return `YAML: ${problem.startsWith('YAML: aliases') ? 'aliases expand too far' : 'syntax error'}${position ? ` at line ${position[1]}, column ${position[2]}` : ''}`;
-  }
-  if (problem.startsWith('cannot read config ')) return 'cannot read the config file';
-  const path = problem.slice(0, Math.max(0, problem.indexOf(': ')));
-  if (path === '(top level)') return '(top level): is invalid';
-  const segments = path.match(/[^.[\]]+|\[\d+\]/g) ?? [];
-  const shown = segments.map((segment) => (/^\[\d+\]$/.test(segment) || keys.has(segment) ? segment : '*'));
-  return `${shown.join('.').replace(/\.\[/g, '[') || '(config)'}: is invalid`;
-}
-
-let knownKeys: Set<string> | undefined;
-
-/** Every property name the config schema defines, anywhere in it. */
-function schemaKeys(): ReadonlySet<string> {
-  if (knownKeys) return knownKeys;
-  const keys = new Set<string>();
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
-    if (typeof node !== 'object' || node === null) return;
-    const properties = (node as { properties?: Record<string, unknown> }).properties;
-    if (properties && typeof properties === 'object') for (const key of Object.keys(properties)) keys.add(key);
-    Object.values(node).forEach(walk);
-  };
-  walk(schema());
-  return (knownKeys = keys);
 }
 
 /** Removes keys Clash defines but sluice does not implement (collecting their paths); flags unimplemented proxy types. */
@@ -506,46 +404,6 @@ function checkGatewayAddresses(gateway: TunnelGatewayConfig, path: string, probl
       }
     });
   });
-}
-
-/** A list of prefixes, each checked (problems name the bad ones); undefined when the key is absent. */
-function prefixList(value: string[] | undefined, at: string, problems: string[]): string[] | undefined {
-  value?.forEach((prefix, i) => {
-    try {
-      parsePrefix(prefix, true);
-    } catch (error) {
-      problems.push(`${at}[${i}]: ${(error as Error).message}`);
-    }
-  });
-  return value;
-}
-
-/**
- * One loud warning per SOCKS/HTTP/mixed listener that anyone who reaches it may use: on a
- * non-loopback address, without users, while lan-allowed-ips lets everyone in.
- */
-export function openProxyWarnings(listeners: readonly ListenerConfig[]): string[] {
-  return listeners
-    .filter((l) => (l.type === 'socks' || l.type === 'http' || l.type === 'mixed') && !isLoopbackHost(l.listen) && !l.users)
-    .map(
-      (l) =>
-        `OPEN PROXY: listener ${l.name} on ${l.listen}:${l.port} serves anyone who can reach it (no authentication, no lan-allowed-ips); ` +
-        'set authentication (or its users), or lan-allowed-ips to your network, e.g. [192.168.1.0/24]',
-    );
-}
-
-/** `allow-private-destinations` as ListenerConfig keeps it: true, checked prefixes, or undefined for none. */
-function allowedDestinations(value: boolean | string[] | undefined, at: string, problems: string[]): true | string[] | undefined {
-  if (value === true) return true;
-  if (!Array.isArray(value) || value.length === 0) return undefined;
-  value.forEach((prefix, j) => {
-    try {
-      parsePrefix(prefix, true);
-    } catch (error) {
-      problems.push(`${at}[${j}]: ${(error as Error).message}`);
-    }
-  });
-  return value;
 }
 
 function usersFrom(pairs: string[] | undefined): Map<string, string> | undefined {

@@ -12,9 +12,10 @@ import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
 import { version } from '../version.js';
 import { isAbsolute } from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { defaultListenAddress, isBindAddress, loadConfigFile, openProxyWarnings, parseConfig, redactedProblems, type LoadedConfig } from '../config/load.js';
+import { defaultListenAddress, isBindAddress, loadConfigFile, parseConfig, type LoadedConfig } from '../config/load.js';
+import { openProxyWarnings, prefixList } from '../config/access.js';
+import { redactedProblems } from '../config/redact.js';
 import { defaultClientAccess } from '../common/client-access.js';
-import { parsePrefix } from '../route/match/ip-set.js';
 import { isInside } from '../common/bounded-file.js';
 
 /** An answer: status and JSON body (none for 204). */
@@ -168,13 +169,9 @@ function prefixesIn(body: Record<string, unknown>, key: string): string[] | unde
   const value = body[key];
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) throw new HttpError(400, `${key}: expected a list of prefixes`);
-  for (const prefix of value as string[]) {
-    try {
-      parsePrefix(prefix, true);
-    } catch (error) {
-      throw new HttpError(400, `${key}: ${(error as Error).message}`);
-    }
-  }
+  const problems: string[] = [];
+  prefixList(value as string[], key, problems);
+  if (problems.length > 0) throw new HttpError(400, problems.join('; '));
   return value as string[];
 }
 

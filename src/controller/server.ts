@@ -27,6 +27,7 @@ export class Controller {
   private readonly server: Server;
   private readonly sockets = new WebSocketServer({ noServer: true });
   private readonly metrics: Metrics;
+  /** Who may use it; set once listening (the own origins need the bound port), before any request. */
   private access: ControllerAccess | undefined;
 
   constructor(
@@ -82,9 +83,9 @@ export class Controller {
     else res.destroy();
   }
 
-  /** Applies CORS for an allowed origin; with no access decided yet (not listening), nothing. */
+  /** Sets the CORS headers for an origin that may read the answers. */
   private cors(req: IncomingMessage, res: ServerResponse): void {
-    const allowed = this.access?.allowOriginHeader(req.headers.origin);
+    const allowed = this.access!.allowOriginHeader(req.headers.origin);
     if (allowed === undefined) return;
     res.setHeader('Access-Control-Allow-Origin', allowed);
     if (allowed !== '*') res.setHeader('Vary', 'Origin');

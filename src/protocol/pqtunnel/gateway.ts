@@ -176,10 +176,11 @@ export class TunnelGateway {
   }
 
   /**
-   * WireGuard's order (spec §5.1): mac1 first; only under load is a valid mac2 required (a
-   * cookie reply otherwise, which only the real source address can use) and only then is the
-   * source rate-limited. So initiations forged with a client's address, which never carry
-   * its cookie, cannot use up that client's allowance.
+   * WireGuard's order: mac1 first; only under load is a valid mac2 required (a cookie reply
+   * otherwise, which only the real source address can use) and only then is the source
+   * rate-limited. So initiations forged with a client's address, which never carry its
+   * cookie, cannot use up that client's allowance. (Spec §5.1 step 3 applied the per-source
+   * bucket always and to cookie replies too; that is what let such forgeries lock a client out.)
    */
   private receiveInitiation(message: Buffer, from: Endpoint): void {
     const now = this.clock.now();

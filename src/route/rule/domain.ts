@@ -30,7 +30,7 @@ export class DomainKeywordRule extends BaseRule {
  * Longest DOMAIN-REGEX pattern. re2js compiles at 1.5–5 µs a pattern byte and a huge pattern
  * matches slowly, so patterns are kept to a size any real rule fits in.
  */
-export const maxRegexBytes = 8 << 10;
+const maxRegexBytes = 8 << 10;
 
 /**
  * Most bytes of DOMAIN-REGEX lines one rule list or one provider load may hold (about 0.6 s of
@@ -102,7 +102,7 @@ export class DomainWildcardRule extends BaseRule {
 }
 
 /** True when `text` matches `glob` whole (`*` any run, `?` one character). */
-export function globMatch(glob: string, text: string): boolean {
+function globMatch(glob: string, text: string): boolean {
   let g = 0;
   let t = 0;
   let star = -1;

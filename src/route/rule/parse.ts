@@ -64,7 +64,7 @@ export function parseRule(line: string, env: RuleEnv): ParsedRule {
 }
 
 /** Deepest nesting of AND/OR/NOT accepted; deeper is a load error (parsing stays linear in the line). */
-export const maxLogicDepth = 32;
+const maxLogicDepth = 32;
 
 /**
  * Parses a rule without target (`TYPE,payload[,params]`): a logic sub-rule or a classical

@@ -6,7 +6,8 @@
  * first: flow collections (`[`, `{`), unbalanced closers, and per line, indentation plus block
  * indicators (`-`, `?`, `:`). Real configs and rule files stay far below the limits.
  */
-import { Lexer } from 'yaml';
+import { Lexer, parseDocument, type Document, type DocumentOptions, type ParseOptions } from 'yaml';
+import { withoutStackTraces } from './errors.js';
 
 /** Deepest flow nesting (`[`/`{`) accepted. */
 const maxFlowDepth = 64;
@@ -46,3 +47,12 @@ export function checkYamlNesting(text: string): void {
   }
 }
 
+/**
+ * Parses untrusted YAML: the nesting check first (throws), then the yaml library without
+ * stack traces, pretty error context or its quadratic duplicate-key check (callers that care
+ * about duplicate keys find them themselves). Syntax errors are in `document.errors`.
+ */
+export function parseGuardedDocument(text: string, options: ParseOptions & DocumentOptions = {}): Document {
+  checkYamlNesting(text);
+  return withoutStackTraces(() => parseDocument(text, { ...options, uniqueKeys: false, prettyErrors: false }));
+}

@@ -396,13 +396,7 @@ function checkGatewayAddresses(gateway: TunnelGatewayConfig, path: string, probl
       const bare = address.replace(/\/\d+$/, '');
       if (!pools.some((pool) => inPool(pool, bare))) problems.push(`${path}.peers[${i}].address[${j}]: ${showValue(address)} is not inside a pool of this gateway`);
     });
-    (peer['allow-destinations'] ?? []).forEach((prefix, j) => {
-      try {
-        parsePrefix(prefix, true);
-      } catch (error) {
-        problems.push(`${path}.peers[${i}].allow-destinations[${j}]: ${(error as Error).message}`);
-      }
-    });
+    prefixList(peer['allow-destinations'], `${path}.peers[${i}].allow-destinations`, problems);
   });
 }
 

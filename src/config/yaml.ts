@@ -1,7 +1,6 @@
 /** Config YAML to plain values, guarded against hostile documents. */
-import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
-import { withoutStackTraces } from '../common/errors.js';
-import { checkYamlNesting } from '../common/yaml-guard.js';
+import { isScalar, LineCounter, visit, type Document } from 'yaml';
+import { parseGuardedDocument } from '../common/yaml-guard.js';
 import { ConfigError } from './errors.js';
 
 /** Most nodes one alias may expand to (yaml's maxAliasCount); more is a resource-exhaustion attack. */
@@ -13,13 +12,13 @@ const maxAliasExpansions = 1000;
  * yaml library's own check compares every key with every other (100k keys took 131 s).
  */
 export function parseYaml(text: string): unknown {
+  const lineCounter = new LineCounter();
+  let document: Document;
   try {
-    checkYamlNesting(text);
+    document = parseGuardedDocument(text, { lineCounter });
   } catch (error) {
     throw new ConfigError([`YAML: ${(error as Error).message}`]);
   }
-  const lineCounter = new LineCounter();
-  const document = withoutStackTraces(() => parseDocument(text, { uniqueKeys: false, lineCounter, prettyErrors: false }));
   const at = (offset: number): string => {
     const { line, col } = lineCounter.linePos(offset);
     return `at line ${line}, column ${col}`;

@@ -3,9 +3,9 @@
  * host names it answers to. Pure decisions over request headers, so they can be tested
  * without a server.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isLoopbackHost, normalizeHost } from '../common/address.js';
+import { sameSecret } from '../common/auth.js';
 
 /** Header values the decisions read (Node's `IncomingHttpHeaders` fits). */
 export interface RequestHeaders {
@@ -48,25 +48,25 @@ const loopbackNames = ['127.0.0.1', 'localhost', '::1'];
  * so a web page the user visits cannot drive it.
  */
 export class ControllerAccess {
-  private readonly secretDigest: Buffer | undefined;
+  private readonly secret: string;
   private readonly anyOrigin: boolean;
   private readonly origins: ReadonlySet<string>;
   private readonly ownHosts: ReadonlySet<string>;
 
   constructor(settings: AccessSettings) {
-    this.secretDigest = settings.secret === '' ? undefined : digest(settings.secret);
+    this.secret = settings.secret;
     const host = normalizeHost(settings.listenHost);
     const hosts = new Set([host]);
     if (isLoopbackHost(host)) for (const name of loopbackNames) hosts.add(name);
     this.ownHosts = hosts;
-    this.anyOrigin = this.secretDigest !== undefined && settings.allowOrigins.includes('*');
+    this.anyOrigin = this.secret !== '' && settings.allowOrigins.includes('*');
     const own = [...hosts].map((h) => `http://${isIP(h) === 6 ? `[${h}]` : h}:${settings.port}`);
     this.origins = new Set([...settings.allowOrigins.filter((o) => o !== '*'), ...own].map(normalizeOrigin));
   }
 
   /** The refusal for a request's origin and host, or undefined when they may use the controller. */
   checkOrigin(headers: RequestHeaders): Refusal | undefined {
-    if (this.secretDigest === undefined && !this.ownHosts.has(hostName(headers.host ?? ''))) {
+    if (this.secret === '' && !this.ownHosts.has(hostName(headers.host ?? ''))) {
       return { status: 403, message: 'Forbidden: unknown Host; without a secret the controller answers only to its own address' };
     }
     if (headers.origin === undefined || this.originAllowed(headers.origin)) return undefined;
@@ -81,20 +81,14 @@ export class ControllerAccess {
 
   /** True when the request carries the secret (or none is set): `Authorization: Bearer`, or `?token=` for WebSockets. */
   authorized(headers: RequestHeaders, token: string | null): boolean {
-    if (this.secretDigest === undefined) return true;
+    if (this.secret === '') return true;
     const header = headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : token ?? '';
-    return timingSafeEqual(digest(given), this.secretDigest);
+    return sameSecret(this.secret, header.startsWith('Bearer ') ? header.slice(7) : token ?? '');
   }
 
   private originAllowed(origin: string): boolean {
     return this.anyOrigin || this.origins.has(normalizeOrigin(origin));
   }
-}
-
-/** Fixed-size digests: comparing them takes the same time whatever the secret's length. */
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }
 
 /** `http://Example.com:80/` → `http://example.com`; text that is no URL stays as it is. */

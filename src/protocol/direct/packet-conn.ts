@@ -22,7 +22,10 @@ export class DirectPacketConn implements PacketConn {
 
   send(data: Buffer, to: Address): void {
     const family = ipFamily(to.host);
-    if (family !== 0) return this.sendTo(data, to.host, family, to.port);
+    if (family !== 0) {
+      if (this.guard?.problem(to.host) === undefined) this.sendTo(data, to.host, family, to.port);
+      return;
+    }
     this.dns.resolveAll(to.host).then(
       (resolved) => {
         const addresses = this.guard ? resolved.filter((a) => this.guard!.problem(a.address) === undefined) : resolved;
@@ -46,7 +49,6 @@ export class DirectPacketConn implements PacketConn {
 
   private sendTo(data: Buffer, ip: string, family: 4 | 6, port: number): void {
     if (this.closed || (this.localAddress && ipFamily(this.localAddress) !== family)) return;
-    if (this.guard?.problem(ip) !== undefined) return;
     this.socketFor(family).send(data, port, ip);
   }
 

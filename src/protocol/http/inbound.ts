@@ -122,7 +122,7 @@ class HttpProxyConnection {
   private async nextHead(first: boolean): Promise<RequestHead | undefined> {
     try {
       if (!first) {
-        await this.waitForClient(() => this.reader.read(() => ({ value: true, length: 0 })));
+        await this.waitForClient(this.reader.read(() => ({ value: true, length: 0 })));
         this.arm(this.session.context.handshakeTimeoutMs);
       }
       const head = await this.reader.read(parseRequestHead);
@@ -140,9 +140,8 @@ class HttpProxyConnection {
     }
   }
 
-  /** Waits for `first` (the client's next byte), with the keep-alive timer running whenever no response is pending. */
-  private async waitForClient(first: () => Promise<unknown>): Promise<void> {
-    const arrived = first();
+  /** Waits for `arrived` (the client's next byte), with the keep-alive timer running whenever no response is pending. */
+  private async waitForClient(arrived: Promise<unknown>): Promise<void> {
     const keepAlive = async (): Promise<void> => {
       await this.upstream?.responses.idle();
       if (this.waitTimer === undefined) this.arm(this.session.context.keepAliveMs);

@@ -24,6 +24,8 @@ export class ResponseTracker {
   private readonly methods: string[] = [];
   private state: State = { kind: 'head', head: [], size: 0 };
   private idleWaiters: (() => void)[] = [];
+  /** The chunk-size or trailer line read so far. */
+  private line = '';
 
   /** Requests sent whose responses have not ended yet. */
   get pending(): number {
@@ -130,9 +132,6 @@ export class ResponseTracker {
     else this.state = { kind: 'chunk-data', left: parseInt(size, 16) + 2 };
     return lf + 1;
   }
-
-  /** The chunk-size or trailer line read so far. */
-  private line = '';
 
   /** Starts following the response whose head is `text`. */
   private begin(text: string): void {

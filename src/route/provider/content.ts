@@ -2,7 +2,7 @@ import type { Flow } from '../../adapter/flow.js';
 import type { Rule } from '../../adapter/router.js';
 import { DomainSet } from '../match/domain-set.js';
 import { IpRangeSet, parsePrefix, type IpRange } from '../match/ip-set.js';
-import { destinationIp, ruleHost } from '../rule/base.js';
+import { destinationIp, excerpt, ruleHost } from '../rule/base.js';
 import { IpCidrRule } from '../rule/ip-cidr.js';
 import { NeverRule } from '../rule/match.js';
 import { maxRegexBytesPerList, RegexBudget } from '../rule/domain.js';
@@ -31,11 +31,6 @@ export type EntryLocator = (index: number) => string;
 
 /** Entries located by their position in the list. */
 export const byIndex: EntryLocator = (index) => `entry ${index + 1}`;
-
-/** An entry quoted for a warning, cut to 80 characters. */
-function quoted(entry: string): string {
-  return `'${entry.length > 80 ? `${entry.slice(0, 77)}...` : entry}'`;
-}
 
 /** Empty content: what a provider has before its first successful load. */
 export const emptyContent: ProviderContent = { count: 0, needsIp: false, match: () => false };
@@ -125,14 +120,14 @@ export function classicalContent(entries: readonly string[], parse: ConditionPar
       continue;
     }
     if (!entry.includes(',')) {
-      warn(`${where(i)}: skipped ${quoted(entry)}: a classical entry is TYPE,payload`);
+      warn(`${where(i)}: skipped ${excerpt(entry, 80)}: a classical entry is TYPE,payload`);
       continue;
     }
     let rule: Rule;
     try {
       rule = parse(entry);
     } catch (error) {
-      warn(`${where(i)}: skipped ${quoted(entry)}: ${(error as Error).message}`);
+      warn(`${where(i)}: skipped ${excerpt(entry, 80)}: ${(error as Error).message}`);
       continue;
     }
     count++;

@@ -1,6 +1,4 @@
-import { parse as parseYaml } from 'yaml';
-import { withoutStackTraces } from '../../common/errors.js';
-import { checkYamlNesting } from '../../common/yaml-guard.js';
+import { parseGuardedDocument } from '../../common/yaml-guard.js';
 
 /** Provider file formats (clash-rules.md §7.2). */
 export type ProviderFormat = 'yaml' | 'text' | 'mrs';
@@ -110,8 +108,9 @@ function parseYamlStrictly(text: string): string[] {
   }
   let doc: unknown;
   try {
-    checkYamlNesting(text);
-    doc = withoutStackTraces(() => parseYaml(text, { prettyErrors: false }));
+    const document = parseGuardedDocument(text);
+    if (document.errors.length > 0) throw document.errors[0]!;
+    doc = document.toJS();
   } catch (error) {
     throw new Error(`not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }

@@ -60,3 +60,8 @@ export function destinationIp(flow: Readonly<Flow>): IpWords | undefined {
 export function sourceIp(flow: Readonly<Flow>): IpWords | undefined {
   return lastSource.get(flow.source.host);
 }
+
+/** Rule text quoted for a message, cut to `max` characters (a hostile line can be a megabyte). */
+export function excerpt(text: string, max = 60): string {
+  return `'${text.length > max ? `${text.slice(0, max - 3)}...` : text}'`;
+}

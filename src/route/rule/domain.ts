@@ -1,6 +1,6 @@
 import { RE2JS } from 're2js';
 import type { Flow } from '../../adapter/flow.js';
-import { BaseRule, ruleHost } from './base.js';
+import { BaseRule, excerpt, ruleHost } from './base.js';
 
 /** DOMAIN: the host equals the payload. */
 export class DomainRule extends BaseRule {
@@ -122,9 +122,4 @@ function globMatch(glob: string, text: string): boolean {
   }
   while (glob[g] === '*') g++;
   return g === glob.length;
-}
-
-/** A pattern quoted for an error message, cut to 60 characters. */
-export function excerpt(text: string): string {
-  return `'${text.length > 60 ? `${text.slice(0, 57)}...` : text}'`;
 }

@@ -1,7 +1,6 @@
 import type { Flow } from '../../adapter/flow.js';
 import type { Rule } from '../../adapter/router.js';
-import { BaseRule } from './base.js';
-import { excerpt } from './domain.js';
+import { BaseRule, excerpt } from './base.js';
 
 /** AND / OR / NOT over sub-rules written `((TYPE,payload),(TYPE,payload))`. */
 export class LogicRule extends BaseRule {

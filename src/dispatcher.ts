@@ -2,10 +2,12 @@ import type { Duplex } from 'node:stream';
 import type { Flow, FlowRequest } from './adapter/flow.js';
 import type { PacketConn } from './adapter/outbound.js';
 import type { Decision, Router } from './adapter/router.js';
-import { hostProblem, ipFamily, normalizeHost } from './common/address.js';
+import type { InboundConn, InboundPacketConn } from './adapter/inbound.js';
+import { hostProblem, ipFamily, normalizeHost, type Address } from './common/address.js';
 import type { EventBus, HandshakeEvent, Totals } from './common/bus.js';
 import { DialError, toDialError } from './common/errors.js';
-import { relay } from './common/relay.js';
+import { relayPackets } from './common/packet-relay.js';
+import { IdleTimeoutError, relay } from './common/relay.js';
 import type { SnifferConfig } from './config/types.js';
 import { Sniffer, type SniffClient } from './route/sniff/sniffer.js';
 
@@ -31,8 +33,9 @@ export class ShutdownError extends Error {
 }
 
 /**
- * Owns every flow's life: opens it, asks the router, dials the outbound, relays, and
- * closes it exactly once, telling the bus at each step (the flow log writes the line).
+ * Owns every flow's life, for every inbound: open → sniff → route → dial → accept/reject →
+ * relay → close, exactly once, telling the bus at each step (the flow log writes the line).
+ * Inbounds parse their handshake and call `handleTcp` or `handleUdp`; nothing else.
  */
 export class Dispatcher {
   private nextId = 1;
@@ -103,8 +106,59 @@ export class Dispatcher {
     return entry !== undefined;
   }
 
+  /**
+   * Runs a TCP flow from start to end: opens it, sniffs its first bytes when the settings
+   * ask for it, routes, dials, has the inbound reply (`conn.accept` or `conn.reject`; a
+   * REJECT-DROP, or a failure after an early accept, only closes), relays until both sides
+   * close, and closes the flow. Resolves when the flow has ended; never rejects.
+   */
+  async handleTcp(request: FlowRequest, conn: InboundConn): Promise<void> {
+    const flow = this.open(request);
+    const client: SniffClient = {
+      stream: conn.stream,
+      head: conn.head,
+      accepted: false,
+      acceptEarly() {
+        this.accepted = true;
+        conn.accept();
+      },
+    };
+    let remote: Duplex;
+    try {
+      remote = await this.connect(flow, client);
+    } catch (error) {
+      const failure = (error as DialError).failure;
+      if (failure === 'dropped' || client.accepted) conn.stream.destroy();
+      else conn.reject(failure, error as Error);
+      return;
+    }
+    if (!client.accepted) conn.accept(localAddressOf(remote));
+    const head = client.head.length > 0 ? client.head : undefined;
+    const error = await relay(conn.stream, remote, flow, { idleTimeoutMs: this.timeouts.tcpIdleMs, signal: flow.signal, head });
+    this.close(flow, error);
+  }
+
+  /**
+   * Runs a UDP flow from start to end: opens it, routes, opens the outbound's datagram
+   * endpoint (`client.reject` when that fails), relays datagrams until either side ends or
+   * the flow is idle, and closes the flow. Resolves when the flow has ended; never rejects.
+   */
+  async handleUdp(request: FlowRequest, client: InboundPacketConn): Promise<void> {
+    const flow = this.open(request);
+    let remote: PacketConn;
+    try {
+      remote = await this.listenPacket(flow);
+    } catch (error) {
+      client.reject(error instanceof DialError ? error.failure : 'general', error as Error);
+      return;
+    }
+    const error = await relayPackets(client, remote, flow, { idleTimeoutMs: this.timeouts.udpIdleMs, signal: flow.signal });
+    // A UDP flow has no end of its own: going idle is how it normally ends.
+    this.close(flow, error instanceof IdleTimeoutError ? undefined : error);
+  }
+
   /** Registers a new flow; the destination is normalized and an IP literal becomes `flow.ip`. */
-  open(request: FlowRequest): Flow {
+  private open(request: FlowRequest): Flow {
     const abort = new AbortController();
     const host = normalizeHost(request.destination.host);
     const flow: Flow = {
@@ -126,17 +180,17 @@ export class Dispatcher {
   }
 
   /**
-   * Routes and dials a TCP flow; with `client`, the flow's first bytes may be sniffed first
-   * (see SniffClient). On failure the flow is closed (and logged) and a DialError thrown.
+   * Routes and dials a TCP flow; the flow's first bytes may be sniffed first (see
+   * SniffClient). On failure the flow is closed (and logged) and a DialError thrown.
    */
-  async connect(flow: Flow, client?: SniffClient): Promise<Duplex> {
+  private async connect(flow: Flow, client: SniffClient): Promise<Duplex> {
     // A client that goes away while we dial ends the flow now, not at the connect timeout.
     const abandoned = (): void => void this.abortFlow(flow.id, new Error('the client closed before the connection was made'));
-    if (client?.stream.destroyed) abandoned();
-    client?.stream.once('close', abandoned);
+    if (client.stream.destroyed) abandoned();
+    client.stream.once('close', abandoned);
     try {
       checkDestination(flow);
-      if (client && this.sniffer && this.sniffing) await this.sniffer.apply(flow, client);
+      if (this.sniffer && this.sniffing) await this.sniffer.apply(flow, client);
       const decision = await this.route(flow);
       return await decision.outbound.dial(flow).catch((error: unknown) => {
         for (const group of decision.groups) group.reportFailure?.();
@@ -147,12 +201,12 @@ export class Dispatcher {
       this.close(flow, dialError);
       throw dialError;
     } finally {
-      client?.stream.off('close', abandoned);
+      client.stream.off('close', abandoned);
     }
   }
 
   /** Routes a UDP flow and opens its datagram endpoint. On failure the flow is closed and a DialError thrown. */
-  async listenPacket(flow: Flow): Promise<PacketConn> {
+  private async listenPacket(flow: Flow): Promise<PacketConn> {
     try {
       checkDestination(flow);
       const decision = await this.route(flow);
@@ -167,17 +221,8 @@ export class Dispatcher {
     }
   }
 
-  /** Relays a connected TCP flow until both sides close, then closes the flow. */
-  async relay(flow: Flow, client: Duplex, remote: Duplex, head?: Buffer): Promise<void> {
-    const error = await relay(client, remote, flow, { idleTimeoutMs: this.timeouts.tcpIdleMs, signal: flow.signal, head });
-    this.close(flow, error);
-  }
-
-  /**
-   * Records that a flow has ended: forgets it and tells the bus. Later calls do nothing.
-   * (To make a running flow end, abort it: see `drain`.)
-   */
-  close(flow: Flow, error?: Error): void {
+  /** Records that a flow has ended: forgets it and tells the bus. Later calls do nothing. */
+  private close(flow: Flow, error?: Error): void {
     if (!this.flows.delete(flow.id)) return;
     this.closedUp += flow.bytesUp;
     this.closedDown += flow.bytesDown;
@@ -200,10 +245,13 @@ export class Dispatcher {
 
   private async route(flow: Flow): Promise<Decision> {
     const decision = await this.router.decide(flow);
-    flow.rule = decision.rule?.toString() ?? '';
-    flow.outbound = decision.chain;
-    flow.chains = [decision.outbound.name, ...decision.groups.map((g) => g.name).reverse()];
-    if (decision.rule) flow.matched = { type: decision.rule.type, payload: decision.rule.payload };
+    const { rule } = decision;
+    flow.decision = {
+      rule: rule?.toString() ?? '',
+      matched: rule && { type: rule.type, payload: rule.payload },
+      chain: decision.chain,
+      chains: [decision.outbound.name, ...decision.groups.map((g) => g.name).reverse()],
+    };
     if (this.bus.flows.observed) this.bus.flows.next({ kind: 'routed', flow });
     return decision;
   }
@@ -223,4 +271,10 @@ export class Dispatcher {
 function checkDestination(flow: Flow): void {
   const problem = hostProblem(flow.destination.host);
   if (problem) throw new DialError('invalid-destination', `invalid destination: ${problem}`);
+}
+
+/** The outbound connection's local address (a socket's), for the SOCKS5 reply's BND.ADDR; undefined for other streams. */
+function localAddressOf(remote: Duplex): Address | undefined {
+  if (!('localAddress' in remote) || typeof remote.localAddress !== 'string' || !('localPort' in remote)) return undefined;
+  return { host: normalizeHost(remote.localAddress), port: Number(remote.localPort) };
 }

@@ -45,14 +45,8 @@ export interface Flow {
   ip?: string;
   /** User name the client authenticated with, if any. */
   user?: string;
-  /** The rule that chose the outbound, as written (`DOMAIN-SUFFIX,example.com`); empty for none. */
-  rule?: string;
-  /** Name of the outbound that carries the flow, as logs show it (`PROXY[hk-01]`). */
-  outbound?: string;
-  /** The outbound that carries the flow, then each group it was picked through, ending with the rule's target. */
-  chains?: readonly string[];
-  /** Type and payload of the rule that matched, when one did. */
-  matched?: { readonly type: string; readonly payload: string };
+  /** What the router chose; set once, when the flow is routed. */
+  decision?: FlowDecision;
   /** Bytes from client to destination. */
   bytesUp: number;
   /** Bytes from destination to client. */
@@ -61,6 +55,18 @@ export interface Flow {
   readonly start: number;
   /** Aborted when the flow must end (shutdown, controller close); outbounds stop dialing on it. */
   readonly signal: AbortSignal;
+}
+
+/** The routing decision a flow records (logs, the controller's connections, metrics). */
+export interface FlowDecision {
+  /** The rule that chose the outbound, as written (`DOMAIN-SUFFIX,example.com`); empty when none matched. */
+  readonly rule: string;
+  /** Type and payload of the rule that matched, when one did. */
+  readonly matched?: { readonly type: string; readonly payload: string };
+  /** The target as logs show it: `PROXY[hk-01]` for group PROXY using member hk-01. */
+  readonly chain: string;
+  /** The outbound that carries the flow, then each group it was picked through, ending with the rule's target. */
+  readonly chains: readonly string[];
 }
 
 /** The fields an inbound provides when it opens a flow. */

@@ -10,6 +10,8 @@ export interface PacketConn {
   onPacket(handler: (data: Buffer, from: Address) => void): void;
   /** Releases the endpoint; no packets are delivered afterwards. */
   close(): void;
+  /** Registers what to call when the endpoint ends by itself (its carrier stream closed); endpoints that cannot end omit it. */
+  onClose?(handler: (error?: Error) => void): void;
 }
 
 /**

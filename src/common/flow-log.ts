@@ -21,7 +21,7 @@ function logClosed(logger: Logger, flow: Flow, error: Error | undefined): void {
   const message =
     `[${flow.network.toUpperCase()}] ${formatAddress(flow.source)} --> ${formatAddress(flow.destination)}` +
     ` via ${flow.inbound.name}/${flow.inbound.type}` +
-    ` match ${flow.rule || 'none'} using ${flow.outbound ?? '-'}` +
+    ` match ${flow.decision?.rule || 'none'} using ${flow.decision?.chain ?? '-'}` +
     (flow.domain !== undefined && flow.domain !== flow.destination.host ? ` sniffed ${flow.domain}` : '');
   const fields = {
     id: flow.id,

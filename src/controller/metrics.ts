@@ -25,7 +25,7 @@ export class Metrics {
       name: 'sluice_flows_active', help: 'Open flows, by inbound and the outbound carrying them ("none" while not routed yet)', labelNames: ['inbound', 'outbound'], registers,
       collect() {
         this.reset();
-        for (const flow of box.dispatcher.active()) this.inc({ inbound: flow.inbound.name, outbound: flow.chains?.[0] ?? 'none' });
+        for (const flow of box.dispatcher.active()) this.inc({ inbound: flow.inbound.name, outbound: flow.decision?.chains[0] ?? 'none' });
       },
     });
     new Gauge({
@@ -78,10 +78,10 @@ export class Metrics {
     this.subscription.add(box.bus.tunnels.subscribe((event: TunnelEvent) => tunnelChanges.inc({ name: event.name, role: event.role, event: event.kind })));
     this.subscription.add(box.bus.flows.subscribe((event: FlowEvent) => {
       const { flow } = event;
-      if (event.kind === 'routed') return void hits.inc({ rule: flow.rule || 'none' });
+      if (event.kind === 'routed') return void hits.inc({ rule: flow.decision?.rule || 'none' });
       if (event.kind !== 'close') return;
-      const outbound = flow.chains?.[0] ?? 'none';
-      flows.inc({ inbound: flow.inbound.name, network: flow.network, target: flow.chains?.at(-1) ?? 'none', outbound });
+      const outbound = flow.decision?.chains[0] ?? 'none';
+      flows.inc({ inbound: flow.inbound.name, network: flow.network, target: flow.decision?.chains.at(-1) ?? 'none', outbound });
       bytes.inc({ direction: 'up', outbound }, flow.bytesUp);
       bytes.inc({ direction: 'down', outbound }, flow.bytesDown);
       if (event.error) errors.inc({ outbound });

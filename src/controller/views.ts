@@ -141,8 +141,8 @@ export function connectionView(flow: Flow): { [key: string]: Json } {
     upload: flow.bytesUp,
     download: flow.bytesDown,
     start: goTime(new Date(flow.start)),
-    chains: [...(flow.chains ?? [])],
-    rule: flow.matched ? ruleApiName(flow.matched.type) : '',
-    rulePayload: flow.matched?.payload ?? '',
+    chains: [...(flow.decision?.chains ?? [])],
+    rule: flow.decision?.matched ? ruleApiName(flow.decision.matched.type) : '',
+    rulePayload: flow.decision?.matched?.payload ?? '',
   };
 }

@@ -1,46 +1,20 @@
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { SniffClient } from '../../route/sniff/sniffer.js';
-import type { Flow, InboundType } from '../../adapter/flow.js';
+import type { FlowRequest, InboundType } from '../../adapter/flow.js';
+import type { InboundConn } from '../../adapter/inbound.js';
 import { formatAddress, type Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
-import { DialError, type DialFailure } from '../../common/errors.js';
+import type { DialFailure } from '../../common/errors.js';
 import { HandshakeClosedError, type HandshakeReader } from '../../common/handshake-reader.js';
 import { IdleTimer } from '../../common/idle-timer.js';
 import { replyAndClose, sourceOf, usersFor, type ConnectionHandler, type Session } from '../listener.js';
-import { ResponseTracker } from './response-tracker.js';
-import {
-  bodyFraming,
-  connectTarget,
-  encodeForwardHead,
-  encodeStatus,
-  forwardTarget,
-  headerValue,
-  HttpError,
-  isUpgrade,
-  parseChunkEnd,
-  parseChunkSizeLine,
-  parseRequestHead,
-  parseTrailerLine,
-  type RequestHead,
-} from './codec.js';
+import { bodyFraming, connectTarget, encodeForwardHead, encodeStatus, forwardTarget, headerValue, HttpError, isUpgrade, parseRequestHead, type RequestHead } from './codec.js';
+import { forwardChunks, holdChunks, passBytes, type Emit } from './request-body.js';
+import { Upstream } from './upstream.js';
 
 /** Serves one HTTP proxy client: CONNECT tunnels and absolute-URI requests with keep-alive and pipelining. */
 export const handleHttp: ConnectionHandler = async (socket, reader, session) => {
   await new HttpProxyConnection(socket, reader, session).serve();
 };
-
-/** The origin connection currently serving plain requests of one client connection. */
-interface Upstream {
-  /** `host:port` it is connected to. */
-  key: string;
-  flow: Flow;
-  remote: Duplex;
-  /** Follows its responses: when each ends, and when none is pending. */
-  responses: ResponseTracker;
-  /** Resolves when the origin connection has closed. */
-  closed: Promise<void>;
-}
 
 /** The status a failed dial answers with; other failures are 502. */
 const statusForFailure: Partial<Record<DialFailure, number>> = { timeout: 504, blocked: 403, 'invalid-destination': 400 };
@@ -62,8 +36,6 @@ const statusText: Record<number, string> = {
  */
 const heldBodyBytes = 64 * 1024;
 
-const crlf = Buffer.from('\r\n', 'latin1');
-
 class HttpProxyConnection {
   private upstream: Upstream | undefined;
   private readonly idle: IdleTimer;
@@ -78,7 +50,6 @@ class HttpProxyConnection {
   ) {
     const { tcpIdleMs } = session.context.dispatcher.timeouts;
     this.idle = new IdleTimer(tcpIdleMs, () => this.destroy());
-    socket.on('drain', () => this.upstream?.remote.resume());
     socket.on('close', () => this.destroy());
   }
 
@@ -93,15 +64,16 @@ class HttpProxyConnection {
         const framing = bodyFraming(head);
         if (isUpgrade(head)) return await this.upgrade(encodeForwardHead(head, target), target.destination);
         // A chunked body is checked (up to heldBodyBytes) before anything goes upstream.
-        const held = framing.kind === 'chunked' ? await this.holdChunks() : undefined;
+        const held = framing.kind === 'chunked' ? await holdChunks(this.reader, heldBodyBytes) : undefined;
         const upstream = await this.upstreamFor(target.destination);
         if (!upstream) return;
         upstream.responses.sent(head.method);
-        this.send(upstream, encodeForwardHead(head, target));
-        if (framing.kind === 'length') await this.pass(framing.length, this.sender(upstream));
+        upstream.send(encodeForwardHead(head, target));
+        if (framing.kind === 'length') await passBytes(this.reader, framing.length, sender(upstream));
         if (held) {
-          for (const piece of held.pieces) this.send(upstream, piece);
-          if (!held.done) await this.forwardChunks(upstream);
+          for (const piece of held.pieces) upstream.send(piece);
+          // Broken framing past this point aborts the origin connection (see fail).
+          if (!held.done) await forwardChunks(this.reader, sender(upstream));
         }
       }
     } catch (error) {
@@ -133,9 +105,8 @@ class HttpProxyConnection {
     } catch (error) {
       if (!(error instanceof HandshakeClosedError) || !this.upstream) throw error;
       // The client sent its last request and half-closed: let the origin finish the response.
-      const { remote, closed } = this.upstream;
-      remote.end();
-      await closed;
+      this.upstream.endRequests();
+      await this.upstream.closed;
       return undefined;
     }
   }
@@ -174,42 +145,41 @@ class HttpProxyConnection {
     return false;
   }
 
+  /** CONNECT: the client's connection becomes the tunnel, answered 200 once the destination is connected. */
   private async tunnel(head: RequestHead): Promise<void> {
     const destination = connectTarget(head);
     await this.finishUpstream();
-    const flow = this.openFlow('HTTPS', destination);
     const socket = this.socket;
-    const client: SniffClient = {
+    await this.session.context.dispatcher.handleTcp(this.flowRequest('HTTPS', destination), {
       stream: socket,
       head: this.reader.release(),
-      accepted: false,
-      acceptEarly() {
-        this.accepted = true;
+      accept: () => {
+        this.idle.stop();
         socket.write(encodeStatus(200, 'Connection established', [], false));
       },
-    };
-    const remote = await this.dial(flow, client);
-    if (!remote) return;
-    if (!client.accepted) socket.write(encodeStatus(200, 'Connection established', [], false));
-    await this.session.context.dispatcher.relay(flow, socket, remote, client.head);
+      reject: this.reject,
+    });
   }
 
+  /** An Upgrade request (WebSocket): forwarded, then the connection relays both ways as it is. */
   private async upgrade(forwardHead: Buffer, destination: Address): Promise<void> {
     await this.finishUpstream();
-    const flow = this.openFlow('HTTP', destination);
-    const remote = await this.dial(flow);
-    if (!remote) return;
-    this.idle.stop();
-    const leftover = this.reader.release();
-    await this.session.context.dispatcher.relay(flow, this.socket, remote, Buffer.concat([forwardHead, leftover]));
+    const conn: InboundConn = {
+      stream: this.socket,
+      head: Buffer.concat([forwardHead, this.reader.release()]),
+      accept: () => this.idle.stop(),
+      reject: this.reject,
+    };
+    await this.session.context.dispatcher.handleTcp(this.flowRequest('HTTP', destination), conn);
   }
 
-  /** Lets the current origin connection answer every request sent on it, then closes it. */
+  /** Lets the current origin connection answer every request sent on it, then lets it go. */
   private async finishUpstream(): Promise<void> {
     const upstream = this.upstream;
     if (!upstream) return;
     await Promise.race([upstream.responses.idle(), upstream.closed]);
-    this.closeUpstream();
+    if (this.upstream === upstream) this.upstream = undefined;
+    upstream.release();
   }
 
   /**
@@ -218,133 +188,21 @@ class HttpProxyConnection {
    */
   private async upstreamFor(destination: Address): Promise<Upstream | undefined> {
     const key = formatAddress(destination);
-    if (this.upstream?.key === key && !this.upstream.remote.destroyed && !this.upstream.responses.opaque) return this.upstream;
+    if (this.upstream?.key === key && this.upstream.usable) return this.upstream;
     await this.finishUpstream();
-    const flow = this.openFlow('HTTP', destination);
-    const remote = await this.dial(flow);
-    if (!remote) return undefined;
-    const { dispatcher } = this.session.context;
-    const responses = new ResponseTracker();
-    const closed = new Promise<void>((resolve) => {
-      remote.on('close', () => {
-        responses.closed();
-        dispatcher.close(flow);
-        resolve();
-      });
-    });
-    const upstream: Upstream = { key, flow, remote, responses, closed };
-    remote.on('data', (chunk: Buffer) => {
-      if (this.upstream !== upstream) return;
-      flow.bytesDown += chunk.length;
-      this.idle.touch();
-      responses.feed(chunk);
-      if (!this.socket.write(chunk)) remote.pause();
-    });
-    remote.on('end', () => {
-      // The origin closed: its response ends with the connection, so the client's does too.
-      if (this.upstream === upstream) this.socket.end();
-    });
-    remote.on('error', (error: Error) => {
-      dispatcher.close(flow, error);
-      if (this.upstream === upstream) this.socket.destroy();
-    });
-    flow.signal.addEventListener('abort', () => {
-      remote.destroy();
-      if (this.upstream === upstream) this.socket.destroy();
-    }, { once: true });
+    const upstream = new Upstream(key, this.socket, () => this.idle.touch());
+    // Current while it dials, so a client that leaves aborts the dial.
     this.upstream = upstream;
-    return upstream;
+    const connected = await upstream.connect(this.session.context.dispatcher, this.flowRequest('HTTP', destination), this.reject);
+    return connected ? upstream : undefined;
   }
 
-  /**
-   * Reads chunks, checked and re-framed, until the body ends or `heldBodyBytes` are held;
-   * nothing is sent yet. Throws HttpError(400) on broken framing.
-   */
-  private async holdChunks(): Promise<{ pieces: Buffer[]; done: boolean }> {
-    const pieces: Buffer[] = [];
-    let size = 0;
-    for (;;) {
-      const last = await this.readChunk((piece) => {
-        pieces.push(piece);
-        size += piece.length;
-      });
-      if (last) return { pieces, done: true };
-      if (size >= heldBodyBytes) return { pieces, done: false };
-    }
-  }
+  /** Answers a failed dial with 403/502/504. */
+  private readonly reject = (failure: Exclude<DialFailure, 'dropped'>, error: Error): void => this.fail(statusForFailure[failure] ?? 502, error.message);
 
-  /** Streams the rest of a chunked body, checked and re-framed; broken framing aborts the origin connection. */
-  private async forwardChunks(upstream: Upstream): Promise<void> {
-    const emit = this.sender(upstream);
-    while (!(await this.readChunk(emit)));
-  }
-
-  /**
-   * Reads one chunk (or the last one with its trailers), checked, and hands its pieces to
-   * `emit` as they arrive: the size line re-encoded without extensions, the data, the CRLF
-   * after it. True for the last chunk.
-   */
-  private async readChunk(emit: (piece: Buffer) => Promise<void> | void): Promise<boolean> {
-    const size = await this.reader.read(parseChunkSizeLine);
-    await emit(Buffer.from(`${size.toString(16)}\r\n`, 'latin1'));
-    if (size === 0) {
-      for (;;) {
-        const trailer = await this.reader.read(rawLine(parseTrailerLine));
-        await emit(trailer.raw);
-        if (trailer.value) return true;
-      }
-    }
-    await this.pass(size, emit);
-    await this.reader.read(parseChunkEnd);
-    await emit(crlf);
-    return false;
-  }
-
-  /** Hands exactly `length` body bytes from the client to `emit`, piece by piece as they arrive. */
-  private async pass(length: number, emit: (piece: Buffer) => Promise<void> | void): Promise<void> {
-    let left = length;
-    while (left > 0) {
-      const piece = await this.reader.read((buffer) => {
-        const n = Math.min(buffer.length, left);
-        return { value: buffer.subarray(0, n), length: n };
-      });
-      left -= piece.length;
-      await emit(piece);
-    }
-  }
-
-  /** Sends pieces to the origin, waiting for it to drain when it is slow. */
-  private sender(upstream: Upstream): (piece: Buffer) => Promise<void> | undefined {
-    return (piece) => (this.send(upstream, piece) ? undefined : waitDrain(upstream.remote));
-  }
-
-  private send(upstream: Upstream, bytes: Buffer): boolean {
-    upstream.flow.bytesUp += bytes.length;
-    this.idle.touch();
-    return upstream.remote.write(bytes);
-  }
-
-  private openFlow(type: InboundType, destination: Address): Flow {
-    const { dispatcher, name, guard } = this.session.context;
-    return dispatcher.open({
-      network: 'tcp',
-      inbound: { name, type, port: this.session.port, guard },
-      source: sourceOf(this.socket),
-      destination,
-      user: this.user,
-    });
-  }
-
-  /** Dials a flow; on failure answers 403/502/504 (or nothing, for REJECT-DROP) and returns undefined. */
-  private async dial(flow: Flow, client?: SniffClient): Promise<Duplex | undefined> {
-    try {
-      return await this.session.context.dispatcher.connect(flow, client);
-    } catch (error) {
-      const failure = error instanceof DialError ? error.failure : 'general';
-      if (failure === 'dropped' || client?.accepted) this.socket.destroy();
-      else this.fail(statusForFailure[failure] ?? 502, (error as Error).message);
-      return undefined;
-    }
+  private flowRequest(type: InboundType, destination: Address): FlowRequest {
+    const { name, guard } = this.session.context;
+    return { network: 'tcp', inbound: { name, type, port: this.session.port, guard }, source: sourceOf(this.socket), destination, user: this.user };
   }
 
   /**
@@ -363,31 +221,20 @@ class HttpProxyConnection {
   private closeUpstream(): void {
     const upstream = this.upstream;
     this.upstream = undefined;
-    upstream?.remote.destroy();
+    upstream?.destroy();
   }
 
+  /** The client is gone (or idle too long): an origin connection that owes no response ends cleanly, one mid-response is cut. */
   private destroy(): void {
-    this.closeUpstream();
+    const upstream = this.upstream;
+    this.upstream = undefined;
+    if (upstream?.responses.pending === 0 && !upstream.responses.midResponse) upstream.release();
+    else upstream?.destroy();
     this.socket.destroy();
   }
 }
 
-/** Wraps a line parser so the raw bytes of the line come back too (they are forwarded as sent). */
-function rawLine<T>(parse: (buffer: Buffer) => { value: T; length: number } | undefined) {
-  return (buffer: Buffer) => {
-    const parsed = parse(buffer);
-    return parsed && { value: { value: parsed.value, raw: buffer.subarray(0, parsed.length) }, length: parsed.length };
-  };
-}
-
-function waitDrain(stream: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
+/** Sends pieces to the origin, waiting for it to take them when it is slow. */
+function sender(upstream: Upstream): Emit {
+  return (piece) => (upstream.send(piece) ? undefined : upstream.room());
 }

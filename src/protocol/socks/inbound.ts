@@ -1,10 +1,8 @@
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { SniffClient } from '../../route/sniff/sniffer.js';
 import type { InboundInfo } from '../../adapter/flow.js';
-import { normalizeHost, type Address } from '../../common/address.js';
+import type { Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
-import { DialError, type DialFailure } from '../../common/errors.js';
+import type { DialFailure } from '../../common/errors.js';
 import type { HandshakeReader } from '../../common/handshake-reader.js';
 import { replyAndClose, sourceOf, usersFor, type ConnectionHandler, type Session } from '../listener.js';
 import {
@@ -73,34 +71,18 @@ async function negotiate(socket: Socket, reader: HandshakeReader, session: Sessi
   return null;
 }
 
+/** CONNECT: the dispatcher routes and dials; the reply carries the outcome. */
 async function connect(socket: Socket, reader: HandshakeReader, session: Session, destination: Address, user?: string): Promise<void> {
-  const { dispatcher } = session.context;
   session.handshakeDone();
-  const flow = dispatcher.open({ network: 'tcp', inbound: inboundInfo(session), source: sourceOf(socket), destination, user });
-  const client: SniffClient = {
-    stream: socket,
-    head: reader.release(),
-    accepted: false,
-    acceptEarly() {
-      this.accepted = true;
-      socket.write(encodeReply(Reply.succeeded));
+  await session.context.dispatcher.handleTcp(
+    { network: 'tcp', inbound: inboundInfo(session), source: sourceOf(socket), destination, user },
+    {
+      stream: socket,
+      head: reader.release(),
+      accept: (bound) => socket.write(encodeReply(Reply.succeeded, bound)),
+      reject: (failure) => replyAndClose(socket, encodeReply(replyForFailure[failure])),
     },
-  };
-  let remote: Duplex;
-  try {
-    remote = await dispatcher.connect(flow, client);
-  } catch (error) {
-    const failure = error instanceof DialError ? error.failure : 'general';
-    if (failure === 'dropped' || client.accepted) socket.destroy();
-    else replyAndClose(socket, encodeReply(replyForFailure[failure]));
-    return;
-  }
-  const bound =
-    'localAddress' in remote && typeof remote.localAddress === 'string' && 'localPort' in remote
-      ? { host: normalizeHost(remote.localAddress), port: Number(remote.localPort) }
-      : undefined;
-  if (!client.accepted) socket.write(encodeReply(Reply.succeeded, bound));
-  await dispatcher.relay(flow, socket, remote, client.head);
+  );
 }
 
 async function associate(socket: Socket, reader: HandshakeReader, session: Session, expected: Address, user?: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv4, type Socket } from 'node:net';
-import type { Flow, InboundInfo } from '../../adapter/flow.js';
-import type { PacketConn } from '../../adapter/outbound.js';
+import type { InboundInfo } from '../../adapter/flow.js';
+import type { InboundPacketConn } from '../../adapter/inbound.js';
 import { formatAddress, normalizeHost, type Address } from '../../common/address.js';
 import { IdleTimer } from '../../common/idle-timer.js';
 import type { Dispatcher } from '../../dispatcher.js';
@@ -24,14 +24,14 @@ export interface AssociationOptions {
   dispatcher: Dispatcher;
 }
 
-interface Destination {
-  flow: Flow;
-  /** Undefined while the outbound is being opened, null when it refused. */
-  conn: PacketConn | undefined | null;
-  /** Datagrams that arrived while the outbound was being opened. */
-  queue: Buffer[];
-  idle: IdleTimer;
+/** The client side of one destination's flow: the association's relay socket, seen from that flow. */
+interface Destination extends InboundPacketConn {
+  /** Hands a datagram from the client to the flow (queued until the flow's relay listens). */
+  deliver(data: Buffer): void;
 }
+
+/** Most datagrams held for a destination while its outbound is being opened. */
+const maxQueued = 64;
 
 /**
  * One SOCKS5 UDP association (RFC 1928 §7): a relay socket for one client, one flow per
@@ -88,12 +88,7 @@ export class UdpAssociation {
     }
     if (datagram.fragment !== 0) return;
     this.idle.touch();
-    const destination = this.destinationFor(datagram.address);
-    if (!destination) return;
-    destination.idle.touch();
-    destination.flow.bytesUp += datagram.data.length;
-    if (destination.conn) destination.conn.send(datagram.data, destination.flow.destination);
-    else if (destination.conn === undefined && destination.queue.length < 64) destination.queue.push(datagram.data);
+    this.destinationFor(datagram.address)?.deliver(datagram.data);
   }
 
   /** Only the control connection's host may use the relay; the first datagram fixes the client's port. */
@@ -107,57 +102,60 @@ export class UdpAssociation {
   }
 
   private destinationFor(address: Address): Destination | undefined {
-    const key = formatAddress({ host: normalizeHost(address.host), port: address.port });
+    const to = { host: normalizeHost(address.host), port: address.port };
+    const key = formatAddress(to);
     const known = this.destinations.get(key);
     if (known) return known;
     if (this.destinations.size >= maxDestinations || this.ended) return undefined;
-    const { dispatcher } = this.options;
-    const flow = dispatcher.open({
-      network: 'udp',
-      inbound: this.options.inbound,
-      source: this.client!,
-      destination: address,
-      user: this.options.user,
-    });
-    const destination: Destination = {
-      flow,
-      conn: undefined,
-      queue: [],
-      idle: new IdleTimer(dispatcher.timeouts.udpIdleMs, () => this.forget(key)),
-    };
+    const destination = this.destination(key, to);
     this.destinations.set(key, destination);
-    flow.signal.addEventListener('abort', () => this.forget(key), { once: true });
-    dispatcher.listenPacket(flow).then(
-      (conn) => this.attach(key, destination, conn),
-      () => {
-        destination.conn = null;
-        destination.queue = [];
-      },
-    );
+    const { dispatcher, inbound, user } = this.options;
+    void dispatcher.handleUdp({ network: 'udp', inbound, source: this.client!, destination: address, user }, destination);
     return destination;
   }
 
-  private attach(key: string, destination: Destination, conn: PacketConn): void {
-    if (this.destinations.get(key) !== destination) return conn.close();
-    destination.conn = conn;
-    conn.onPacket((data, from) => {
-      if (!this.client || this.ended) return;
-      this.idle.touch();
-      destination.idle.touch();
-      destination.flow.bytesDown += data.length;
-      this.socket.send(encodeDatagram(from, data), this.client.port, this.client.host);
-    });
-    for (const data of destination.queue) conn.send(data, destination.flow.destination);
-    destination.queue = [];
-  }
-
-  private forget(key: string): void {
-    const destination = this.destinations.get(key);
-    if (!destination) return;
-    this.destinations.delete(key);
-    destination.idle.stop();
-    destination.conn?.close();
-    this.options.dispatcher.close(destination.flow);
+  /**
+   * The endpoint of one destination's flow. Datagrams wait (up to 64) until the flow's relay
+   * listens; a destination whose outbound refused keeps dropping its datagrams until it has
+   * been quiet for the UDP idle timeout, so a client that keeps sending does not dial again and again.
+   */
+  private destination(key: string, to: Address): Destination {
+    let queue: Buffer[] | undefined = [];
+    let handler: ((data: Buffer, to: Address) => void) | undefined;
+    let onClose: (() => void) | undefined;
+    let refused: IdleTimer | undefined;
+    const forget = (): void => {
+      refused?.stop();
+      if (this.destinations.get(key) === destination) this.destinations.delete(key);
+    };
+    const destination: Destination = {
+      deliver: (data) => {
+        if (handler) handler(data, to);
+        else if (queue && queue.length < maxQueued) queue.push(data);
+        refused?.touch();
+      },
+      onPacket: (receive) => {
+        handler = receive;
+        for (const data of queue ?? []) receive(data, to);
+        queue = undefined;
+      },
+      send: (data, from) => {
+        if (!this.client || this.ended) return;
+        this.idle.touch();
+        this.socket.send(encodeDatagram(from, data), this.client.port, this.client.host);
+      },
+      onClose: (notify) => (this.ended ? notify() : void (onClose = notify)),
+      close: () => {
+        handler = undefined;
+        forget();
+        onClose?.();
+      },
+      reject: () => {
+        queue = undefined;
+        refused = new IdleTimer(this.options.dispatcher.timeouts.udpIdleMs, forget);
+      },
+    };
+    return destination;
   }
 
   private readonly end = (): void => {
@@ -165,7 +163,7 @@ export class UdpAssociation {
     this.ended = true;
     this.options.dispatcher.stopping.removeEventListener('abort', this.end);
     this.idle.stop();
-    for (const key of [...this.destinations.keys()]) this.forget(key);
+    for (const destination of [...this.destinations.values()]) destination.close();
     this.socket.close();
     this.options.control.destroy();
     this.markClosed();

@@ -1,11 +1,8 @@
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { SniffClient } from '../../route/sniff/sniffer.js';
-import type { FlowRequest } from '../../adapter/flow.js';
-import type { Address } from '../../common/address.js';
+import type { InboundPacketConn } from '../../adapter/inbound.js';
+import { normalizeHost, type Address } from '../../common/address.js';
 import type { HandshakeReader } from '../../common/handshake-reader.js';
-import { IdleTimer } from '../../common/idle-timer.js';
-import { sourceOf, type ConnectionHandler, type Session } from '../listener.js';
+import { sourceOf, type ConnectionHandler } from '../listener.js';
 import { VmessAuthError } from './aead-header.js';
 import { Command, VmessError } from './request-header.js';
 import { serverSession, type VmessServer } from './server.js';
@@ -45,8 +42,13 @@ export function vmessHandler(server: VmessServer<VmessUserInfo>): ConnectionHand
       destination: header.destination!,
       user: user.info.username,
     };
-    if (header.command === Command.tcp) await relayTcp(session, stream, { network: 'tcp', ...flowRequest });
-    else await relayUdp(session, stream, { network: 'udp', ...flowRequest });
+    const { dispatcher } = session.context;
+    // VMess has no reply: the client's first bytes follow the header, and a failure only closes.
+    if (header.command === Command.tcp) {
+      await dispatcher.handleTcp({ network: 'tcp', ...flowRequest }, { stream, head: Buffer.alloc(0), accept: () => {}, reject: () => stream.destroy() });
+    } else {
+      await dispatcher.handleUdp({ network: 'udp', ...flowRequest }, packetConn(stream, flowRequest.destination));
+    }
   };
 }
 
@@ -56,48 +58,18 @@ async function drain(reader: HandshakeReader, budget: number, socket: Socket): P
   socket.destroy();
 }
 
-async function relayTcp(session: Session, stream: VmessStream, request: FlowRequest): Promise<void> {
-  const { dispatcher } = session.context;
-  const flow = dispatcher.open(request);
-  // VMess has no success reply to send early: the client's first bytes follow the header.
-  const client: SniffClient = { stream, head: Buffer.alloc(0), accepted: false, acceptEarly: () => {} };
-  let remote: Duplex;
-  try {
-    remote = await dispatcher.connect(flow, client);
-  } catch {
-    stream.destroy();
-    return;
-  }
-  await dispatcher.relay(flow, stream, remote, client.head.length > 0 ? client.head : undefined);
-}
-
-async function relayUdp(session: Session, stream: VmessStream, request: FlowRequest): Promise<void> {
-  const { dispatcher } = session.context;
-  const flow = dispatcher.open(request);
-  const destination: Address = flow.destination;
-  let conn;
-  try {
-    conn = await dispatcher.listenPacket(flow);
-  } catch {
-    stream.destroy();
-    return;
-  }
-  const idle = new IdleTimer(dispatcher.timeouts.udpIdleMs, () => stream.destroy());
-  conn.onPacket((datagram) => {
-    if (stream.destroyed || stream.writableEnded || datagram.length > stream.maxPayload) return;
-    idle.touch();
-    flow.bytesDown += datagram.length;
-    stream.write(datagram);
-  });
-  stream.on('data', (datagram: Buffer) => {
-    idle.touch();
-    flow.bytesUp += datagram.length;
-    conn.send(datagram, destination);
-  });
+/** The client side of a VMess UDP request: one datagram per chunk, to the request's destination (spec §9). */
+function packetConn(stream: VmessStream, requested: Address): InboundPacketConn {
+  const destination = { host: normalizeHost(requested.host), port: requested.port };
   stream.on('end', () => stream.end());
-  flow.signal.addEventListener('abort', () => stream.destroy(), { once: true });
-  await new Promise<void>((resolve) => stream.once('close', resolve));
-  idle.stop();
-  conn.close();
-  dispatcher.close(flow);
+  return {
+    // A datagram too large for one chunk is dropped, as UDP allows (spec §7.8).
+    send: (datagram) => {
+      if (!stream.destroyed && !stream.writableEnded && datagram.length <= stream.maxPayload) stream.write(datagram);
+    },
+    onPacket: (handler) => void stream.on('data', (datagram: Buffer) => handler(datagram, destination)),
+    onClose: (handler) => (stream.destroyed ? handler() : void stream.once('close', () => handler())),
+    close: () => void stream.destroy(),
+    reject: () => void stream.destroy(),
+  };
 }

@@ -77,4 +77,9 @@ class VmessPacketConn implements PacketConn {
   close(): void {
     this.stream.destroy();
   }
+
+  onClose(handler: (error?: Error) => void): void {
+    if (this.stream.destroyed) return handler();
+    this.stream.once('close', () => handler());
+  }
 }

@@ -9,6 +9,7 @@ import { describeError } from './common/errors.js';
 import { BatchedStderr, Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
 import { StatusLine } from './common/status-line.js';
 import { paceFullCollections, retainFreedMemory } from './common/heap.js';
+import { missingAddonWarnings } from './common/addon.js';
 import { ConfigError } from './config/errors.js';
 import { defaultConfigUrl, loadConfigFile, type LoadedConfig } from './config/load.js';
 import { generatePresharedKey, generatePrivateKey, publicKeyOf } from './protocol/pqtunnel/keys.js';
@@ -146,6 +147,7 @@ async function run(file: string | undefined, level: string | undefined, format: 
   const status = logFormat === 'text' ? new StatusLine() : undefined;
   const logger = new Logger((level as LogLevel | undefined) ?? config.logLevel, logFormat, new BatchedStderr(status));
   for (const warning of config.warnings) logger.warn(warning);
+  for (const warning of missingAddonWarnings()) logger.warn(warning);
   paceFullCollections();
   try {
     retainFreedMemory();

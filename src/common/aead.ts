@@ -2,9 +2,11 @@
  * AEAD for VMess and the tunnel's handshake: AES-128-GCM and ChaCha20-Poly1305 on the OpenSSL
  * that node:crypto wraps, called through native/aead.c so a message costs no cipher object and
  * its output is written straight into the caller's buffer (DESIGN §4: per-call overhead is what
- * dominates; node:crypto's update() allocates and copies its output).
+ * dominates; node:crypto's update() allocates and copies its output). Without the addon the same
+ * calls run on node:crypto (aead-fallback.ts).
  */
-import { loadAddon } from './addon.js';
+import { addonOr } from './addon.js';
+import * as fallback from './aead-fallback.js';
 
 /** The AEAD ciphers VMess and the tunnel use, by their OpenSSL names. */
 export type AeadAlgorithm = 'aes-128-gcm' | 'chacha20-poly1305';
@@ -27,7 +29,7 @@ interface AeadAddon {
 const maxPieces = 64;
 
 let addon: AeadAddon | undefined;
-const native = (): AeadAddon => (addon ??= loadAddon<AeadAddon>('aead'));
+const native = (): AeadAddon => (addon ??= addonOr<AeadAddon>('aead', fallback));
 const cipherIndex = (algorithm: AeadAlgorithm): number => (algorithm === 'aes-128-gcm' ? 0 : 1);
 
 /** Writes ciphertext || tag of `plaintext` into `out` at `offset` (it needs plaintext.length + 16 bytes there). */

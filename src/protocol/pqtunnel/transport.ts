@@ -1,5 +1,6 @@
 /** Type-4 transport data messages (spec §3.4): seal and open one IP packet. */
-import { loadAddon } from '../../common/addon.js';
+import { addonOr } from '../../common/addon.js';
+import * as fallback from '../../common/aead-fallback.js';
 import { tagLength } from '../../common/aead.js';
 import { MessageType, dataHeader } from './messages.js';
 import { rejectAfterMessages } from './replay-window.js';
@@ -7,7 +8,7 @@ import { rejectAfterMessages } from './replay-window.js';
 /**
  * The transport AEAD in native/aead.c: ChaCha20-Poly1305 through the OpenSSL that node:crypto
  * wraps (spec §10: a node:crypto cipher object per packet costs several times the cipher itself).
- * The header is the associated data and carries the nonce's counter.
+ * The header is the associated data and carries the nonce's counter. Without the addon, node:crypto.
  */
 interface TransportAead {
   /** Encrypts message[16, length - 16) in place and writes the tag into the last 16 bytes. */
@@ -18,7 +19,7 @@ interface TransportAead {
 
 /** The addon, loaded on the first packet rather than looked up per packet. */
 let transportAead: TransportAead | undefined;
-const aead = (): TransportAead => (transportAead ??= loadAddon<TransportAead>('aead'));
+const aead = (): TransportAead => (transportAead ??= addonOr<TransportAead>('aead', fallback));
 
 /**
  * Seals one IP packet (empty: a keepalive) for the peer's `receiverIndex`, as message number

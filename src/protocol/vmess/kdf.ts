@@ -5,9 +5,11 @@
  * It runs in native/vmess-kdf.c on OpenSSL's SHA-256: a depth-3 KDF is 16 nested SHA-256
  * digests, a connection needs four of them and four of depth 1 per side, and in JavaScript that
  * was about 100 µs of a connection's CPU per side; natively a depth-3 KDF takes about 3.5 µs
- * against 20 µs. The tests hold it to an HMAC built from @noble/hashes.
+ * against 20 µs. Without the addon it runs on node:crypto (kdf-fallback.ts). The tests hold both
+ * to an HMAC built from @noble/hashes.
  */
-import { loadAddon } from '../../common/addon.js';
+import { addonOr } from '../../common/addon.js';
+import * as fallback from './kdf-fallback.js';
 
 /** native/vmess-kdf.c. */
 interface KdfAddon {
@@ -16,7 +18,7 @@ interface KdfAddon {
 }
 
 let addon: KdfAddon | undefined;
-const native = (): KdfAddon => (addon ??= loadAddon<KdfAddon>('vmess_kdf'));
+const native = (): KdfAddon => (addon ??= addonOr<KdfAddon>('vmess_kdf', fallback));
 
 /** Path strings as bytes, converted once (VMess uses a handful of constant labels). */
 const labels = new Map<string, Buffer>();

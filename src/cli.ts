@@ -115,7 +115,7 @@ async function check(file: string): Promise<number> {
   const config = await load(file);
   if (!config) return 1;
   const lines = [`${file}: OK`, 'listeners:'];
-  for (const l of config.listeners) lines.push(`  ${l.name}  ${l.type}  ${l.listen}:${l.port}${l.users ? '  (auth)' : ''}`);
+  for (const l of config.listeners) lines.push(`  ${l.name}  ${l.type}  ${l.listen}:${l.port}${'udp' in l && l.users ? '  (auth)' : ''}`);
   lines.push(`proxies: ${config.proxies.length}${config.proxies.map((p) => `\n  ${p.name}  ${p.type}`).join('')}`);
   const groups = config.groups.filter((g) => g.name !== 'GLOBAL');
   lines.push(`proxy-groups: ${groups.length}${groups.map((g) => `\n  ${g.name}  ${g.type}  [${g.members.join(', ')}]`).join('')}`);

@@ -32,8 +32,35 @@ export interface Outbound {
   listenPacket(flow: Flow, via?: StreamDialer): Promise<PacketConn>;
   /** True when UDP flows may be routed here (rules whose target cannot carry UDP are skipped for UDP flows). */
   supportsUdp(): boolean;
-  /** Frees shared resources (caches, pools) at shutdown. */
+  /** Starts what runs in the background (a tunnel's handshakes, a group's health checks); called at start and after each reload, so it must be idempotent. */
+  start?(): Promise<void> | void;
+  /** Frees shared resources (caches, pools, timers) at shutdown, or when a reload drops it. */
   close?(): Promise<void>;
+  /** For an outbound that is a chain of others: the chain as logs show it inside the target (`a>b>c`). */
+  readonly chain?: string;
+}
+
+/** A `proxy-groups:` entry as the controller shows and changes it (GET/PUT/DELETE /proxies/:name). */
+export interface ProxyGroup extends Outbound {
+  /** Member names, in config order. */
+  readonly memberNames: readonly string[];
+  /** The member new flows use (the API's `now`); absent for groups that pick per flow or chain. */
+  readonly now?: string;
+  /** The pinned member of a group that allows pinning (the API's `fixed`). */
+  readonly fixed?: string;
+  /** Health-check URL, for groups that check their members. */
+  readonly testUrl?: string;
+  /** Health-check statuses that count, for groups that check their members. */
+  readonly expectedStatus?: string;
+  /** Chooses the member new flows use (select), or pins it while it is alive (url-test, fallback); absent when the group has no choice. */
+  select?(name: string): void;
+  /** Drops the pin (url-test, fallback); absent when the group cannot be pinned. */
+  unpin?(): void;
+}
+
+/** True for `proxy-groups:` entries (anything with members). */
+export function isProxyGroup(outbound: Outbound): outbound is ProxyGroup {
+  return Array.isArray((outbound as Partial<ProxyGroup>).memberNames);
 }
 
 /** An outbound that hands each flow to one of its members (select, url-test, fallback, load-balance). */

@@ -4,9 +4,12 @@
  * `localhost`, `0.0.0.0`, `::ffff:127.0.0.1`, `127.1` and a name that resolves to 127.0.0.1
  * are all caught, and a name cannot be rebound between the check and the connect.
  */
+import type { ListenerClients } from '../adapter/registration.js';
+import type { ListenerConfig } from '../config/types.js';
 import { networkInterfaces } from 'node:os';
 import type { DestinationGuard } from '../adapter/flow.js';
 import { IpRangeSet, ipWords, parsePrefix, type IpWords } from '../route/match/ip-set.js';
+import { isLoopbackHost } from './address.js';
 
 /** IPv4 destinations that are special-purpose, private, link-local or multicast. */
 export const specialIpv4 = [
@@ -66,4 +69,18 @@ export class ListenerDestinationGuard implements DestinationGuard {
     }
     return this.own.set.has(words);
   }
+}
+
+/**
+ * What DIRECT may not dial for a listener's clients: a VMess server's remote users reach no
+ * private or special address and nothing on this host; a SOCKS/HTTP/mixed listener on a
+ * non-loopback address keeps its LAN but not this host's loopback; a loopback listener is
+ * local and unguarded; tunnel peers have the gateway's own firewall. `allow-private-destinations`
+ * opens all (true) or some prefixes.
+ */
+export function destinationGuard(listener: ListenerConfig, clients: ListenerClients): ListenerDestinationGuard | undefined {
+  const allowed = listener.allowPrivateDestinations;
+  if (allowed === true || clients === 'tunnel-peers') return undefined;
+  const kind = clients === 'remote-users' ? 'remote' : isLoopbackHost(listener.listen) ? undefined : 'lan';
+  return kind && new ListenerDestinationGuard(kind, listener.name, allowed);
 }

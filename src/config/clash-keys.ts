@@ -22,10 +22,3 @@ export const clashProxyTypes: ReadonlySet<string> = new Set([
   'vless', 'ss', 'ssr', 'socks5', 'http', 'trojan', 'hysteria', 'hysteria2', 'tuic',
   'wireguard', 'snell', 'mieru', 'anytls', 'ssh', 'dns', 'reject',
 ]);
-
-/** mihomo `type: vmess` proxy keys sluice does not implement yet (warned about, ignored). */
-export const clashVmessProxyKeys: ReadonlySet<string> = new Set([
-  'servername', 'skip-cert-verify', 'ws-opts', 'h2-opts', 'http-opts', 'grpc-opts', 'packet-encoding',
-  'global-padding', 'client-fingerprint', 'fingerprint', 'smux', 'ip-version', 'dialer-proxy',
-  'interface-name', 'routing-mark', 'tfo', 'mptcp', 'xudp', 'packet-addr', 'alpn',
-]);

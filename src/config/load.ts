@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { isLoopbackHost, normalizeHost, parseHostPort } from '../common/address.js';
 import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
@@ -7,18 +6,16 @@ import type { RuleProvider } from '../route/provider/provider.js';
 import { buildGroups, type RawGroup } from './groups.js';
 import { buildRouting, type RawProvider } from './routing.js';
 import { buildSniffer, type RawSniffer } from './sniffer.js';
-import { decodeKey } from '../protocol/pqtunnel/keys.js';
-import { inPool, parsePool, type Pool } from '../protocol/pqtunnel/leases.js';
-import { parsePrefix } from '../route/match/ip-set.js';
-import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys, clashVmessProxyKeys } from './clash-keys.js';
+import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys } from './clash-keys.js';
+import { buildListeners, checkUnique, type RawListenerSettings } from './listeners.js';
+import { outboundProtocol } from '../registry.js';
 import { ConfigError, showValue } from './errors.js';
 import { validate } from './schema.js';
-import { allowedDestinations, openProxyWarnings, prefixList } from './access.js';
 import { parseYaml } from './yaml.js';
 import { maxConfigBytes, readRegularFile } from '../common/bounded-file.js';
-import { defaultClientAccess, type ClientAccessSettings } from '../common/client-access.js';
+import type { ClientAccessSettings } from '../common/client-access.js';
 import { describeError } from '../common/errors.js';
-import type { ControllerConfig, GroupConfig, ListenerConfig, ListenerType, ProxyConfig, SnifferConfig, Timeouts, TunnelGatewayConfig } from './types.js';
+import type { ControllerConfig, GroupConfig, ListenerConfig, ProxyConfig, SnifferConfig, Timeouts } from './types.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,33 +66,9 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-/** Key fields of the pqtunnel entries, checked by decoding them. */
-const tunnelKeyFields = ['private-key', 'next-private-key', 'public-key', 'pre-shared-key'] as const;
-
-interface RawListener {
-  name: string;
-  type: ListenerType;
-  listen?: string;
-  port: number;
-  udp?: boolean;
-  'allow-private-destinations'?: boolean | string[];
-  users?: { username?: string; password?: string; uuid?: string; alterId?: number }[];
-}
-
-interface RawConfig {
-  port?: number;
-  'socks-port'?: number;
-  'mixed-port'?: number;
-  'allow-lan'?: boolean;
-  'bind-address'?: string;
-  'lan-allowed-ips'?: string[];
-  'lan-disallowed-ips'?: string[];
-  'skip-auth-prefixes'?: string[];
-  authentication?: string[];
-  'allow-private-destinations'?: boolean | string[];
+interface RawConfig extends RawListenerSettings {
   'log-level'?: LogLevel;
   mode?: RouterMode;
-  listeners?: RawListener[];
   proxies?: ProxyConfig[];
   'proxy-groups'?: RawGroup[];
   rules?: string[];
@@ -175,17 +148,7 @@ function stripKnownClashKeys(raw: Record<string, unknown>, ignored: string[], pr
     if (typeof entry.type === 'string' && clashProxyTypes.has(entry.type)) {
       problems.push(`proxies[${i}].type: '${entry.type}' is not supported yet (proxy ${showValue(entry.name)})`);
     }
-    if (entry.type !== 'vmess') return;
-    for (const key of Object.keys(entry)) {
-      if (clashVmessProxyKeys.has(key)) {
-        ignored.push(`proxies[${i}].${key}`);
-        delete entry[key];
-      }
-    }
-    if (entry.network !== undefined && entry.network !== 'tcp') {
-      problems.push(`proxies[${i}].network: '${String(entry.network)}' transport is not supported yet (proxy ${showValue(entry.name)}); use tcp`);
-    }
-    if (entry.tls === true) problems.push(`proxies[${i}].tls: TLS is not supported yet (proxy ${showValue(entry.name)})`);
+    if (typeof entry.type === 'string') outboundProtocol(entry.type as ProxyConfig['type'])?.prepare?.(entry, `proxies[${i}]`, ignored, problems);
   });
 }
 
@@ -198,64 +161,12 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
   const problems: string[] = [];
   const warnings: string[] = [];
   if (ignored.length > 0) warnings.push(`not implemented yet, ignored: ${ignored.join(', ')}`);
-  const allowLan = raw['allow-lan'] ?? false;
-  const globalUsers = usersFrom(raw.authentication);
-
-  const listeners: ListenerConfig[] = [];
-  const bindAddress = raw['bind-address'] ?? '*';
-  if (!isBindAddress(bindAddress)) problems.push(`bind-address: expected '*' or an IP address, got ${showValue(bindAddress)}`);
-  const bind = defaultListenAddress(allowLan, bindAddress);
-  const defaults: [keyof RawConfig, string, ListenerType][] = [
-    ['port', 'DEFAULT-HTTP', 'http'],
-    ['socks-port', 'DEFAULT-SOCKS', 'socks'],
-    ['mixed-port', 'DEFAULT-MIXED', 'mixed'],
-  ];
-  const defaultAllowed = allowedDestinations(raw['allow-private-destinations'], 'allow-private-destinations', problems);
-  for (const [key, name, type] of defaults) {
-    const port = raw[key] as number | undefined;
-    if (port) listeners.push({ name, type, listen: bind, port, users: globalUsers, udp: true, allowPrivateDestinations: defaultAllowed });
-  }
-  (raw.listeners ?? []).forEach((entry, i) => {
-    if (entry.type === 'pqtunnel') {
-      const gateway = entry as unknown as TunnelGatewayConfig;
-      checkTunnelKeys(gateway as unknown as Record<string, unknown>, `listeners[${i}]`, problems);
-      checkGatewayAddresses(gateway, `listeners[${i}]`, problems);
-      const leaseFile = gateway['lease-file'] ?? (fromFile ? `pqtunnel-${gateway.name.replace(/[^\w.-]/g, '_')}-leases.json` : undefined);
-      const resolved = { ...gateway, 'lease-file': leaseFile === undefined ? undefined : resolvePath(home, leaseFile) };
-      listeners.push({ name: entry.name, type: 'pqtunnel', listen: entry.listen ?? '0.0.0.0', port: entry.port, udp: true, gateway: resolved });
-      return;
-    }
-    const listen = entry.listen ?? '127.0.0.1';
-    if (!allowLan && !isLoopbackHost(listen)) {
-      problems.push(`listeners[${i}].listen: ${showValue(listen)} is not a loopback address; set allow-lan: true to listen on it`);
-    }
-    const allowPrivateDestinations = allowedDestinations(entry['allow-private-destinations'], `listeners[${i}].allow-private-destinations`, problems);
-    if (entry.type === 'vmess') {
-      const vmessUsers = (entry.users ?? []).map((u) => ({ username: u.username ?? u.uuid!, uuid: u.uuid!, alterId: u.alterId ?? 0 }));
-      listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, udp: true, vmessUsers, allowPrivateDestinations });
-      return;
-    }
-    const users = entry.users ? new Map(entry.users.map((u) => [u.username!, u.password!])) : globalUsers;
-    listeners.push({ name: entry.name, type: entry.type, listen, port: entry.port, users, udp: entry.udp ?? true, allowPrivateDestinations });
-  });
-  const clientAccess: ClientAccessSettings = {
-    allowed: prefixList(raw['lan-allowed-ips'], 'lan-allowed-ips', problems) ?? defaultClientAccess.allowed,
-    disallowed: prefixList(raw['lan-disallowed-ips'], 'lan-disallowed-ips', problems) ?? [],
-    skipAuth: prefixList(raw['skip-auth-prefixes'], 'skip-auth-prefixes', problems) ?? [],
-  };
-  if (raw['lan-allowed-ips'] === undefined) warnings.push(...openProxyWarnings(listeners));
-  const defaultCount = listeners.length - (raw.listeners?.length ?? 0);
-  const reserved = new Set(listeners.slice(0, defaultCount).map((l) => l.name));
-  (raw.listeners ?? []).forEach((entry, i) => {
-    if (reserved.has(entry.name)) problems.push(`listeners[${i}].name: ${showValue(entry.name)} is taken by a default listener`);
-  });
-  checkUnique((raw.listeners ?? []).map((l) => l.name), 'listeners', 'listener', problems);
+  const { listeners, allowLan, bindAddress, clientAccess } = buildListeners(raw, home, fromFile, problems, warnings);
 
   const allProxies = raw.proxies ?? [];
   checkUnique(allProxies.map((p) => p.name), 'proxies', 'proxy', problems);
   allProxies.forEach((p, i) => {
     if (builtinOutbounds.includes(p.name)) problems.push(`proxies[${i}].name: ${showValue(p.name)} is a built-in outbound name`);
-    if (p.type === 'pqtunnel') checkTunnelKeys(p as unknown as Record<string, unknown>, `proxies[${i}]`, problems);
   });
   const proxies = allProxies;
   const groups = buildGroups(raw['proxy-groups'] ?? [], allProxies.map((p) => p.name), builtinOutbounds, problems, warnings);
@@ -273,21 +184,8 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     problems,
     warnings,
   );
-  allProxies.forEach((p, i) => {
-    if (p.type !== 'pqtunnel') return;
-    (p['exclude-routes'] ?? []).forEach((entry, j) => {
-      const at = `proxies[${i}].exclude-routes[${j}]`;
-      if (entry.includes('/')) {
-        try {
-          parsePrefix(entry);
-        } catch (error) {
-          problems.push(`${at}: ${(error as Error).message}`);
-        }
-      } else if (routing.providers.find((provider) => provider.name === entry)?.config.behavior !== 'ipcidr') {
-        problems.push(`${at}: ${showValue(entry)} is neither a CIDR prefix nor the name of an ipcidr rule-provider`);
-      }
-    });
-  });
+  const providerBehavior = (name: string): string | undefined => routing.providers.find((provider) => provider.name === name)?.config.behavior;
+  allProxies.forEach((p, i) => outboundProtocol(p.type)?.check?.(p as never, `proxies[${i}]`, { providerBehavior, problems }));
   if (problems.length > 0) throw new ConfigError(problems);
   if (listeners.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
 
@@ -358,68 +256,4 @@ function controllerConfig(raw: RawConfig, problems: string[], warnings: string[]
     allowPrivateNetwork: cors?.['allow-private-network'] ?? true,
     uiDir: raw['external-ui'] === undefined ? undefined : resolvePath(home, raw['external-ui']),
   };
-}
-
-/** Decodes every key of a pqtunnel entry (and of its peers), reporting the path of a bad one. */
-function checkTunnelKeys(entry: Record<string, unknown>, path: string, problems: string[]): void {
-  const check = (value: unknown, at: string): void => {
-    if (typeof value !== 'string') return;
-    try {
-      decodeKey(value, 'key');
-    } catch (error) {
-      problems.push(`${at}: ${(error as Error).message}`);
-    }
-  };
-  for (const field of tunnelKeyFields) check(entry[field], `${path}.${field}`);
-  const peers = Array.isArray(entry.peers) ? (entry.peers as Record<string, unknown>[]) : [];
-  peers.forEach((peer, i) => {
-    for (const field of tunnelKeyFields) check(peer[field], `${path}.peers[${i}].${field}`);
-  });
-}
-
-/** Checks that the pools and fixed peer addresses of a gateway are usable. */
-function checkGatewayAddresses(gateway: TunnelGatewayConfig, path: string, problems: string[]): void {
-  const pools: Pool[] = [];
-  for (const key of ['ipv4-pool', 'ipv6-pool'] as const) {
-    const text = gateway[key];
-    if (text === undefined) continue;
-    try {
-      const pool = parsePool(text);
-      if ((pool.family === 4) !== (key === 'ipv4-pool')) throw new Error(`${showValue(text)} is not an ${key === 'ipv4-pool' ? 'IPv4' : 'IPv6'} prefix`);
-      pools.push(pool);
-    } catch (error) {
-      problems.push(`${path}.${key}: ${(error as Error).message}`);
-    }
-  }
-  gateway.peers.forEach((peer, i) => {
-    (peer.address ?? []).forEach((address, j) => {
-      const bare = address.replace(/\/\d+$/, '');
-      if (!pools.some((pool) => inPool(pool, bare))) problems.push(`${path}.peers[${i}].address[${j}]: ${showValue(address)} is not inside a pool of this gateway`);
-    });
-    prefixList(peer['allow-destinations'], `${path}.peers[${i}].allow-destinations`, problems);
-  });
-}
-
-function usersFrom(pairs: string[] | undefined): Map<string, string> | undefined {
-  if (!pairs || pairs.length === 0) return undefined;
-  return new Map(pairs.map((pair) => [pair.slice(0, pair.indexOf(':')), pair.slice(pair.indexOf(':') + 1)]));
-}
-
-/** True for `*` and IP literals: what `bind-address` accepts. */
-export function isBindAddress(value: string): boolean {
-  return value === '*' || isIP(value) !== 0;
-}
-
-/** Where the default listeners (port, socks-port, mixed-port) bind: loopback unless allow-lan is on. */
-export function defaultListenAddress(allowLan: boolean, bindAddress: string): string {
-  if (!allowLan) return '127.0.0.1';
-  return bindAddress === '*' ? '0.0.0.0' : bindAddress;
-}
-
-function checkUnique(names: string[], path: string, what: string, problems: string[]): void {
-  const seen = new Set<string>();
-  names.forEach((name, i) => {
-    if (seen.has(name)) problems.push(`${path}[${i}].name: duplicate ${what} name ${showValue(name)}`);
-    seen.add(name);
-  });
 }

@@ -1,7 +1,7 @@
 import type { UserTable } from '../common/auth.js';
 
 /** Listener protocols. */
-export type ListenerType = 'socks' | 'http' | 'mixed' | 'vmess' | 'pqtunnel';
+export type ListenerType = ListenerConfig['type'];
 
 /** A user a VMess listener accepts. */
 export interface VmessUserConfig {
@@ -13,27 +13,46 @@ export interface VmessUserConfig {
   alterId: number;
 }
 
-/** One inbound listener, from `port`/`socks-port`/`mixed-port` or a `listeners:` entry. */
-export interface ListenerConfig {
+/** What every listener has, from `port`/`socks-port`/`mixed-port` or a `listeners:` entry. */
+interface ListenerBase {
   /** Name (`DEFAULT-MIXED` for `mixed-port`). */
   name: string;
-  /** Protocol. */
-  type: ListenerType;
   /** Bind address. */
   listen: string;
   /** Port; 0 picks one. */
   port: number;
+  /** `allow-private-destinations`: true opens every destination, a list opens those prefixes (see ListenerDestinationGuard). */
+  allowPrivateDestinations?: true | string[];
+}
+
+/** A SOCKS5, HTTP or mixed listener. */
+export interface ProxyListenerConfig extends ListenerBase {
+  /** Protocol. */
+  type: 'socks' | 'http' | 'mixed';
   /** Users required, if any. */
   users?: UserTable;
   /** SOCKS5 UDP ASSOCIATE offered. */
   udp: boolean;
-  /** VMess listeners: the accepted users. */
-  vmessUsers?: VmessUserConfig[];
-  /** pqtunnel listeners: the gateway's settings. */
-  gateway?: TunnelGatewayConfig;
-  /** `allow-private-destinations`: true opens every destination, a list opens those prefixes (see ListenerDestinationGuard). */
-  allowPrivateDestinations?: true | string[];
 }
+
+/** A VMess server listener. */
+export interface VmessListenerConfig extends ListenerBase {
+  /** Protocol. */
+  type: 'vmess';
+  /** The accepted users. */
+  users: VmessUserConfig[];
+}
+
+/** A post-quantum tunnel gateway listener. */
+export interface TunnelGatewayListenerConfig extends ListenerBase {
+  /** Protocol. */
+  type: 'pqtunnel';
+  /** The gateway's settings. */
+  gateway: TunnelGatewayConfig;
+}
+
+/** One inbound listener: plain options, one shape per protocol. */
+export type ListenerConfig = ProxyListenerConfig | VmessListenerConfig | TunnelGatewayListenerConfig;
 
 /** A client a tunnel gateway accepts (`listeners[].peers[]`). */
 export interface TunnelPeerConfig {

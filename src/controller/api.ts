@@ -1,71 +1,31 @@
-import type { Outbound } from '../adapter/outbound.js';
-import type { Box } from '../box.js';
+import { isProxyGroup, type Outbound } from '../adapter/outbound.js';
+import type { Control } from './control.js';
 import { describeError } from '../common/errors.js';
 import { logLevels, type LogLevel } from '../common/log.js';
 import { measureDelay } from '../route/group/health-check.js';
-import { AutoGroup } from '../route/group/url-test.js';
-import { SelectGroup } from '../route/group/select.js';
-import type { RouterMode } from '../route/router.js';
 import { parsePortList } from '../route/rule/ports.js';
 import { connectionsSnapshot, streamConnections, streamLogs, streamMemory, streamTraffic, type StreamSink } from './streams.js';
 import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
+import { bodyInvalid, HttpError, noContent, notFound, parseJson, type Reply } from './reply.js';
+import { generalView, patchConfigs, reloadConfig } from './configs.js';
 import { version } from '../version.js';
-import { isAbsolute } from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { defaultListenAddress, isBindAddress, loadConfigFile, parseConfig, type LoadedConfig } from '../config/load.js';
-import { openProxyWarnings, prefixList } from '../config/access.js';
-import { redactedProblems } from '../config/redact.js';
-import { defaultClientAccess } from '../common/client-access.js';
-import { isInside } from '../common/bounded-file.js';
-
-/** An answer: status and JSON body (none for 204). */
-export interface Reply {
-  /** HTTP status. */
-  status: number;
-  /** JSON body; undefined for an empty response. */
-  body?: Json;
-}
-
-/** An error the API answers with `{"message": …}`. */
-export class HttpError extends Error {
-  constructor(
-    /** HTTP status. */
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const notFound = (): HttpError => new HttpError(404, 'Resource not found');
-const bodyInvalid = (): HttpError => new HttpError(400, 'Body invalid');
-const noContent: Reply = { status: 204 };
-
-function parseJson(body: string | undefined): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(body || '{}');
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // Falls through to the error.
-  }
-  throw bodyInvalid();
-}
 
 /** Every outbound and group, GLOBAL's order (config order) for groups. */
-function allProxies(box: Box): Record<string, Json> {
+function allProxies(box: Control): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const outbound of box.outbounds.values()) out[outbound.name] = proxyView(outbound, box.delays);
   return out;
 }
 
-function outboundNamed(box: Box, name: string): Outbound {
+function outboundNamed(box: Control, name: string): Outbound {
   const outbound = box.outbounds.get(name);
   if (!outbound) throw notFound();
   return outbound;
 }
 
 /** Runs the delay test of GET /proxies/:name/delay and records it. */
-async function delayTest(box: Box, outbound: Outbound, url: URL): Promise<Reply> {
+async function delayTest(box: Control, outbound: Outbound, url: URL): Promise<Reply> {
   const timeout = Number(url.searchParams.get('timeout'));
   const testUrl = url.searchParams.get('url') ?? '';
   if (!Number.isInteger(timeout) || timeout <= 0 || timeout > 32767 || !/^https?:\/\//.test(testUrl)) throw bodyInvalid();
@@ -89,115 +49,6 @@ async function delayTest(box: Box, outbound: Outbound, url: URL): Promise<Reply>
 }
 
 
-/** GET /configs: the running general settings, mihomo's shape. */
-function generalView(box: Box): Json {
-  const port = (name: string): number => box.inbounds.find((i) => i.name === name)?.address().port ?? 0;
-  return {
-    port: port('DEFAULT-HTTP'),
-    'socks-port': port('DEFAULT-SOCKS'),
-    'redir-port': 0,
-    'tproxy-port': 0,
-    'mixed-port': port('DEFAULT-MIXED'),
-    tun: { enable: false, device: '', stack: '', 'dns-hijack': [], 'auto-route': false, 'auto-detect-interface': false, 'file-descriptor': 0 },
-    authentication: [],
-    'skip-auth-prefixes': [...box.config.clientAccess.skipAuth],
-    'lan-allowed-ips': [...box.config.clientAccess.allowed],
-    'lan-disallowed-ips': [...box.config.clientAccess.disallowed],
-    'allow-lan': box.config.allowLan,
-    'bind-address': box.config.bindAddress,
-    mode: box.router.mode,
-    'log-level': box.logger.level,
-    ipv6: true,
-    sniffing: box.dispatcher.sniffing,
-    'tcp-concurrent': false,
-    'unified-delay': false,
-    'interface-name': '',
-    'routing-mark': 0,
-    // sluice extension: every listener (dashboards ignore unknown keys; `sluice status` shows them).
-    listeners: box.inbounds.map((inbound) => ({ name: inbound.name, type: inbound.type, listen: inbound.address().address, port: inbound.address().port })),
-  };
-}
-
-/** The built-in listeners PATCH /configs can move: key → listener name and protocol. */
-const portKeys = { port: ['DEFAULT-HTTP', 'http'], 'socks-port': ['DEFAULT-SOCKS', 'socks'], 'mixed-port': ['DEFAULT-MIXED', 'mixed'] } as const;
-
-/**
- * The config after PATCH /configs moved, added (new port) or removed (port 0) default
- * listeners, or changed allow-lan / bind-address (which move every default listener);
- * undefined when no listener changes.
- */
-function patchedConfig(box: Box, body: Record<string, unknown>): LoadedConfig | undefined {
-  const config = box.config;
-  const allowLan = body['allow-lan'] ?? config.allowLan;
-  const bindAddress = body['bind-address'] ?? config.bindAddress;
-  if (typeof allowLan !== 'boolean') throw new HttpError(400, 'allow-lan: expected true or false');
-  if (typeof bindAddress !== 'string' || !isBindAddress(bindAddress)) throw new HttpError(400, `bind-address: expected '*' or an IP address`);
-  const listen = defaultListenAddress(allowLan, bindAddress);
-  let listeners = config.listeners.map((l) => (l.name.startsWith('DEFAULT-') ? { ...l, listen } : l));
-  const template = config.listeners.find((l) => l.name.startsWith('DEFAULT-'));
-  for (const [key, [name, type]] of Object.entries(portKeys)) {
-    const port = body[key];
-    if (port === undefined) continue;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new HttpError(400, `${key}: expected a port number (0 closes it)`);
-    const index = listeners.findIndex((l) => l.name === name);
-    if (port === 0) {
-      if (index >= 0) listeners = listeners.filter((_, i) => i !== index);
-    } else if (index >= 0) {
-      listeners[index] = { ...listeners[index]!, port };
-    } else {
-      listeners.push({ name, type, listen, port, users: template?.users, udp: true, allowPrivateDestinations: template?.allowPrivateDestinations });
-    }
-  }
-  const clientAccess = {
-    allowed: prefixesIn(body, 'lan-allowed-ips') ?? config.clientAccess.allowed,
-    disallowed: prefixesIn(body, 'lan-disallowed-ips') ?? config.clientAccess.disallowed,
-    skipAuth: prefixesIn(body, 'skip-auth-prefixes') ?? config.clientAccess.skipAuth,
-  };
-  const unchanged =
-    allowLan === config.allowLan &&
-    bindAddress === config.bindAddress &&
-    JSON.stringify(listeners) === JSON.stringify(config.listeners) &&
-    JSON.stringify(clientAccess) === JSON.stringify(config.clientAccess);
-  if (unchanged) return undefined;
-  const everyone = JSON.stringify(clientAccess.allowed) === JSON.stringify(defaultClientAccess.allowed);
-  const warnings = [...config.warnings.filter((w) => !w.startsWith('OPEN PROXY')), ...(everyone ? openProxyWarnings(listeners) : [])];
-  return { ...config, allowLan, bindAddress, listeners, clientAccess, warnings };
-}
-
-/** A PATCH /configs list of prefixes (lan-allowed-ips and the like), checked; undefined when absent. */
-function prefixesIn(body: Record<string, unknown>, key: string): string[] | undefined {
-  const value = body[key];
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) throw new HttpError(400, `${key}: expected a list of prefixes`);
-  const problems: string[] = [];
-  prefixList(value as string[], key, problems);
-  if (problems.length > 0) throw new HttpError(400, problems.join('; '));
-  return value as string[];
-}
-
-async function patchConfigs(box: Box, body: Record<string, unknown>): Promise<Reply> {
-  const { mode, sniffing } = body;
-  const level = body['log-level'];
-  if (mode !== undefined && !(typeof mode === 'string' && ['rule', 'global', 'direct'].includes(mode.toLowerCase()))) throw bodyInvalid();
-  if (level !== undefined && !(typeof level === 'string' && (logLevels as readonly string[]).includes(level))) throw bodyInvalid();
-  if (sniffing !== undefined && typeof sniffing !== 'boolean') throw bodyInvalid();
-  const unsupported = ['redir-port', 'tproxy-port'].filter((k) => body[k] !== undefined && body[k] !== 0);
-  if (unsupported.length > 0) throw new HttpError(400, `${unsupported.join(', ')}: sluice has no redirect or TPROXY inbound`);
-  const tun = body.tun;
-  if (typeof tun === 'object' && tun !== null && (tun as { enable?: unknown }).enable === true) throw new HttpError(400, 'tun: sluice has no TUN inbound yet; a pqtunnel proxy in full-tunnel mode carries all traffic');
-  const config = patchedConfig(box, body);
-  if (config) {
-    try {
-      await box.reload(config);
-    } catch (error) {
-      throw new HttpError(500, describeError(error));
-    }
-  }
-  if (typeof mode === 'string') box.router.mode = mode.toLowerCase() as RouterMode;
-  if (typeof level === 'string') box.logger.setLevel(level as LogLevel);
-  if (typeof sniffing === 'boolean') box.dispatcher.sniffing = sniffing && box.config.sniffer !== undefined;
-  return noContent;
-}
 
 /** `PUT /proxies/:` for `PUT /proxies/hk-01`: the request with its name parameters replaced by `:`. */
 function routeKey(method: string, parts: string[]): string {
@@ -210,7 +61,7 @@ function routeKey(method: string, parts: string[]): string {
 }
 
 /** Answers one REST request. Throws HttpError for the error replies. */
-export async function handleRequest(box: Box, method: string, url: URL, body: string | undefined): Promise<Reply> {
+export async function handleRequest(box: Control, method: string, url: URL, body: string | undefined): Promise<Reply> {
   let parts: string[];
   try {
     parts = url.pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p));
@@ -237,15 +88,15 @@ export async function handleRequest(box: Box, method: string, url: URL, body: st
       const group = outboundNamed(box, parts[1]!);
       const { name } = parseJson(body);
       if (typeof name !== 'string') throw bodyInvalid();
-      if (!(group instanceof SelectGroup || group instanceof AutoGroup)) throw new HttpError(400, 'Must be a Selector');
+      if (!isProxyGroup(group) || !group.select) throw new HttpError(400, 'Must be a Selector');
       if (!group.memberNames.includes(name)) throw new HttpError(400, 'Selector update error: proxy not exist');
       group.select(name);
       return noContent;
     }
     case 'DELETE /proxies/:': {
       const group = outboundNamed(box, parts[1]!);
-      if (!(group instanceof AutoGroup)) throw bodyInvalid();
-      group.select(undefined);
+      if (!isProxyGroup(group) || !group.unpin) throw bodyInvalid();
+      group.unpin();
       return noContent;
     }
     case 'GET /proxies/:/delay':
@@ -317,32 +168,11 @@ export async function handleRequest(box: Box, method: string, url: URL, body: st
   }
 }
 
-/**
- * PUT /configs: `payload` (YAML text), or an absolute `path` inside the running config's
- * directory (symlinks resolved), or neither: the running config's file. A file named by
- * `path` is never shown: a path outside the directory gets one fixed answer whether or not
- * it exists, and the problems of an invalid file name only its schema keys.
- */
-async function reloadConfig(box: Box, body: Record<string, unknown>): Promise<void> {
-  const { path, payload } = body;
-  if ((path !== undefined && typeof path !== 'string') || (payload !== undefined && typeof payload !== 'string')) throw bodyInvalid();
-  const fromPath = !payload && Boolean(path);
-  if (fromPath && !isAbsolute(path as string)) throw new HttpError(400, 'path is not a absolute path');
-  if (fromPath && !isInside(box.config.home, path as string)) throw new HttpError(403, 'path is outside the directory of the running config');
-  try {
-    if (payload) await box.reload(parseConfig(payload, box.config.home));
-    else if (fromPath) await box.reload(await loadConfigFile(path as string));
-    else await box.reloadFromFile();
-  } catch (error) {
-    if (error instanceof ConfigError) throw new HttpError(400, (fromPath ? redactedProblems(error) : error.problems).join('; '));
-    throw new HttpError(500, describeError(error));
-  }
-}
 
 const queryTypes: Record<string, 4 | 6> = { A: 4, AAAA: 6 };
 
 /** GET /dns/query?name=&type=A|AAAA through sluice's resolver and cache, in mihomo's JSON answer shape. */
-async function dnsQuery(box: Box, url: URL): Promise<Reply> {
+async function dnsQuery(box: Control, url: URL): Promise<Reply> {
   const name = url.searchParams.get('name') ?? '';
   const type = (url.searchParams.get('type') ?? 'A').toUpperCase();
   const family = queryTypes[type];
@@ -363,16 +193,16 @@ async function dnsQuery(box: Box, url: URL): Promise<Reply> {
   return { status: 200, body: reply };
 }
 
-function defaultProxyProvider(box: Box): Json {
+function defaultProxyProvider(box: Control): Json {
   const proxies = box.config.proxies.map((p) => proxyView(box.outbounds.get(p.name)!, box.delays));
   return { name: 'default', type: 'Proxy', vehicleType: 'Compatible', proxies, testUrl: '', expectedStatus: '*', updatedAt: '0001-01-01T00:00:00Z' };
 }
 
-async function groupDelay(box: Box, name: string, url: URL): Promise<Reply> {
+async function groupDelay(box: Control, name: string, url: URL): Promise<Reply> {
   const group = box.groups.find((g) => g.name === name);
   if (!group) throw notFound();
   const members = group.memberNames.map((member) => box.outbounds.get(member)!);
-  if (group instanceof AutoGroup) group.select(undefined);
+  group.unpin?.();
   const results: Record<string, Json> = {};
   await Promise.all(
     members.map(async (member) => {
@@ -392,7 +222,7 @@ async function groupDelay(box: Box, name: string, url: URL): Promise<Reply> {
  * Checks a stream request (/traffic, /memory, /logs, /connections) and returns what starts it
  * on a WebSocket or chunked response. Throws HttpError before anything is sent when the query is invalid.
  */
-export function streamStarter(box: Box, url: URL): (sink: StreamSink) => void {
+export function streamStarter(box: Control, url: URL): (sink: StreamSink) => void {
   switch (url.pathname) {
     case '/traffic':
       return (sink) => streamTraffic(box.bus, sink);

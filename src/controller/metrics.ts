@@ -1,11 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
-import type { Box } from '../box.js';
+import type { Control } from './control.js';
 import type { FlowEvent, HandshakeEvent, TunnelEvent } from '../common/bus.js';
 import type { TunnelCounters } from '../protocol/pqtunnel/seams.js';
 
 /**
- * Prometheus metrics of one Box (served as GET /metrics): flows by inbound and outbound,
+ * Prometheus metrics of one running sluice (served as GET /metrics): flows by inbound and outbound,
  * bytes, rule hits, flow errors, handshakes, tunnels, rule providers, DNS, and Node's process
  * metrics. Event counters follow the bus; gauges and engine counters are read at scrape time.
  */
@@ -14,7 +14,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly subscription: Subscription;
 
-  constructor(box: Box) {
+  constructor(box: Control) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
     const flows = new Counter({ name: 'sluice_flows_total', help: 'Flows closed, by inbound, network, target and the outbound that carried them', labelNames: ['inbound', 'network', 'target', 'outbound'], registers });
@@ -89,7 +89,7 @@ export class Metrics {
   }
 
   /** Tunnel sessions, packets, bytes, handshakes and drops, read from the engines at scrape time. */
-  private tunnelMetrics(box: Box, registers: Registry[]): void {
+  private tunnelMetrics(box: Control, registers: Registry[]): void {
     new Gauge({
       name: 'sluice_tunnel_sessions', help: 'Tunnel sessions that can carry data now (a client has at most one)', labelNames: ['name', 'role'], registers,
       collect() {

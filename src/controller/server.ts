@@ -4,13 +4,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Box } from '../box.js';
+import type { Control } from './control.js';
 import type { ControllerConfig } from '../config/types.js';
 import type { StreamSink } from './streams.js';
 import { describeError } from '../common/errors.js';
 import { isInside, readRegularFile } from '../common/bounded-file.js';
 import { ControllerAccess } from './access.js';
-import { handleRequest, HttpError, streamStarter, type Reply } from './api.js';
+import { handleRequest, streamStarter } from './api.js';
+import { HttpError, type Reply } from './reply.js';
 import type { Json } from './views.js';
 import { Metrics } from './metrics.js';
 
@@ -31,7 +32,7 @@ export class Controller {
   private access: ControllerAccess | undefined;
 
   constructor(
-    private readonly box: Box,
+    private readonly box: Control,
     /** Settings. */
     readonly options: ControllerConfig,
   ) {

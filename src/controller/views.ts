@@ -3,13 +3,9 @@
  * from sluice's objects. Pure functions: the server only serialises what these return.
  */
 import type { Flow } from '../adapter/flow.js';
-import { isGroup, type Outbound } from '../adapter/outbound.js';
+import { isProxyGroup, type Outbound } from '../adapter/outbound.js';
 import type { Rule } from '../adapter/router.js';
 import type { DelayHistory, DelayRecord } from '../route/group/delay-history.js';
-import { LoadBalanceGroup } from '../route/group/load-balance.js';
-import { RelayGroup } from '../route/group/relay.js';
-import { SelectGroup } from '../route/group/select.js';
-import { AutoGroup } from '../route/group/url-test.js';
 import type { RuleProvider } from '../route/provider/provider.js';
 
 /** A JSON value. */
@@ -61,13 +57,11 @@ export function proxyView(outbound: Outbound, delays: DelayHistory): { [key: str
     'routing-mark': 0,
     'dialer-proxy': '',
   };
-  if (outbound instanceof RelayGroup) Object.assign(view, { all: outbound.memberNames, hidden: false, icon: '' });
-  if (!isGroup(outbound)) return view;
-  const all = outbound instanceof SelectGroup || outbound instanceof AutoGroup || outbound instanceof LoadBalanceGroup ? outbound.memberNames : [];
-  Object.assign(view, { all, hidden: false, icon: '' });
-  if (outbound instanceof SelectGroup) view.now = outbound.now;
-  if (outbound instanceof AutoGroup) Object.assign(view, { now: outbound.now, fixed: outbound.fixed ?? '', testUrl: outbound.testUrl, expectedStatus: outbound.expectedStatus });
-  if (outbound instanceof LoadBalanceGroup) Object.assign(view, { testUrl: outbound.testUrl, expectedStatus: outbound.expectedStatus });
+  if (!isProxyGroup(outbound)) return view;
+  Object.assign(view, { all: [...outbound.memberNames], hidden: false, icon: '' });
+  if (outbound.now !== undefined) view.now = outbound.now;
+  if (outbound.unpin) view.fixed = outbound.fixed ?? '';
+  if (outbound.testUrl !== undefined) Object.assign(view, { testUrl: outbound.testUrl, expectedStatus: outbound.expectedStatus ?? '*' });
   return view;
 }
 

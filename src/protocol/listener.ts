@@ -1,6 +1,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { DestinationGuard } from '../adapter/flow.js';
 import type { Inbound } from '../adapter/inbound.js';
+import type { InboundDeps, InboundRegistration } from '../adapter/registration.js';
+import type { ListenerConfig, ProxyListenerConfig } from '../config/types.js';
 import type { ClientAccess } from '../common/client-access.js';
 import { normalizeHost, type Address } from '../common/address.js';
 import type { UserTable } from '../common/auth.js';
@@ -144,4 +146,26 @@ export function usersFor(session: Session, socket: Socket): UserTable | undefine
 /** The client's address as the listener saw it. */
 export function sourceOf(socket: Socket): Address {
   return { host: normalizeHost(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 };
+}
+
+/** A TcpListener for `listener` running `handler`, with the settings every TCP protocol shares. */
+export function tcpListener(listener: ListenerConfig, deps: InboundDeps, handler: ConnectionHandler, users?: UserTable, udp = true): TcpListener {
+  const { name, type, listen, port } = listener;
+  const { dispatcher, logger, timeouts, guard, access } = deps;
+  const context = { name, type, listen, port, users, udp, dispatcher, logger, guard, access, handshakeTimeoutMs: timeouts.handshakeMs, keepAliveMs: timeouts.httpKeepAliveMs };
+  return new TcpListener(context, handler);
+}
+
+/** The registration of a SOCKS5, HTTP or mixed listener: its own `users:` or the top-level `authentication:`, UDP unless `udp: false`. */
+export function proxyListener(type: ProxyListenerConfig['type'], handler: ConnectionHandler): InboundRegistration<ProxyListenerConfig> {
+  return {
+    clients: 'proxy-users',
+    defaultListen: '127.0.0.1',
+    options: ({ raw }, { base, globalUsers }) => {
+      const entryUsers = raw.users as { username: string; password: string }[] | undefined;
+      const users = entryUsers ? new Map(entryUsers.map((u) => [u.username, u.password])) : globalUsers;
+      return { ...base, type, users, udp: (raw.udp as boolean | undefined) ?? true };
+    },
+    create: (listener, deps) => tcpListener(listener, deps, handler, listener.users, listener.udp),
+  };
 }

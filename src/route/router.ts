@@ -1,7 +1,6 @@
 import type { Flow } from '../adapter/flow.js';
 import { isGroup, type Outbound, type OutboundGroup } from '../adapter/outbound.js';
 import type { Decision, Router, Rule } from '../adapter/router.js';
-import { RelayGroup } from './group/relay.js';
 import { LogicRule, SubRule } from './rule/logic.js';
 import { RuleSetRule } from './rule/rule-set.js';
 import { compileRules, DomainBlock } from './domain-block.js';
@@ -170,7 +169,7 @@ export class RuleRouter implements Router {
       chain += `[${outbound.name}`;
       closing += ']';
     }
-    if (outbound instanceof RelayGroup) {
+    if (outbound.chain !== undefined) {
       chain += `[${outbound.chain}`;
       closing += ']';
     }

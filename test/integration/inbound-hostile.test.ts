@@ -11,7 +11,8 @@ import { innerFlow } from '../../src/adapter/flow.js';
 import { DnsCache } from '../../src/common/dns-cache.js';
 import { ipToBytes } from '../../src/common/ip.js';
 import { sealRequestHeader } from '../../src/protocol/vmess/aead-header.js';
-import { vmessOutbound } from '../../src/protocol/vmess/config.js';
+import type { OutboundDeps } from '../../src/adapter/registration.js';
+import { vmessOutbound } from '../../src/protocol/vmess/index.js';
 import { fnv1a32 } from '../../src/protocol/vmess/fnv.js';
 import { vmessIdentity } from '../../src/protocol/vmess/identity.js';
 import { Command, Option, Security } from '../../src/protocol/vmess/request-header.js';
@@ -201,7 +202,8 @@ describe("what a listener's clients may reach", () => {
 
   it('VMess (remote users): loopback, this host and private ranges are refused by default, in every spelling', async () => {
     accepted = 0;
-    const outbound = vmessOutbound({ name: 'v', type: 'vmess', server: '127.0.0.1', port: vmess.port(), uuid, cipher: 'auto' }, new DnsCache({ ttlMs: 1000, maxEntries: 8, timeoutMs: 1000 }), 2000);
+    const deps = { dns: new DnsCache({ ttlMs: 1000, maxEntries: 8, timeoutMs: 1000 }), connectMs: 2000 } as OutboundDeps;
+    const outbound = vmessOutbound.create({ name: 'v', type: 'vmess', server: '127.0.0.1', port: vmess.port(), uuid, cipher: 'auto' }, deps);
     for (const host of ['127.0.0.1', 'localhost', '0.0.0.0', '::ffff:127.0.0.1', '::1', '127.1']) {
       const stream = await outbound.dial(innerFlow(host, echoPort, new AbortController().signal));
       stream.on('error', () => {});

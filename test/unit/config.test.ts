@@ -1,3 +1,4 @@
+import type { ProxyListenerConfig, TunnelGatewayListenerConfig } from '../../src/config/types.js';
 import { describe, expect, it } from 'vitest';
 import { Box } from '../../src/box.js';
 import { Logger } from '../../src/common/log.js';
@@ -182,9 +183,9 @@ socks-port: 1
 listeners:
   - { name: own, type: http, port: 2, users: [{ username: bob, password: pw }] }
   - { name: inherit, type: http, port: 3 }`);
-    expect([...config.listeners[0]!.users!]).toEqual([['alice', 'secret:with:colons']]);
-    expect([...config.listeners[1]!.users!]).toEqual([['bob', 'pw']]);
-    expect([...config.listeners[2]!.users!]).toEqual([['alice', 'secret:with:colons']]);
+    expect([...(config.listeners[0] as ProxyListenerConfig).users!]).toEqual([['alice', 'secret:with:colons']]);
+    expect([...(config.listeners[1] as ProxyListenerConfig).users!]).toEqual([['bob', 'pw']]);
+    expect([...(config.listeners[2] as ProxyListenerConfig).users!]).toEqual([['alice', 'secret:with:colons']]);
   });
 
   it('validates pqtunnel proxies and gateways (shape, keys, pools, addresses)', () => {
@@ -208,7 +209,7 @@ rules: ['MATCH,gw']`);
       ['DEFAULT-MIXED', 'mixed', '127.0.0.1', 1],
       ['gateway', 'pqtunnel', '0.0.0.0', 51820],
     ]);
-    expect(config.listeners[1]!.gateway!['lease-file'], 'no lease file for a config without a directory').toBeUndefined();
+    expect((config.listeners[1] as TunnelGatewayListenerConfig).gateway['lease-file'], 'no lease file for a config without a directory').toBeUndefined();
     expect(config.proxies.map((p) => [p.name, p.type])).toEqual([['gw', 'pqtunnel']]);
     expect(
       problems(`proxies:

@@ -18,6 +18,11 @@ export interface TunnelStatus {
   tunOffload(): TunOffloadStats | undefined;
 }
 
+/** True for the inbounds and outbounds that are tunnel ends. */
+export function isTunnelStatus(value: object): value is TunnelStatus {
+  return 'role' in value && typeof (value as Partial<TunnelStatus>).sessions === 'function' && typeof (value as Partial<TunnelStatus>).counters === 'function';
+}
+
 /** Publishes an engine's handshakes and rekeys on the bus. */
 export function reportHandshakes(bus: EventBus, name: string, role: 'client' | 'server'): (outcome: HandshakeOutcome) => void {
   return (outcome) => {

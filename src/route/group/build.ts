@@ -9,18 +9,15 @@ import { SelectGroup } from './select.js';
 import { SelectionStore } from './selection-store.js';
 import { AutoGroup } from './url-test.js';
 
-/** The outbounds built from `proxy-groups:`. */
-export type AnyGroup = Group | RelayGroup;
-
 /** Builds every group and links members by name; `outbounds` receives the groups too. */
 export function buildGroupOutbounds(
   configs: readonly GroupConfig[],
   outbounds: Map<string, Outbound>,
   storeDir: string | undefined,
   history?: DelayHistory,
-): AnyGroup[] {
+): (Group | RelayGroup)[] {
   const store = storeDir ? new SelectionStore(join(storeDir, 'cache.json')) : undefined;
-  const groups = configs.map((c): AnyGroup => {
+  const groups = configs.map((c): Group | RelayGroup => {
     const options = { name: c.name, members: c.members, disableUdp: c.disableUdp };
     const check = { url: c.url, intervalMs: c.intervalSeconds * 1000, timeoutMs: c.timeoutMs, lazy: c.lazy, expectedStatus: c.expectedStatus };
     switch (c.type) {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
-import type { Outbound, OutboundGroup, PacketConn, StreamDialer } from '../../adapter/outbound.js';
+import type { Outbound, OutboundGroup, PacketConn, ProxyGroup, StreamDialer } from '../../adapter/outbound.js';
 
 /** Fields every `proxy-groups:` entry has once validated. */
 export interface GroupOptions {
@@ -16,7 +16,7 @@ export interface GroupOptions {
  * Base of the groups that hand each flow to a member. Members are linked by name after every
  * outbound exists, since groups may refer to groups defined later.
  */
-export abstract class Group implements OutboundGroup {
+export abstract class Group implements OutboundGroup, ProxyGroup {
   abstract readonly type: string;
   /** Members after `link`, in config order. */
   protected members: Outbound[] = [];

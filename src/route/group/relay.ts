@@ -1,12 +1,12 @@
 import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
-import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.js';
+import type { Outbound, PacketConn, ProxyGroup, StreamDialer } from '../../adapter/outbound.js';
 
 /**
  * `type: relay`: a chain. Member 1 connects to member 2's server, through it member 2
  * connects to member 3's, and the last member connects to the destination.
  */
-export class RelayGroup implements Outbound {
+export class RelayGroup implements ProxyGroup {
   readonly type = 'Relay';
   private members: Outbound[] = [];
 

@@ -51,6 +51,10 @@ export class AutoGroup extends Group {
     this.choose();
   }
 
+  unpin(): void {
+    this.select(undefined);
+  }
+
   pick(): Outbound {
     this.health.touch();
     return this.members[this.current]!;

@@ -1,0 +1,70 @@
+/** Registration of VMess: `type: vmess` listeners (the server) and proxies (the client). */
+import type { InboundRegistration, OutboundRegistration } from '../../adapter/registration.js';
+import { showValue } from '../../config/errors.js';
+import type { VmessListenerConfig, VmessProxyConfig } from '../../config/types.js';
+import { tcpListener } from '../listener.js';
+import type { VmessClientConfig } from './client.js';
+import { vmessIdentity } from './identity.js';
+import { vmessHandler, type VmessUserInfo } from './inbound.js';
+import { VmessOutbound } from './outbound.js';
+import { Security } from './request-header.js';
+import { VmessServer } from './server.js';
+
+const securityByCipher = {
+  auto: Security.aes128Gcm,
+  'aes-128-gcm': Security.aes128Gcm,
+  'chacha20-poly1305': Security.chacha20Poly1305,
+  none: Security.none,
+  zero: Security.none,
+} as const;
+
+/** mihomo `type: vmess` proxy keys sluice does not implement yet (warned about, ignored). */
+const ignoredClashKeys: ReadonlySet<string> = new Set([
+  'servername', 'skip-cert-verify', 'ws-opts', 'h2-opts', 'http-opts', 'grpc-opts', 'packet-encoding',
+  'global-padding', 'client-fingerprint', 'fingerprint', 'smux', 'ip-version', 'dialer-proxy',
+  'interface-name', 'routing-mark', 'tfo', 'mptcp', 'xudp', 'packet-addr', 'alpn',
+]);
+
+/** `proxies: - type: vmess` (`cipher: auto` is aes-128-gcm: Node has fast GCM everywhere). */
+export const vmessOutbound: OutboundRegistration<VmessProxyConfig> = {
+  prepare(entry, at, ignored, problems) {
+    for (const key of Object.keys(entry)) {
+      if (ignoredClashKeys.has(key)) {
+        ignored.push(`${at}.${key}`);
+        delete entry[key];
+      }
+    }
+    if (entry.network !== undefined && entry.network !== 'tcp') {
+      problems.push(`${at}.network: '${String(entry.network)}' transport is not supported yet (proxy ${showValue(entry.name)}); use tcp`);
+    }
+    if (entry.tls === true) problems.push(`${at}.tls: TLS is not supported yet (proxy ${showValue(entry.name)})`);
+  },
+  create(proxy, { dns, connectMs }) {
+    const alterId = proxy.alterId ?? 0;
+    const cipher = proxy.cipher ?? 'auto';
+    const config: VmessClientConfig = {
+      identity: vmessIdentity(proxy.uuid, alterId),
+      alterId,
+      security: securityByCipher[cipher],
+      zero: cipher === 'zero',
+      authenticatedLength: proxy['authenticated-length'] ?? false,
+    };
+    return new VmessOutbound(proxy.name, { host: proxy.server, port: proxy.port }, config, proxy.udp ?? false, dns, connectMs);
+  },
+};
+
+/** `listeners: - type: vmess`: users by UUID (named by `username`, else their UUID). */
+export const vmessInbound: InboundRegistration<VmessListenerConfig> = {
+  clients: 'remote-users',
+  defaultListen: '127.0.0.1',
+  options: ({ raw }, { base }) => {
+    const users = (raw.users ?? []) as { username?: string; uuid: string; alterId?: number }[];
+    return { ...base, type: 'vmess', users: users.map((u) => ({ username: u.username ?? u.uuid, uuid: u.uuid, alterId: u.alterId ?? 0 })) };
+  },
+  create(listener, deps) {
+    const server = new VmessServer<VmessUserInfo>(
+      listener.users.map((user) => ({ identity: vmessIdentity(user.uuid, user.alterId), info: { username: user.username } })),
+    );
+    return tcpListener(listener, deps, vmessHandler(server));
+  },
+};

@@ -12,7 +12,7 @@ import { paceFullCollections, retainFreedMemory } from './common/heap.js';
 import { missingAddonWarnings } from './common/addon.js';
 import { ConfigError } from './config/errors.js';
 import { defaultConfigUrl, loadConfigFile, type LoadedConfig } from './config/load.js';
-import { generatePresharedKey, generatePrivateKey, publicKeyOf } from './protocol/pqtunnel/keys.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyOf } from './protocol/pqtunnel/crypto/keys.js';
 
 const usage: Record<string, string> = {
   main: `Usage: sluice <command> [options]

@@ -1,5 +1,5 @@
 import { v4 as uuidv4 } from 'uuid';
-import { generatePresharedKey, generatePrivateKey, publicKeyOf } from './protocol/pqtunnel/keys.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyOf } from './protocol/pqtunnel/crypto/keys.js';
 
 /** What `sluice init` can write. */
 export type InitKind = 'client' | 'server' | 'gateway';

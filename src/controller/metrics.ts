@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Subscription } from 'rxjs';
 import type { Control } from './control.js';
 import type { FlowEvent, HandshakeEvent, TunnelEvent } from '../common/bus.js';
-import type { TunnelCounters } from '../protocol/pqtunnel/seams.js';
+import type { TunnelCounters } from '../protocol/pqtunnel/engine/seams.js';
 
 /**
  * Prometheus metrics of one running sluice (served as GET /metrics): flows by inbound and outbound,

@@ -1,4 +1,4 @@
-import type { Bind, Clock, Endpoint } from '../../src/protocol/pqtunnel/seams.js';
+import type { Bind, Clock, Endpoint } from '../../src/protocol/pqtunnel/engine/seams.js';
 
 /** A clock tests move by hand; `every` callbacks run as time passes. */
 export class FakeClock implements Clock {

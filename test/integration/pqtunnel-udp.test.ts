@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { TunnelClient } from '../../src/protocol/pqtunnel/client.js';
-import { TunnelGateway } from '../../src/protocol/pqtunnel/gateway.js';
-import { x25519Generate } from '../../src/protocol/pqtunnel/primitives.js';
-import { udpBind } from '../../src/protocol/pqtunnel/udp-bind.js';
+import { TunnelClient } from '../../src/protocol/pqtunnel/engine/client.js';
+import { TunnelGateway } from '../../src/protocol/pqtunnel/engine/gateway.js';
+import { x25519Generate } from '../../src/protocol/pqtunnel/crypto/primitives.js';
+import { udpBind } from '../../src/protocol/pqtunnel/host/udp-bind.js';
 import { eventually } from '../helpers/net.js';
 
 function ipPacket(n: number, size = 1000): Buffer {

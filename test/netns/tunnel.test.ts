@@ -11,7 +11,7 @@
  * from the gateway's (MASQUERADE). The gateway also serves HTTP on its own addresses (:8081).
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { generatePrivateKey, publicKeyOf } from '../../src/protocol/pqtunnel/keys.js';
+import { generatePrivateKey, publicKeyOf } from '../../src/protocol/pqtunnel/crypto/keys.js';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { TunnelClient } from '../../src/protocol/pqtunnel/client.js';
-import { TunnelGateway } from '../../src/protocol/pqtunnel/gateway.js';
-import { MessageType } from '../../src/protocol/pqtunnel/messages.js';
-import { x25519FromPrivate } from '../../src/protocol/pqtunnel/primitives.js';
-import type { HandshakeOutcome } from '../../src/protocol/pqtunnel/seams.js';
+import { TunnelClient } from '../../src/protocol/pqtunnel/engine/client.js';
+import { TunnelGateway } from '../../src/protocol/pqtunnel/engine/gateway.js';
+import { MessageType } from '../../src/protocol/pqtunnel/wire/messages.js';
+import { x25519FromPrivate } from '../../src/protocol/pqtunnel/crypto/primitives.js';
+import type { HandshakeOutcome } from '../../src/protocol/pqtunnel/engine/seams.js';
 import { FakeClock, FakeNetwork } from '../helpers/fake-network.js';
 
 const clientKey = x25519FromPrivate(Buffer.alloc(32, 1));

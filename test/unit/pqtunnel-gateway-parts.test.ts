@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupLines, installLines } from '../../src/protocol/pqtunnel/client-routes.js';
-import { iptablesInstall, nftRuleset, type FirewallPlan } from '../../src/protocol/pqtunnel/firewall.js';
-import { LeaseTable, leaseIdleMs, parsePool } from '../../src/protocol/pqtunnel/leases.js';
-import { decodeParams, encodeParams } from '../../src/protocol/pqtunnel/params.js';
-import { DestinationPolicy } from '../../src/protocol/pqtunnel/protection.js';
+import { cleanupLines, installLines } from '../../src/protocol/pqtunnel/host/client-routes.js';
+import { iptablesInstall, nftRuleset, type FirewallPlan } from '../../src/protocol/pqtunnel/host/firewall.js';
+import { LeaseTable, leaseIdleMs, parsePool } from '../../src/protocol/pqtunnel/engine/leases.js';
+import { decodeParams, encodeParams } from '../../src/protocol/pqtunnel/wire/params.js';
+import { DestinationPolicy } from '../../src/protocol/pqtunnel/engine/protection.js';
 import { IpRangeSet, ipWords, parsePrefix } from '../../src/route/match/ip-set.js';
 
 const dirs: string[] = [];

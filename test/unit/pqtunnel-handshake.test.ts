@@ -16,11 +16,11 @@ import {
   gatewayConstants,
   initiationMac1Valid,
   initiationMac2Valid,
-} from '../../src/protocol/pqtunnel/handshake.js';
-import { cookieFor, cookieReplyKey, openCookieReply, sealCookieReply } from '../../src/protocol/pqtunnel/cookie.js';
-import { messageType } from '../../src/protocol/pqtunnel/messages.js';
-import { dh, x25519FromPrivate } from '../../src/protocol/pqtunnel/primitives.js';
-import { dataCounter, openData, sealData, unpadPacket } from '../../src/protocol/pqtunnel/transport.js';
+} from '../../src/protocol/pqtunnel/engine/handshake.js';
+import { cookieFor, cookieReplyKey, openCookieReply, sealCookieReply } from '../../src/protocol/pqtunnel/wire/cookie.js';
+import { messageType } from '../../src/protocol/pqtunnel/wire/messages.js';
+import { dh, x25519FromPrivate } from '../../src/protocol/pqtunnel/crypto/primitives.js';
+import { dataCounter, openData, sealData, unpadPacket } from '../../src/protocol/pqtunnel/wire/transport.js';
 
 const fill = (n: number, byte: number): Buffer => Buffer.alloc(n, byte);
 const clientStatic = x25519FromPrivate(fill(32, 0x11));

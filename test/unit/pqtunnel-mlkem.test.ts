@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mlkemDecapsulate, mlkemEncapsulate, mlkemKeygen } from '../../src/protocol/pqtunnel/mlkem.js';
-import { byteDecode, byteEncode, compress, decompress, inverseNtt, ntt, q, sampleNtt } from '../../src/protocol/pqtunnel/mlkem-poly.js';
+import { mlkemDecapsulate, mlkemEncapsulate, mlkemKeygen } from '../../src/protocol/pqtunnel/crypto/mlkem.js';
+import { byteDecode, byteEncode, compress, decompress, inverseNtt, ntt, q, sampleNtt } from '../../src/protocol/pqtunnel/crypto/mlkem-poly.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const poly = fc.array(fc.integer({ min: 0, max: q - 1 }), { minLength: 256, maxLength: 256 }).map((values) => Int32Array.from(values));

@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { aeadSeal } from '../../src/common/aead.js';
-import { dh, kdf, nonce, open, seal, tai64n, x25519FromPrivate } from '../../src/protocol/pqtunnel/primitives.js';
-import { ReplayWindow, rejectAfterMessages } from '../../src/protocol/pqtunnel/replay-window.js';
+import { dh, kdf, nonce, open, seal, tai64n, x25519FromPrivate } from '../../src/protocol/pqtunnel/crypto/primitives.js';
+import { ReplayWindow, rejectAfterMessages } from '../../src/protocol/pqtunnel/wire/replay-window.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -40,7 +40,7 @@ describe('PQT primitives', () => {
   });
 
   it('generates key pairs without deadlocking under constant garbage collection (Node 20 keygen job finalised during a key export)', () => {
-    const primitives = pathToFileURL(resolve('dist/protocol/pqtunnel/primitives.js')).href;
+    const primitives = pathToFileURL(resolve('dist/protocol/pqtunnel/crypto/primitives.js')).href;
     const script = `import { x25519Generate } from ${JSON.stringify(primitives)};\nfor (let i = 0; i < 40000; i++) x25519Generate();`;
     const run = spawnSync(process.execPath, ['--max-semi-space-size=1', '--input-type=module', '-e', script], { timeout: 30_000 });
     expect([run.status, run.signal, run.stderr.toString()]).toEqual([0, null, '']);

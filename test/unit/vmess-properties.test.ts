@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openAeadRequest, sealRequestHeader, VmessAuthError } from '../../src/protocol/vmess/aead-header.js';
 import { ReplayFilter } from '../../src/protocol/vmess/auth-id.js';
-import { BodyReader, BodyWriter, type BodySpec } from '../../src/protocol/vmess/body.js';
+import { BodyWriter, type BodySpec } from '../../src/protocol/vmess/body.js';
+import { BodyReader } from '../../src/protocol/vmess/body-reader.js';
 import { vmessIdentity } from '../../src/protocol/vmess/identity.js';
 import { decodeRequestHeader, encodeRequestHeader, VmessError, type RequestHeader } from '../../src/protocol/vmess/request-header.js';
 

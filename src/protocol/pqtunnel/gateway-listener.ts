@@ -10,19 +10,20 @@ import type { Inbound } from '../../adapter/inbound.js';
 import type { EventBus } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
 import type { TunnelGatewayConfig } from '../../config/types.js';
-import { TunDevice, type TunOffloadStats } from '../tun/device.js';
+import type { TunDevice, TunOffloadStats } from '../../adapter/tun.js';
+import { NativeTunDevice } from '../tun/device.js';
 import { NetChanges, ip } from '../tun/netconfig.js';
 import { addressKey, clampMss, destinationKey, destinationOf, isIpPacket, mssFor, sourceKey, type AddressKey } from '../tun/packet.js';
-import { installFirewall, type FirewallPlan } from './firewall.js';
-import { TunnelGateway, type GatewayPeerConfig } from './gateway.js';
-import { decodeKey } from './keys.js';
-import { LeaseTable, parsePool, poolAddress, type Lease, type Pool } from './leases.js';
-import { encodeParams } from './params.js';
-import { x25519FromPrivate } from './primitives.js';
-import { DestinationPolicy } from './protection.js';
-import type { TunnelCounters } from './seams.js';
+import { installFirewall, type FirewallPlan } from './host/firewall.js';
+import { TunnelGateway, type GatewayPeerConfig } from './engine/gateway.js';
+import { decodeKey } from './crypto/keys.js';
+import { LeaseTable, parsePool, poolAddress, type Lease, type Pool } from './engine/leases.js';
+import { encodeParams } from './wire/params.js';
+import { x25519FromPrivate } from './crypto/primitives.js';
+import { DestinationPolicy } from './engine/protection.js';
+import type { TunnelCounters } from './engine/seams.js';
 import { reportHandshakes, type TunnelStatus } from './status.js';
-import { tunnelSocketBuffer, udpBind } from './udp-bind.js';
+import { tunnelSocketBuffer, udpBind } from './host/udp-bind.js';
 
 /** Packets the gateway refused, by reason. */
 type GatewayDrops = {
@@ -112,7 +113,7 @@ export class TunnelGatewayListener implements Inbound, TunnelStatus {
     const own = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address.replace(/%.*$/, '')));
     this.policy = new DestinationPolicy(own, new Map(config.peers.map((peer) => [peer.name, peer['allow-destinations'] ?? []])));
 
-    const tun = (this.tun = TunDevice.open(config.tun?.name ?? 'pq0', mtu));
+    const tun = (this.tun = NativeTunDevice.open(config.tun?.name ?? 'pq0', mtu));
     await ip('link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up');
     await ip('address', 'add', `${tunAddress.v4}/${pools.v4!.length}`, 'dev', tun.name);
     if (pools.v6) await ip('-6', 'address', 'add', `${tunAddress.v6}/${pools.v6.length}`, 'dev', tun.name, 'nodad');

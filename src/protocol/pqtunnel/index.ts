@@ -5,8 +5,8 @@ import { showValue } from '../../config/errors.js';
 import type { TunnelGatewayConfig, TunnelGatewayListenerConfig, TunnelProxyConfig } from '../../config/types.js';
 import { parsePrefix } from '../../route/match/ip-set.js';
 import { TunnelGatewayListener } from './gateway-listener.js';
-import { decodeKey } from './keys.js';
-import { inPool, parsePool, type Pool } from './leases.js';
+import { decodeKey } from './crypto/keys.js';
+import { inPool, parsePool, type Pool } from './engine/leases.js';
 import { TunnelOutbound } from './outbound.js';
 
 /** First routing table and rule priority the tunnel outbounds own (spec §8.6). */

@@ -16,16 +16,17 @@ import type { EventBus } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
 import type { TunnelProxyConfig } from '../../config/types.js';
 import { DirectPacketConn } from '../direct/packet-conn.js';
-import { TunDevice, type TunOffloadStats } from '../tun/device.js';
+import type { TunDevice, TunOffloadStats } from '../../adapter/tun.js';
+import { NativeTunDevice } from '../tun/device.js';
 import { ip, ipBatch } from '../tun/netconfig.js';
-import { TunnelClient } from './client.js';
-import { cleanupLines, installLines } from './client-routes.js';
-import { decodeKey } from './keys.js';
-import { decodeParams, type SessionParams } from './params.js';
-import { x25519FromPrivate } from './primitives.js';
-import type { TunnelCounters } from './seams.js';
+import { TunnelClient } from './engine/client.js';
+import { cleanupLines, installLines } from './host/client-routes.js';
+import { decodeKey } from './crypto/keys.js';
+import { decodeParams, type SessionParams } from './wire/params.js';
+import { x25519FromPrivate } from './crypto/primitives.js';
+import type { TunnelCounters } from './engine/seams.js';
 import { reportHandshakes, type TunnelStatus } from './status.js';
-import { tunnelSocketBuffer, udpBind } from './udp-bind.js';
+import { tunnelSocketBuffer, udpBind } from './host/udp-bind.js';
 
 /** Where the outbound sits among the config's tunnels: decides its table and rule priorities. */
 export interface TunnelSlot {
@@ -107,7 +108,7 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
     this.serverAddress = server.address;
     this.resolvedAt = performance.now();
     await ipBatch(cleanupLines(this.slot.table, this.slot.priority), true);
-    const tun = (this.tun = TunDevice.open(config['tun-name'] ?? 'pqc%d', mtu));
+    const tun = (this.tun = NativeTunDevice.open(config['tun-name'] ?? 'pqc%d', mtu));
     await ip('link', 'set', 'dev', tun.name, 'mtu', String(mtu), 'up');
     const socket: Socket = createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', recvBufferSize: tunnelSocketBuffer, sendBufferSize: tunnelSocketBuffer });
     await new Promise<void>((resolve, reject) => {

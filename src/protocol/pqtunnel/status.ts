@@ -1,6 +1,6 @@
 import type { EventBus } from '../../common/bus.js';
-import type { TunOffloadStats } from '../tun/device.js';
-import type { HandshakeOutcome, TunnelCounters } from './seams.js';
+import type { TunOffloadStats } from '../../adapter/tun.js';
+import type { HandshakeOutcome, TunnelCounters } from './engine/seams.js';
 
 /** What metrics read from a running tunnel end (a pqtunnel proxy or gateway listener). */
 export interface TunnelStatus {

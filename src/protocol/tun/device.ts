@@ -4,26 +4,8 @@
  * 64 KiB TCP super-packets; the addon cuts and merges them, so callers only ever see ordinary
  * IP packets. Creating a device needs CAP_NET_ADMIN; the error says so.
  */
+import type { PacketBatchHandler, TunDevice, TunOffloadStats } from '../../adapter/tun.js';
 import { tunAddon, tunStat, tunStatCount, type ReaderHandle, type TunAddon } from './native.js';
-
-/** Receives a batch: `packets[i]` views a reused slot, valid only during the call. */
-export type PacketBatchHandler = (packets: readonly Buffer[]) => void;
-
-/** What the device's offload did so far. */
-export interface TunOffloadStats {
-  /** Whether the kernel took TCP segmentation offload for this device. */
-  enabled: boolean;
-  /** TCP super-packets read and cut into segments. */
-  superPacketsRead: number;
-  /** Segments those super-packets made. */
-  segmentsRead: number;
-  /** write/writev system calls. */
-  writes: number;
-  /** Packets written (a merged super-packet counts each of its segments). */
-  packetsWritten: number;
-  /** Packets the kernel refused, or reads dropped as malformed. */
-  dropped: number;
-}
 
 const batchSlots = 64;
 
@@ -40,8 +22,8 @@ function openError(error: NodeJS.ErrnoException, name: string): Error {
   return new Error(`cannot open TUN device ${name || '(any)'}: ${reason}`, { cause: error });
 }
 
-/** One open TUN device. */
-export class TunDevice {
+/** One open TUN device of the kernel, through native/tun.c. */
+export class NativeTunDevice implements TunDevice {
   private reader: ReaderHandle | undefined;
   private closed = false;
   private readonly stats = new Float64Array(tunStatCount);
@@ -72,11 +54,11 @@ export class TunDevice {
    * `offload` (the default) the device does TCP segmentation offload both ways when the kernel
    * allows it, and falls back silently to one packet per read and write when it does not.
    */
-  static open(name: string, mtu: number, offload = true): TunDevice {
+  static open(name: string, mtu: number, offload = true): NativeTunDevice {
     const addon = tunAddon();
     try {
       const [fd, actual, vnet, tcpOffload] = addon.open(name, false, offload);
-      return new TunDevice(addon, fd, actual, mtu, vnet, tcpOffload);
+      return new NativeTunDevice(addon, fd, actual, mtu, vnet, tcpOffload);
     } catch (error) {
       throw openError(error as NodeJS.ErrnoException, name);
     }

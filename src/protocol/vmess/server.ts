@@ -12,7 +12,8 @@ import {
   type VmessUser,
 } from './aead-header.js';
 import { ReplayFilter } from './auth-id.js';
-import { BodyReader, BodyWriter, type BodySpec } from './body.js';
+import { BodyWriter, type BodySpec } from './body.js';
+import { BodyReader } from './body-reader.js';
 import { LegacyAuthTable, openLegacyRequest } from './legacy-header.js';
 import { Security, VmessError, type RequestHeader } from './request-header.js';
 import type { VmessStreamOptions } from './stream.js';

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { endThenDestroy } from '../../common/end-then-destroy.js';
-import type { BodyReader, BodyWriter } from './body.js';
+import type { BodyWriter } from './body.js';
+import type { BodyReader } from './body-reader.js';
 import { VmessError } from './request-header.js';
 
 /** How one side of a VMess connection frames its two directions. */

@@ -1,6 +1,6 @@
 /** Key text the way `wg` prints it: 32 raw bytes in standard base64 (44 characters). */
 import { randomBytes } from 'node:crypto';
-import { maxStateBytes, readRegularFileSync } from '../../common/bounded-file.js';
+import { maxStateBytes, readRegularFileSync } from '../../../common/bounded-file.js';
 import { x25519FromPrivate, x25519RandomPrivate } from './primitives.js';
 
 /** A fresh X25519 private key, base64. */

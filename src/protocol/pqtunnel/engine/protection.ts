@@ -2,8 +2,8 @@
  * Local-network protection of a gateway (spec §8.4): which destinations a tunnel client may
  * reach. The same lists feed the user-space check before every TUN write and the firewall.
  */
-import { specialIpv4, specialIpv6 } from '../../common/destination-guard.js';
-import { IpRangeSet, parsePrefix, type IpWords } from '../../route/match/ip-set.js';
+import { specialIpv4, specialIpv6 } from '../../../common/destination-guard.js';
+import { IpRangeSet, parsePrefix, type IpWords } from '../../../route/match/ip-set.js';
 
 /** Decides whether a client's packet may leave for its destination. */
 export class DestinationPolicy {

@@ -4,8 +4,8 @@
  * file) across gateway restarts; a lease unused for an hour can be reclaimed when the pool runs out.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import { maxStateBytes, readRegularFileSync } from '../../common/bounded-file.js';
-import { bytesToIp, ipToBytes } from '../../common/ip.js';
+import { maxStateBytes, readRegularFileSync } from '../../../common/bounded-file.js';
+import { bytesToIp, ipToBytes } from '../../../common/ip.js';
 
 /** A prefix parsed for address arithmetic. */
 export interface Pool {

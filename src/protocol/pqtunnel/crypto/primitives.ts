@@ -12,7 +12,7 @@ import {
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
-import { aeadOpen, aeadSeal } from '../../common/aead.js';
+import { aeadOpen, aeadSeal } from '../../../common/aead.js';
 
 /** Noise protocol name hashed into the initial chaining key. */
 export const construction = Buffer.from('PQT1_Noise_IKpsk2hfs_25519+MLKEM768_ChaChaPoly_SHA256', 'latin1');

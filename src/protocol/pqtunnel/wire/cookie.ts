@@ -1,8 +1,8 @@
 /** Cookies under load (spec §3.3, §5.1 step 3): the gateway's cookie and the type-3 reply that carries it. */
 import { randomBytes } from 'node:crypto';
-import { ipToBytes } from '../../common/ip.js';
+import { ipToBytes } from '../../../common/ip.js';
 import { MessageSize, MessageType, header, indexBytes } from './messages.js';
-import { hash, hmac, labelCookie, mac, open, seal } from './primitives.js';
+import { hash, hmac, labelCookie, mac, open, seal } from '../crypto/primitives.js';
 
 /** cookie(ip, port) = MAC(secret, ip bytes || port as big-endian u16). */
 export function cookieFor(secret: Buffer, ip: string, port: number): Buffer {

@@ -4,7 +4,7 @@
  * keypairs per peer, follows roaming clients, and hands decrypted IP packets to `onPacket`.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { cookieFor, cookieReplyKey, sealCookieReply } from './cookie.js';
+import { cookieFor, cookieReplyKey, sealCookieReply } from '../wire/cookie.js';
 import {
   consumeInitiation,
   createResponse,
@@ -14,10 +14,11 @@ import {
   type GatewayConstants,
 } from './handshake.js';
 import { Keypair } from './keypair.js';
-import { MessageType, messageType } from './messages.js';
-import { dh, tai64n, type X25519Pair } from './primitives.js';
+import { MessageType, messageType } from '../wire/messages.js';
+import { dh, tai64n, type X25519Pair } from '../crypto/primitives.js';
 import { systemClock, Timers, zeroCounters, type Bind, type Clock, type Endpoint, type HandshakeOutcome, type TunnelCounters } from './seams.js';
-import { unpadPacket } from './transport.js';
+import { RateWindow, SourceBuckets } from './load-limits.js';
+import { unpadPacket } from '../wire/transport.js';
 
 /** A client the gateway accepts. */
 export interface GatewayPeerConfig {
@@ -74,14 +75,7 @@ interface PeerState {
   lastReceivedData: number;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 const tickMs = 100;
-const bucketRate = 20;
-const bucketBurst = 5;
 
 /** One gateway: one UDP port, many clients. */
 export class TunnelGateway {
@@ -92,7 +86,7 @@ export class TunnelGateway {
   private readonly peers = new Map<string, PeerState>();
   private readonly peersByName = new Map<string, PeerState>();
   private readonly indexes = new Map<number, { peer: PeerState; keypair: Keypair }>();
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new SourceBuckets();
   private readonly clock: Clock;
   private readonly mtu: number;
   private cookieSecrets: Buffer[] = [randomBytes(32)];
@@ -196,7 +190,7 @@ export class TunnelGateway {
         this.counters.cookies++;
         return;
       }
-      if (!this.takeToken(from.host, now)) return;
+      if (!this.buckets.take(from.host, now)) return;
     }
     let peer: PeerState | undefined;
     const accepted = consumeInitiation(message, identity.key, identity.constants, (clientPublic) => {
@@ -258,17 +252,6 @@ export class TunnelGateway {
     if (packet) this.options.onPacket(peer.config, packet);
   }
 
-  /** Per-source-IP token bucket, for initiations under load that carry a valid mac2: 20 per second, burst 5. */
-  private takeToken(host: string, now: number): boolean {
-    const bucket = this.buckets.get(host) ?? { tokens: bucketBurst, at: now };
-    bucket.tokens = Math.min(bucketBurst, bucket.tokens + ((now - bucket.at) * bucketRate) / 1000);
-    bucket.at = now;
-    this.buckets.set(host, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
-
   private freshIndex(): number {
     for (;;) {
       const index = randomInt(2 ** 32 - 1) + 1;
@@ -287,7 +270,7 @@ export class TunnelGateway {
       this.cookieSecrets = [randomBytes(32), this.cookieSecrets[0]!];
       this.cookieRotated = now;
     }
-    for (const [host, bucket] of this.buckets) if (now - bucket.at > 1000) this.buckets.delete(host);
+    this.buckets.prune(now);
     for (const peer of this.peers.values()) {
       for (const slot of ['previous', 'current', 'next'] as const) {
         const keypair = peer[slot];
@@ -301,27 +284,5 @@ export class TunnelGateway {
         this.transmit(peer, usable, Buffer.alloc(0), now);
       }
     }
-  }
-}
-
-/**
- * Events per second over a sliding second, in constant time and memory: the previous whole
- * second weighted by how much of it the window still covers, plus the current one.
- */
-class RateWindow {
-  private start = 0;
-  private current = 0;
-  private previous = 0;
-
-  /** Counts one event at `now` (ms) and returns the rate. */
-  add(now: number): number {
-    const elapsed = now - this.start;
-    if (elapsed >= 1000) {
-      this.previous = elapsed >= 2000 ? 0 : this.current;
-      this.start = now - (elapsed % 1000);
-      this.current = 0;
-    }
-    this.current++;
-    return this.previous * (1 - (now - this.start) / 1000) + this.current;
   }
 }

@@ -4,13 +4,13 @@
  * (spec §5.2, §5.3, §6). It talks to a Bind and hands decrypted IP packets to `onPacket`.
  */
 import { randomInt } from 'node:crypto';
-import { cookieReplyKey, openCookieReply } from './cookie.js';
+import { cookieReplyKey, openCookieReply } from '../wire/cookie.js';
 import { clientIdentity, clientMac1Key, consumeResponse, createInitiation, type ClientIdentity, type PendingInitiation } from './handshake.js';
 import { Keypair } from './keypair.js';
-import { MessageType, messageType } from './messages.js';
-import type { X25519Pair } from './primitives.js';
+import { MessageType, messageType } from '../wire/messages.js';
+import type { X25519Pair } from '../crypto/primitives.js';
 import { systemClock, Timers, zeroCounters, type Bind, type Clock, type Endpoint, type HandshakeOutcome, type TunnelCounters } from './seams.js';
-import { unpadPacket } from './transport.js';
+import { unpadPacket } from '../wire/transport.js';
 
 /** Settings of a tunnel client. */
 export interface TunnelClientOptions {

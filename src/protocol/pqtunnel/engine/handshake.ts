@@ -4,8 +4,8 @@
  * Pure functions of their inputs (randomness can be injected for golden vectors).
  */
 import { randomBytes } from 'node:crypto';
-import { MessageSize, MessageType, header, indexBytes } from './messages.js';
-import { mlkemDecapsulate, mlkemEncapsulate, mlkemKeygen } from './mlkem.js';
+import { MessageSize, MessageType, header, indexBytes } from '../wire/messages.js';
+import { mlkemDecapsulate, mlkemEncapsulate, mlkemKeygen } from '../crypto/mlkem.js';
 import {
   construction,
   dh,
@@ -20,7 +20,7 @@ import {
   tai64n,
   x25519Generate,
   type X25519Pair,
-} from './primitives.js';
+} from '../crypto/primitives.js';
 
 /** Bytes of the encrypted session parameters in a response (spec §8.2). */
 export const paramsSize = 32;

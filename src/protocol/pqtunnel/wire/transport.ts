@@ -1,7 +1,7 @@
 /** Type-4 transport data messages (spec §3.4): seal and open one IP packet. */
-import { addonOr } from '../../common/addon.js';
-import * as fallback from '../../common/aead-fallback.js';
-import { tagLength } from '../../common/aead.js';
+import { addonOr } from '../../../common/addon.js';
+import * as fallback from '../../../common/aead-fallback.js';
+import { tagLength } from '../../../common/aead.js';
 import { MessageType, dataHeader } from './messages.js';
 import { rejectAfterMessages } from './replay-window.js';
 

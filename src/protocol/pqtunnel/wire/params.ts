@@ -1,5 +1,5 @@
 /** The 32-byte session parameters a gateway sends in its response (spec §8.2): address lease and MTU. */
-import { bytesToIp, ipToBytes } from '../../common/ip.js';
+import { bytesToIp, ipToBytes } from '../../../common/ip.js';
 
 /** Decoded session parameters. */
 export interface SessionParams {

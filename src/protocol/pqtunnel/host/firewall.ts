@@ -4,8 +4,8 @@
  * preferred (one owned table, replaced atomically, deleted at stop); iptables is the fallback
  * (own chains plus one jump each). Installing twice replaces, never duplicates.
  */
-import { installed, run } from '../tun/netconfig.js';
-import { specialIpv4 as deniedIpv4, specialIpv6 as deniedIpv6 } from '../../common/destination-guard.js';
+import { installed, run } from '../../tun/netconfig.js';
+import { specialIpv4 as deniedIpv4, specialIpv6 as deniedIpv6 } from '../../../common/destination-guard.js';
 
 /** What the firewall protects and translates. */
 export interface FirewallPlan {

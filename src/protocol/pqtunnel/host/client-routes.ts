@@ -4,7 +4,7 @@
  * tunnel's table. full-tunnel: everything except the tunnel's own UDP port, the main table's
  * specific routes and the `throw` prefixes of exclude-routes.
  */
-import type { IpLines } from '../tun/netconfig.js';
+import type { IpLines } from '../../tun/netconfig.js';
 
 /** What to route. */
 export interface RoutePlan {

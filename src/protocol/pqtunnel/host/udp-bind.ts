@@ -1,6 +1,6 @@
 import type { Socket } from 'node:dgram';
-import { normalizeHost } from '../../common/address.js';
-import type { Bind, Endpoint } from './seams.js';
+import { normalizeHost } from '../../../common/address.js';
+import type { Bind, Endpoint } from '../engine/seams.js';
 
 /**
  * Send and receive buffer size asked for on tunnel sockets (the kernel caps it at

@@ -1,6 +1,6 @@
-import { ReplayWindow, rejectAfterMessages } from './replay-window.js';
+import { ReplayWindow, rejectAfterMessages } from '../wire/replay-window.js';
 import { Timers } from './seams.js';
-import { dataCounter, openData, sealData } from './transport.js';
+import { dataCounter, openData, sealData } from '../wire/transport.js';
 
 /** One session's keys and counters (spec §6.3). */
 export class Keypair {

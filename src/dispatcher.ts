@@ -5,7 +5,7 @@ import type { Decision, Router } from './adapter/router.js';
 import type { InboundConn, InboundPacketConn } from './adapter/inbound.js';
 import { hostProblem, ipFamily, normalizeHost, type Address } from './common/address.js';
 import type { EventBus, HandshakeEvent, Totals } from './common/bus.js';
-import { DialError, toDialError } from './common/errors.js';
+import { DialError, SluiceError, toDialError } from './common/errors.js';
 import { relayPackets } from './common/packet-relay.js';
 import { IdleTimeoutError, relay } from './common/relay.js';
 import type { SnifferConfig } from './config/types.js';
@@ -25,10 +25,9 @@ interface Entry {
 }
 
 /** The reason a flow is aborted at shutdown. */
-export class ShutdownError extends Error {
+export class ShutdownError extends SluiceError {
   constructor() {
-    super('sluice is shutting down');
-    this.name = 'ShutdownError';
+    super('SLUICE_SHUTDOWN', 'sluice is shutting down');
   }
 }
 

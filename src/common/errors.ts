@@ -12,14 +12,28 @@ export type DialFailure =
   | 'dropped'
   | 'invalid-destination';
 
+/**
+ * Base of every error sluice raises on purpose, in undici's style: `code` is stable (match on
+ * it, not on the message), `name` is the class's. Node's own errors keep their errno codes.
+ */
+export class SluiceError extends Error {
+  /** Stable identifier, `SLUICE_…`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
 /** An outbound could not connect; `failure` tells the inbound what to reply. */
-export class DialError extends Error {
+export class DialError extends SluiceError {
   /** Category the inbound maps to its protocol's reply code. */
   readonly failure: DialFailure;
 
   constructor(failure: DialFailure, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DialError';
+    super('SLUICE_DIAL_FAILED', message, options);
     this.failure = failure;
   }
 }
@@ -49,8 +63,9 @@ export function toDialError(error: unknown): DialError {
   return new DialError(failure, message, { cause: error });
 }
 
-/** The `code` of a Node system error, if any. */
+/** The `code` of a Node system error, if any (a SluiceError's code is not an errno). */
 export function errnoOf(error: unknown): string | undefined {
+  if (error instanceof SluiceError) return undefined;
   if (typeof error === 'object' && error !== null && 'code' in error) {
     const code = (error as { code: unknown }).code;
     if (typeof code === 'string') return code;

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { SluiceError } from './errors.js';
 
 /** A codec's answer when a complete message was found: the message and how many bytes it used. */
 export interface Parsed<T> {
@@ -15,10 +16,9 @@ export interface Parsed<T> {
 export type Parser<T> = (buffer: Buffer) => Parsed<T> | undefined;
 
 /** Raised when the client closed or failed before finishing its handshake. */
-export class HandshakeClosedError extends Error {
+export class HandshakeClosedError extends SluiceError {
   constructor() {
-    super('client closed during handshake');
-    this.name = 'HandshakeClosedError';
+    super('SLUICE_HANDSHAKE_CLOSED', 'client closed during handshake');
   }
 }
 

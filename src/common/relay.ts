@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { SluiceError } from './errors.js';
 import { IdleTimer } from './idle-timer.js';
 
 /** Byte counters the relay increments as data passes. */
@@ -20,10 +21,9 @@ export interface RelayOptions {
 }
 
 /** Raised when a relay ends because neither side sent anything for the idle timeout. */
-export class IdleTimeoutError extends Error {
+export class IdleTimeoutError extends SluiceError {
   constructor(ms: number) {
-    super(`idle for ${Math.round(ms / 1000)} s`);
-    this.name = 'IdleTimeoutError';
+    super('SLUICE_IDLE_TIMEOUT', `idle for ${Math.round(ms / 1000)} s`);
   }
 }
 

@@ -1,17 +1,17 @@
+import { SluiceError } from '../common/errors.js';
 import type { ErrorObject } from 'ajv';
 
 /** Most problems one ConfigError lists; the rest are counted in a last line. */
 export const maxProblems = 100;
 
 /** A config that cannot be used; `problems` has one line per problem, each naming its path. */
-export class ConfigError extends Error {
+export class ConfigError extends SluiceError {
   /** Every problem found (at most 100, then a count of the rest), `path: what is wrong, got value`. */
   readonly problems: string[];
 
   constructor(problems: string[]) {
     const shown = problems.length > maxProblems ? [...problems.slice(0, maxProblems), `and ${problems.length - maxProblems} more problems`] : problems;
-    super(shown.join('\n'));
-    this.name = 'ConfigError';
+    super('SLUICE_CONFIG_INVALID', shown.join('\n'));
     this.problems = shown;
   }
 }

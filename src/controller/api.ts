@@ -6,7 +6,7 @@ import { measureDelay } from '../route/group/health-check.js';
 import { parsePortList } from '../route/rule/ports.js';
 import { connectionsSnapshot, streamConnections, streamLogs, streamMemory, streamTraffic, type StreamSink } from './streams.js';
 import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
-import { bodyInvalid, HttpError, noContent, notFound, parseJson, type Reply } from './reply.js';
+import { bodyInvalid, ApiError, noContent, notFound, parseJson, type Reply } from './reply.js';
 import { generalView, patchConfigs, reloadConfig } from './configs.js';
 import { version } from '../version.js';
 import { ConfigError } from '../config/errors.js';
@@ -43,8 +43,8 @@ async function delayTest(box: Control, outbound: Outbound, url: URL): Promise<Re
     return { status: 200, body: { delay } };
   } catch {
     box.delays.record(outbound.name, testUrl, 0);
-    if (Date.now() - started >= timeout) throw new HttpError(504, 'Timeout');
-    throw new HttpError(503, 'An error occurred in the delay test');
+    if (Date.now() - started >= timeout) throw new ApiError(504, 'Timeout');
+    throw new ApiError(503, 'An error occurred in the delay test');
   }
 }
 
@@ -60,7 +60,7 @@ function routeKey(method: string, parts: string[]): string {
   return `${method} /${shape.join('/')}`;
 }
 
-/** Answers one REST request. Throws HttpError for the error replies. */
+/** Answers one REST request. Throws ApiError for the error replies. */
 export async function handleRequest(box: Control, method: string, url: URL, body: string | undefined): Promise<Reply> {
   let parts: string[];
   try {
@@ -88,8 +88,8 @@ export async function handleRequest(box: Control, method: string, url: URL, body
       const group = outboundNamed(box, parts[1]!);
       const { name } = parseJson(body);
       if (typeof name !== 'string') throw bodyInvalid();
-      if (!isProxyGroup(group) || !group.select) throw new HttpError(400, 'Must be a Selector');
-      if (!group.memberNames.includes(name)) throw new HttpError(400, 'Selector update error: proxy not exist');
+      if (!isProxyGroup(group) || !group.select) throw new ApiError(400, 'Must be a Selector');
+      if (!group.memberNames.includes(name)) throw new ApiError(400, 'Selector update error: proxy not exist');
       group.select(name);
       return noContent;
     }
@@ -135,7 +135,7 @@ export async function handleRequest(box: Control, method: string, url: URL, body
       try {
         await box.refreshProvider(provider);
       } catch (error) {
-        throw new HttpError(503, describeError(error));
+        throw new ApiError(503, describeError(error));
       }
       return noContent;
     }
@@ -151,7 +151,7 @@ export async function handleRequest(box: Control, method: string, url: URL, body
       try {
         await box.reloadFromFile();
       } catch (error) {
-        throw new HttpError(error instanceof ConfigError ? 400 : 500, error instanceof ConfigError ? error.problems.join('; ') : describeError(error));
+        throw new ApiError(error instanceof ConfigError ? 400 : 500, error instanceof ConfigError ? error.problems.join('; ') : describeError(error));
       }
       return { status: 200, body: { status: 'ok' } };
     case 'POST /cache/fakeip/flush':
@@ -162,7 +162,7 @@ export async function handleRequest(box: Control, method: string, url: URL, body
     case 'POST /configs/geo':
     case 'POST /upgrade':
     case 'POST /upgrade/ui':
-      throw new HttpError(501, 'not supported');
+      throw new ApiError(501, 'not supported');
     default:
       throw notFound();
   }
@@ -176,7 +176,7 @@ async function dnsQuery(box: Control, url: URL): Promise<Reply> {
   const name = url.searchParams.get('name') ?? '';
   const type = (url.searchParams.get('type') ?? 'A').toUpperCase();
   const family = queryTypes[type];
-  if (!family) throw new HttpError(400, 'invalid query type');
+  if (!family) throw new ApiError(400, 'invalid query type');
   if (name === '') throw bodyInvalid();
   const fqdn = name.endsWith('.') ? name : `${name}.`;
   const question = [{ Name: fqdn, Qtype: family === 4 ? 1 : 28, Qclass: 1 }];
@@ -214,13 +214,13 @@ async function groupDelay(box: Control, name: string, url: URL): Promise<Reply> 
       }
     }),
   );
-  if (Object.keys(results).length === 0) throw new HttpError(504, 'get delay: all proxies timeout');
+  if (Object.keys(results).length === 0) throw new ApiError(504, 'get delay: all proxies timeout');
   return { status: 200, body: results };
 }
 
 /**
  * Checks a stream request (/traffic, /memory, /logs, /connections) and returns what starts it
- * on a WebSocket or chunked response. Throws HttpError before anything is sent when the query is invalid.
+ * on a WebSocket or chunked response. Throws ApiError before anything is sent when the query is invalid.
  */
 export function streamStarter(box: Control, url: URL): (sink: StreamSink) => void {
   switch (url.pathname) {

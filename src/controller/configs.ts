@@ -12,7 +12,7 @@ import { redactedProblems } from '../config/redact.js';
 import type { ProxyListenerConfig } from '../config/types.js';
 import type { RouterMode } from '../route/router.js';
 import type { Control } from './control.js';
-import { bodyInvalid, HttpError, noContent, type Reply } from './reply.js';
+import { bodyInvalid, ApiError, noContent, type Reply } from './reply.js';
 import type { Json } from './views.js';
 
 /** GET /configs: the running general settings, mihomo's shape. */
@@ -56,15 +56,15 @@ function patchedConfig(box: Control, body: Record<string, unknown>): LoadedConfi
   const config = box.config;
   const allowLan = body['allow-lan'] ?? config.allowLan;
   const bindAddress = body['bind-address'] ?? config.bindAddress;
-  if (typeof allowLan !== 'boolean') throw new HttpError(400, 'allow-lan: expected true or false');
-  if (typeof bindAddress !== 'string' || !isBindAddress(bindAddress)) throw new HttpError(400, `bind-address: expected '*' or an IP address`);
+  if (typeof allowLan !== 'boolean') throw new ApiError(400, 'allow-lan: expected true or false');
+  if (typeof bindAddress !== 'string' || !isBindAddress(bindAddress)) throw new ApiError(400, `bind-address: expected '*' or an IP address`);
   const listen = defaultListenAddress(allowLan, bindAddress);
   let listeners = config.listeners.map((l) => (l.name.startsWith('DEFAULT-') ? { ...l, listen } : l));
   const template = config.listeners.find((l): l is ProxyListenerConfig => l.name.startsWith('DEFAULT-') && 'udp' in l);
   for (const [key, [name, type]] of Object.entries(portKeys)) {
     const port = body[key];
     if (port === undefined) continue;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new HttpError(400, `${key}: expected a port number (0 closes it)`);
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ApiError(400, `${key}: expected a port number (0 closes it)`);
     const index = listeners.findIndex((l) => l.name === name);
     if (port === 0) {
       if (index >= 0) listeners = listeners.filter((_, i) => i !== index);
@@ -94,10 +94,10 @@ function patchedConfig(box: Control, body: Record<string, unknown>): LoadedConfi
 function prefixesIn(body: Record<string, unknown>, key: string): string[] | undefined {
   const value = body[key];
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) throw new HttpError(400, `${key}: expected a list of prefixes`);
+  if (!Array.isArray(value) || value.some((p) => typeof p !== 'string')) throw new ApiError(400, `${key}: expected a list of prefixes`);
   const problems: string[] = [];
   prefixList(value as string[], key, problems);
-  if (problems.length > 0) throw new HttpError(400, problems.join('; '));
+  if (problems.length > 0) throw new ApiError(400, problems.join('; '));
   return value as string[];
 }
 
@@ -108,15 +108,15 @@ export async function patchConfigs(box: Control, body: Record<string, unknown>):
   if (level !== undefined && !(typeof level === 'string' && (logLevels as readonly string[]).includes(level))) throw bodyInvalid();
   if (sniffing !== undefined && typeof sniffing !== 'boolean') throw bodyInvalid();
   const unsupported = ['redir-port', 'tproxy-port'].filter((k) => body[k] !== undefined && body[k] !== 0);
-  if (unsupported.length > 0) throw new HttpError(400, `${unsupported.join(', ')}: sluice has no redirect or TPROXY inbound`);
+  if (unsupported.length > 0) throw new ApiError(400, `${unsupported.join(', ')}: sluice has no redirect or TPROXY inbound`);
   const tun = body.tun;
-  if (typeof tun === 'object' && tun !== null && (tun as { enable?: unknown }).enable === true) throw new HttpError(400, 'tun: sluice has no TUN inbound yet; a pqtunnel proxy in full-tunnel mode carries all traffic');
+  if (typeof tun === 'object' && tun !== null && (tun as { enable?: unknown }).enable === true) throw new ApiError(400, 'tun: sluice has no TUN inbound yet; a pqtunnel proxy in full-tunnel mode carries all traffic');
   const config = patchedConfig(box, body);
   if (config) {
     try {
       await box.reload(config);
     } catch (error) {
-      throw new HttpError(500, describeError(error));
+      throw new ApiError(500, describeError(error));
     }
   }
   if (typeof mode === 'string') box.router.mode = mode.toLowerCase() as RouterMode;
@@ -135,14 +135,14 @@ export async function reloadConfig(box: Control, body: Record<string, unknown>):
   const { path, payload } = body;
   if ((path !== undefined && typeof path !== 'string') || (payload !== undefined && typeof payload !== 'string')) throw bodyInvalid();
   const fromPath = !payload && Boolean(path);
-  if (fromPath && !isAbsolute(path as string)) throw new HttpError(400, 'path is not a absolute path');
-  if (fromPath && !isInside(box.config.home, path as string)) throw new HttpError(403, 'path is outside the directory of the running config');
+  if (fromPath && !isAbsolute(path as string)) throw new ApiError(400, 'path is not a absolute path');
+  if (fromPath && !isInside(box.config.home, path as string)) throw new ApiError(403, 'path is outside the directory of the running config');
   try {
     if (payload) await box.reload(parseConfig(payload, box.config.home));
     else if (fromPath) await box.reload(await loadConfigFile(path as string));
     else await box.reloadFromFile();
   } catch (error) {
-    if (error instanceof ConfigError) throw new HttpError(400, (fromPath ? redactedProblems(error) : error.problems).join('; '));
-    throw new HttpError(500, describeError(error));
+    if (error instanceof ConfigError) throw new ApiError(400, (fromPath ? redactedProblems(error) : error.problems).join('; '));
+    throw new ApiError(500, describeError(error));
   }
 }

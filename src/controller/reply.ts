@@ -1,4 +1,5 @@
 /** The controller API's answers and errors. */
+import { SluiceError } from '../common/errors.js';
 import type { Json } from './views.js';
 
 /** An answer: status and JSON body (none for 204). */
@@ -10,20 +11,20 @@ export interface Reply {
 }
 
 /** An error the API answers with `{"message": …}`. */
-export class HttpError extends Error {
+export class ApiError extends SluiceError {
   constructor(
     /** HTTP status. */
     readonly status: number,
     message: string,
   ) {
-    super(message);
+    super('SLUICE_API_ERROR', message);
   }
 }
 
 /** 404 for an unknown resource. */
-export const notFound = (): HttpError => new HttpError(404, 'Resource not found');
+export const notFound = (): ApiError => new ApiError(404, 'Resource not found');
 /** 400 for a body that is not what the endpoint takes. */
-export const bodyInvalid = (): HttpError => new HttpError(400, 'Body invalid');
+export const bodyInvalid = (): ApiError => new ApiError(400, 'Body invalid');
 /** 204. */
 export const noContent: Reply = { status: 204 };
 

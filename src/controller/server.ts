@@ -11,7 +11,7 @@ import { describeError } from '../common/errors.js';
 import { isInside, readRegularFile } from '../common/bounded-file.js';
 import { ControllerAccess } from './access.js';
 import { handleRequest, streamStarter } from './api.js';
-import { HttpError, type Reply } from './reply.js';
+import { ApiError, type Reply } from './reply.js';
 import type { Json } from './views.js';
 import { Metrics } from './metrics.js';
 
@@ -127,7 +127,7 @@ export class Controller {
       const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readBody(req);
       send(res, await handleRequest(this.box, req.method ?? 'GET', url, body));
     } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
+      if (!(error instanceof ApiError)) throw error;
       send(res, { status: error.status, body: { message: error.message } });
     }
   }
@@ -146,7 +146,7 @@ export class Controller {
     try {
       start = streamStarter(this.box, url);
     } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
+      if (!(error instanceof ApiError)) throw error;
       return refuse(error.status, error.message);
     }
     this.sockets.handleUpgrade(req, socket, head, (ws) => start(socketSink(ws)));
@@ -172,7 +172,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > 1 << 22) throw new HttpError(413, 'Body too large');
+    if (size > 1 << 22) throw new ApiError(413, 'Body too large');
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

@@ -2,6 +2,7 @@
  * HTTP/1.x proxy request parsing (RFC 9112) as pure functions: request heads, chunked body
  * framing, the forward-proxy rewrite (absolute-form → origin-form, hop-by-hop headers out).
  */
+import { SluiceError } from '../../common/errors.js';
 import { parseHostPort, type Address } from '../../common/address.js';
 import type { Parsed } from '../../common/handshake-reader.js';
 
@@ -9,14 +10,13 @@ import type { Parsed } from '../../common/handshake-reader.js';
 export const maxHeadBytes = 64 * 1024;
 
 /** A request the proxy answers with an HTTP status and closes. */
-export class HttpError extends Error {
+export class HttpError extends SluiceError {
   constructor(
     /** Status code to answer with. */
     readonly status: number,
     message: string,
   ) {
-    super(message);
-    this.name = 'HttpError';
+    super('SLUICE_HTTP_BAD_REQUEST', message);
   }
 }
 

@@ -3,6 +3,7 @@
  * Pure functions over bytes: parsers return undefined when more bytes are needed and
  * throw a SocksError when the bytes can never be valid.
  */
+import { SluiceError } from '../../common/errors.js';
 import { ipFamily, type Address } from '../../common/address.js';
 import type { Parsed } from '../../common/handshake-reader.js';
 import { bytesToIp, ipToBytes } from '../../common/ip.js';
@@ -29,14 +30,13 @@ export const Reply = {
 const AddressType = { ipv4: 0x01, domain: 0x03, ipv6: 0x04 } as const;
 
 /** A handshake that can never be valid; `reply` is the REP code to answer with, if any. */
-export class SocksError extends Error {
+export class SocksError extends SluiceError {
   constructor(
     message: string,
     /** REP code to send before closing, when the protocol allows a reply at this stage. */
     readonly reply?: number,
   ) {
-    super(message);
-    this.name = 'SocksError';
+    super('SLUICE_SOCKS_BAD_REQUEST', message);
   }
 }
 

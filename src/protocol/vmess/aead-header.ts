@@ -13,17 +13,15 @@ import { decodeRequestHeader, VmessError, type RequestHeader } from './request-h
 
 /** Authentication failed: the server must drain and close, never answer (spec §11). */
 export class VmessAuthError extends VmessError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'VmessAuthError';
+  constructor(message: string, code = 'SLUICE_VMESS_AUTH') {
+    super(message, code);
   }
 }
 
 /** No configured user matches the 16 bytes as an AuthID (or its time is off): a legacy header may still. */
 export class VmessUnknownUserError extends VmessAuthError {
   constructor() {
-    super('no user matches the AuthID (or its time is outside the window)');
-    this.name = 'VmessUnknownUserError';
+    super('no user matches the AuthID (or its time is outside the window)', 'SLUICE_VMESS_UNKNOWN_USER');
   }
 }
 

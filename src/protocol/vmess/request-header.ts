@@ -2,6 +2,7 @@
  * The VMess request command header in plaintext (spec §4.1), shared by the AEAD and the
  * legacy header modes. Pure functions over bytes.
  */
+import { SluiceError } from '../../common/errors.js';
 import { ipFamily, type Address } from '../../common/address.js';
 import { bytesToIp, ipToBytes } from '../../common/ip.js';
 import { fnv1a32 } from './fnv.js';
@@ -18,10 +19,9 @@ export const Option = { chunkStream: 0x01, chunkMasking: 0x04, globalPadding: 0x
 export const Command = { tcp: 0x01, udp: 0x02, mux: 0x03 } as const;
 
 /** A request that cannot be served; the server closes (or drains) without answering. */
-export class VmessError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'VmessError';
+export class VmessError extends SluiceError {
+  constructor(message: string, code = 'SLUICE_VMESS_BAD_HEADER') {
+    super(code, message);
   }
 }
 

@@ -4,7 +4,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { Box } from './box.js';
 import { fetchStatus, formatStatus, type StatusTarget } from './status.js';
 import { initConfig } from './init.js';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { describeError } from './common/errors.js';
 import { BatchedStderr, Logger, logLevels, type LogFormat, type LogLevel } from './common/log.js';
 import { StatusLine } from './common/status-line.js';
@@ -102,13 +102,20 @@ export async function main(argv: string[]): Promise<number> {
     case 'status':
       return status(args.config, args.controller, args.secret, args.json ?? false);
     case 'bench':
-      await (await import('./bench/index.js')).runBench();
-      return 0;
+      return bench();
     case 'check':
       return args.config ? check(args.config) : fail(`check needs -f FILE\n\n${usage.check}`);
     default:
       return run(args.config, args['log-level'], args['log-format']);
   }
+}
+
+/** Benchmarks live beside the code (bench/, built by npm run bench), not in the installed package. */
+async function bench(): Promise<number> {
+  const built = new URL('../dist-bench/bench/index.js', import.meta.url);
+  if (!existsSync(built)) return fail('sluice bench runs from a source checkout: npm run bench (the benchmarks are not part of the installed package)');
+  await ((await import(built.href)) as { runBench(): Promise<void> }).runBench();
+  return 0;
 }
 
 async function check(file: string): Promise<number> {

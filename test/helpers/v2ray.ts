@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { terminate, waitForPort } from '../../src/bench/harness.js';
+import { terminate, waitForPort } from '../../bench/harness.js';
 import { closedPort } from './net.js';
 
 /** A running Debian v2ray 4.34 process with a generated JSON config. */

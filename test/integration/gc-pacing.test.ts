@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSink, throughput, type Sink } from '../../src/bench/harness.js';
-import { socksConnect } from '../../src/bench/socks-client.js';
-import { sluiceChain, type Chain } from '../../src/bench/vmess.js';
+import { startSink, throughput, type Sink } from '../../bench/harness.js';
+import { socksConnect } from '../../bench/socks-client.js';
+import { sluiceChain, type Chain } from '../../bench/vmess.js';
 import { closedPorts } from '../helpers/net.js';
 
 const secret = 'gc-test';

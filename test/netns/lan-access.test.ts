@@ -9,7 +9,7 @@
  * services do not, whatever the spelling.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, labUnavailable, type LabProcess } from '../../src/bench/netns.js';
+import { Lab, labUnavailable, type LabProcess } from '../../bench/netns.js';
 
 const unavailable = labUnavailable(['ip', 'curl']);
 if (unavailable && process.env.CI === 'true') throw new Error(`LAN access tests cannot run under CI: ${unavailable}`);

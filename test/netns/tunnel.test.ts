@@ -15,8 +15,8 @@ import { generatePrivateKey, publicKeyOf } from '../../src/protocol/pqtunnel/cry
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { terminate } from '../../src/bench/harness.js';
-import { Lab, exec, labUnavailable, must, type LabProcess } from '../../src/bench/netns.js';
+import { terminate } from '../../bench/harness.js';
+import { Lab, exec, labUnavailable, must, type LabProcess } from '../../bench/netns.js';
 
 const unavailable = labUnavailable(['ip', 'nft', 'iptables', 'curl', 'tc', 'ping']);
 if (unavailable && process.env.CI === 'true') throw new Error(`tunnel end-to-end tests cannot run under CI: ${unavailable}`);

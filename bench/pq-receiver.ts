@@ -4,7 +4,7 @@
  * with the key unless `plain`), and prints `{ packets, bytes, seconds }` once 300 ms pass without one.
  */
 import { createSocket } from 'node:dgram';
-import { Keypair } from '../protocol/pqtunnel/engine/keypair.js';
+import { Keypair } from '../src/protocol/pqtunnel/engine/keypair.js';
 
 const mode = process.argv[2]!;
 const keypair = mode === 'plain' ? undefined : new Keypair(1, 1, Buffer.alloc(32), Buffer.from(mode, 'hex'), performance.now());

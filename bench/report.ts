@@ -1,4 +1,4 @@
-import { elapsed, StatusLine } from '../common/status-line.js';
+import { elapsed, StatusLine } from '../src/common/status-line.js';
 
 const status = new StatusLine();
 

@@ -6,7 +6,7 @@
 import { report } from './report.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generatePrivateKey, publicKeyOf } from '../protocol/pqtunnel/crypto/keys.js';
+import { generatePrivateKey, publicKeyOf } from '../src/protocol/pqtunnel/crypto/keys.js';
 import { here } from './harness.js';
 import { Lab, labUnavailable, must } from './netns.js';
 

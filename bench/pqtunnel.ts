@@ -16,9 +16,9 @@ import {
   createResponse,
   gatewayConstants,
   initiationMac1Valid,
-} from '../protocol/pqtunnel/engine/handshake.js';
-import { Keypair } from '../protocol/pqtunnel/engine/keypair.js';
-import { dh, x25519Generate } from '../protocol/pqtunnel/crypto/primitives.js';
+} from '../src/protocol/pqtunnel/engine/handshake.js';
+import { Keypair } from '../src/protocol/pqtunnel/engine/keypair.js';
+import { dh, x25519Generate } from '../src/protocol/pqtunnel/crypto/primitives.js';
 import { here, startChild, stopChild } from './harness.js';
 
 const packetSize = 1400;

@@ -3,6 +3,7 @@
  * throughput and connection-rate measurements, medians.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
@@ -11,6 +12,16 @@ export const concurrency = 8;
 
 /** Path of a sibling compiled file (the benchmark children). */
 export const here = (file: string): string => new URL(file, import.meta.url).pathname;
+
+/** The checkout's root: the nearest folder above this file with a package.json (bench/ as source, dist-bench/bench/ built). */
+const root = ((): URL => {
+  let dir = new URL('./', import.meta.url);
+  while (!existsSync(new URL('package.json', dir)) && dir.pathname !== '/') dir = new URL('../', dir);
+  return dir;
+})();
+
+/** A path in the checkout (bin/sluice.js, rules/…), or beside it (../shared/…). */
+export const fromRoot = (path: string): URL => new URL(path, root);
 
 /** A child process and the port it listens on. */
 export interface Child {

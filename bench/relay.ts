@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { concurrency, connectionRate, describeRate, here, paired, ratePerSecond, startChild, stopChild, throughput, type Sink } from './harness.js';
+import { concurrency, connectionRate, describeRate, fromRoot, here, paired, ratePerSecond, startChild, stopChild, throughput, type Sink } from './harness.js';
 import { socksConnect } from './socks-client.js';
 
-const sluiceBin = new URL('../../bin/sluice.js', import.meta.url).pathname;
+const sluiceBin = fromRoot('bin/sluice.js').pathname;
 
 /** Starts `sluice run` on a config and waits for the listener named `name` to report its port. */
 export async function startSluice(yaml: string, name: string) {

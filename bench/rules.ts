@@ -3,6 +3,7 @@
  * 8.6k-prefix cncidr file and a 100k-entry domain list): load time, heap used, decisions
  * per second and p99 for domain and IP flows, next to a bare Set lookup as the baseline.
  */
+import { fromRoot } from './harness.js';
 import { report } from './report.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -19,8 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const domainCount = 100_000;
-const cncidr = new URL('../../../shared/testdata/clash-rules/loyalsoldier-clash-rules/cncidr.txt', import.meta.url);
-const bundledCn = new URL('../../rules/cn-cidr.list', import.meta.url);
+const cncidr = fromRoot('../shared/testdata/clash-rules/loyalsoldier-clash-rules/cncidr.txt');
+const bundledCn = fromRoot('rules/cn-cidr.list');
 
 function collectGarbage(): void {
   setFlagsFromString('--expose-gc');

@@ -7,11 +7,11 @@ import { report } from './report.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatePrivateKey, publicKeyOf } from '../src/protocol/pqtunnel/crypto/keys.js';
-import { here } from './harness.js';
+import { fromRoot } from './harness.js';
 import { Lab, labUnavailable, must } from './netns.js';
 
 const seconds = 5;
-const sluice = (level: string, config: string): string[] => [here('../../bin/sluice.js'), 'run', '--log-level', level, '-f', config];
+const sluice = (level: string, config: string): string[] => [fromRoot('bin/sluice.js').pathname, 'run', '--log-level', level, '-f', config];
 
 interface PathFigures {
   /** iperf3 receiver throughput, bit/s. */

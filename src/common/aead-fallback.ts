@@ -71,15 +71,15 @@ function transportNonce(message: Buffer): Buffer {
 
 /** native/aead.c's sealTransport: encrypts message[16, length - 16) in place, tag in the last 16 bytes. */
 export function sealTransport(key: Buffer, message: Buffer): void {
-  check(key.length === 32 && message.length >= transportHeader + tagLength, 'sealTransport');
+  if (key.length !== 32 || message.length < transportHeader + tagLength) throw new TypeError('sealTransport: a 32-byte key and a message of at least 32 bytes');
   const end = message.length - tagLength;
   const header = message.subarray(0, transportHeader);
   seal(1, key, transportNonce(message), message.subarray(transportHeader, end), message, transportHeader, header);
 }
 
-/** native/aead.c's openTransport: verifies and decrypts message[16, length - 16) in place; false (body zeroed) on a bad tag. */
+/** native/aead.c's openTransport: verifies and decrypts message[16, length - 16) in place; false (body zeroed) on a bad tag, false for a bad key or a short message. */
 export function openTransport(key: Buffer, message: Buffer): boolean {
-  check(key.length === 32 && message.length >= transportHeader + tagLength, 'openTransport');
+  if (key.length !== 32 || message.length < transportHeader + tagLength) return false;
   const end = message.length - tagLength;
   const body = message.subarray(transportHeader, end);
   const plain = Buffer.allocUnsafe(body.length);

@@ -1,0 +1,4 @@
+/** The handshake and transport data tests, again with the aead and vmess_kdf addons treated as not built: the node:crypto paths. */
+import { withoutCryptoAddons } from '../helpers/no-addons.js';
+
+await withoutCryptoAddons(() => import('../unit/pqtunnel-handshake.test.js'));

@@ -51,6 +51,7 @@ export async function startChild(args: string[], portPattern: RegExp): Promise<C
   });
 }
 
+/** Stops a child started by startChild and waits for it to exit. */
 export async function stopChild(child: Child): Promise<void> {
   await terminate(child.process);
 }

@@ -20,7 +20,7 @@ import { Dispatcher } from './dispatcher.js';
 import { PassOutbound, RejectDropOutbound, RejectOutbound } from './protocol/block/outbound.js';
 import { DirectOutbound } from './protocol/direct/outbound.js';
 import { isTunnelStatus, type TunnelStatus } from './protocol/pqtunnel/status.js';
-import { inboundProtocol, outboundProtocol } from './registry.js';
+import { createInbound, createOutbound, inboundProtocol, keepsAcrossReloads } from './registry.js';
 import { buildGroupOutbounds } from './route/group/build.js';
 import { DelayHistory } from './route/group/delay-history.js';
 import { undiciFetcher } from './route/provider/fetch.js';
@@ -142,12 +142,11 @@ export class Box implements Control {
     const running = [...(this.routing?.kept.values() ?? [])];
     const prefixesOf = (name: string): string[] | undefined => this.config.providers.find((provider) => provider.name === name)?.ipRanges?.toPrefixes();
     for (const proxy of config.proxies) {
-      const protocol = outboundProtocol(proxy.type)!;
       const key = JSON.stringify(proxy);
       const siblings = [...running, ...kept.values()];
       const deps = { dns, connectMs: timeouts.connectMs, logger: this.logger, bus: this.bus, previous: this.routing?.kept.get(key), siblings, prefixesOf };
-      const outbound = protocol.create(proxy as never, deps);
-      if (protocol.keepAcrossReloads) kept.set(key, outbound);
+      const outbound = createOutbound(proxy, deps);
+      if (keepsAcrossReloads(proxy)) kept.set(key, outbound);
       add(outbound);
     }
     // The bundled default config lives in the package: its choices are not written there.
@@ -175,7 +174,7 @@ export class Box implements Control {
       access: this.access,
       guard: destinationGuard(listener, protocol.clients),
     };
-    return protocol.create(listener as never, deps);
+    return createInbound(listener, deps);
   }
 
   /**

@@ -3,7 +3,9 @@
  * (config reading and checks, and the factory), and one line here makes it known to the
  * config loader and to Box. See README "Adding a protocol".
  */
-import type { InboundRegistration, OutboundRegistration } from './adapter/registration.js';
+import type { Inbound } from './adapter/inbound.js';
+import type { Outbound } from './adapter/outbound.js';
+import type { InboundDeps, InboundRegistration, OutboundDeps, OutboundRegistration, ProxyCheckContext } from './adapter/registration.js';
 import type { ListenerConfig, ProxyConfig } from './config/types.js';
 import { directOutbound } from './protocol/direct/index.js';
 import { httpInbound } from './protocol/http/index.js';
@@ -36,7 +38,33 @@ export function inboundProtocol<T extends ListenerConfig['type']>(type: T): Inbo
   return inbounds[type];
 }
 
-/** The registration of a proxy type; undefined for a type sluice does not implement. */
-export function outboundProtocol<T extends ProxyConfig['type']>(type: T): OutboundRegistration<Extract<ProxyConfig, { type: T }>> | undefined {
-  return Object.hasOwn(outbounds, type) ? outbounds[type] : undefined;
+/** Before schema validation: lets a proxy entry's protocol strip the Clash keys it ignores; other types are left alone. */
+export function prepareProxy(entry: Record<string, unknown>, at: string, ignored: string[], problems: string[]): void {
+  const { type } = entry;
+  if (typeof type === 'string' && Object.hasOwn(outbounds, type)) outbounds[type as ProxyConfig['type']].prepare?.(entry, at, ignored, problems);
+}
+
+/** An entry's registration, typed for the entry (TypeScript cannot follow a union member to its own registration). */
+function outboundFor(proxy: ProxyConfig): OutboundRegistration {
+  return outbounds[proxy.type] as OutboundRegistration;
+}
+
+/** Builds the listener of an entry through its protocol. */
+export function createInbound(listener: ListenerConfig, deps: InboundDeps): Inbound {
+  return (inbounds[listener.type] as InboundRegistration).create(listener, deps);
+}
+
+/** Builds the outbound of a `proxies:` entry through its protocol. */
+export function createOutbound(proxy: ProxyConfig, deps: OutboundDeps): Outbound {
+  return outboundFor(proxy).create(proxy, deps);
+}
+
+/** Runs a `proxies:` entry's protocol checks (after schema validation). */
+export function checkProxy(proxy: ProxyConfig, at: string, context: ProxyCheckContext): void {
+  outboundFor(proxy).check?.(proxy, at, context);
+}
+
+/** True when an unchanged entry of this proxy's type keeps its running outbound across reloads. */
+export function keepsAcrossReloads(proxy: ProxyConfig): boolean {
+  return outboundFor(proxy).keepAcrossReloads ?? false;
 }

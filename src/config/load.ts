@@ -8,7 +8,7 @@ import { buildRouting, type RawProvider } from './routing.js';
 import { buildSniffer, type RawSniffer } from './sniffer.js';
 import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys } from './clash-keys.js';
 import { buildListeners, checkUnique, type RawListenerSettings } from './listeners.js';
-import { outboundProtocol } from '../registry.js';
+import { checkProxy, prepareProxy } from '../registry.js';
 import { ConfigError, showValue } from './errors.js';
 import { validate } from './schema.js';
 import { parseYaml } from './yaml.js';
@@ -148,7 +148,7 @@ function stripKnownClashKeys(raw: Record<string, unknown>, ignored: string[], pr
     if (typeof entry.type === 'string' && clashProxyTypes.has(entry.type)) {
       problems.push(`proxies[${i}].type: '${entry.type}' is not supported yet (proxy ${showValue(entry.name)})`);
     }
-    if (typeof entry.type === 'string') outboundProtocol(entry.type as ProxyConfig['type'])?.prepare?.(entry, `proxies[${i}]`, ignored, problems);
+    prepareProxy(entry, `proxies[${i}]`, ignored, problems);
   });
 }
 
@@ -185,7 +185,7 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     warnings,
   );
   const providerBehavior = (name: string): string | undefined => routing.providers.find((provider) => provider.name === name)?.config.behavior;
-  allProxies.forEach((p, i) => outboundProtocol(p.type)?.check?.(p as never, `proxies[${i}]`, { providerBehavior, problems }));
+  allProxies.forEach((p, i) => checkProxy(p, `proxies[${i}]`, { providerBehavior, problems }));
   if (problems.length > 0) throw new ConfigError(problems);
   if (listeners.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
 

@@ -101,6 +101,7 @@ function prefixesIn(body: Record<string, unknown>, key: string): string[] | unde
   return value as string[];
 }
 
+/** PATCH /configs: mode, log-level and sniffing change in place; ports, allow-lan, bind-address and client access through a reload. */
 export async function patchConfigs(box: Control, body: Record<string, unknown>): Promise<Reply> {
   const { mode, sniffing } = body;
   const level = body['log-level'];

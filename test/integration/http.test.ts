@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closedPort, closeServer, dial, listen, readAll, startBox, type RunningBox } from '../helpers/net.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { closedPort, closedWithin, closeServer, dial, echoServer, listen, readAll, startBox, type RunningBox } from '../helpers/net.js';
 
 interface Seen {
   server: string;
@@ -128,6 +129,33 @@ describe('HTTP proxy inbound', () => {
     const text = (await readAll(raw)).toString();
     expect(text.startsWith('HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK')).toBe(true);
     expect(text.endsWith('A:GET:/in-tunnel:0')).toBe(true);
+  });
+
+  it('keeps a busy CONNECT tunnel open past tcp-idle: only an idle one ends', async () => {
+    const echo = echoServer();
+    const echoPort = await listen(echo);
+    const short = await startBox(`
+listeners: [{ name: http-short, type: http, port: 0 }]
+timeouts: { tcp-idle: 1 }
+rules: ['MATCH,DIRECT']`);
+    try {
+      const raw = await dial(short.port());
+      raw.write(`CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: 127.0.0.1:${echoPort}\r\n\r\n`);
+      expect(String((await once(raw, 'data'))[0])).toMatch(/^HTTP\/1\.1 200/);
+      let echoed = 0;
+      raw.on('data', (chunk: Buffer) => (echoed += chunk.length));
+      // A byte every 250 ms for 2.5 s: busy the whole time, and 2.5 times the idle timeout long.
+      for (let i = 0; i < 10; i++) {
+        raw.write('x');
+        await sleep(250);
+      }
+      expect([raw.destroyed, echoed]).toEqual([false, 10]);
+      expect(await closedWithin(raw, 2500), 'an idle tunnel still ends after tcp-idle').toBe(true);
+    } finally {
+      await short.close();
+      echo.destroyAll();
+      await closeServer(echo);
+    }
   });
 
   it('switches protocols for an Upgrade request and relays raw bytes after the 101', async () => {

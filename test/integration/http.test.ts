@@ -138,8 +138,8 @@ describe('HTTP proxy inbound', () => {
 listeners: [{ name: http-short, type: http, port: 0 }]
 timeouts: { tcp-idle: 1 }
 rules: ['MATCH,DIRECT']`);
+    const raw = await dial(short.port());
     try {
-      const raw = await dial(short.port());
       raw.write(`CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: 127.0.0.1:${echoPort}\r\n\r\n`);
       expect(String((await once(raw, 'data'))[0])).toMatch(/^HTTP\/1\.1 200/);
       let echoed = 0;
@@ -152,6 +152,7 @@ rules: ['MATCH,DIRECT']`);
       expect([raw.destroyed, echoed]).toEqual([false, 10]);
       expect(await closedWithin(raw, 2500), 'an idle tunnel still ends after tcp-idle').toBe(true);
     } finally {
+      raw.destroy();
       await short.close();
       echo.destroyAll();
       await closeServer(echo);

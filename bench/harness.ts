@@ -3,9 +3,10 @@
  * throughput and connection-rate measurements, medians.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { packageHome } from '../src/config/load.js';
 
 /** Connection loops the load generator runs at once. */
 export const concurrency = 8;
@@ -13,15 +14,8 @@ export const concurrency = 8;
 /** Path of a sibling compiled file (the benchmark children). */
 export const here = (file: string): string => new URL(file, import.meta.url).pathname;
 
-/** The checkout's root: the nearest folder above this file with a package.json (bench/ as source, dist-bench/bench/ built). */
-const root = ((): URL => {
-  let dir = new URL('./', import.meta.url);
-  while (!existsSync(new URL('package.json', dir)) && dir.pathname !== '/') dir = new URL('../', dir);
-  return dir;
-})();
-
-/** A path in the checkout (bin/sluice.js, rules/…), or beside it (../shared/…). */
-export const fromRoot = (path: string): URL => new URL(path, root);
+/** A path in the checkout (bin/sluice.js, rules/…), or beside it (../shared/…): from the package home config/load.ts knows, the same from bench/ as source and from dist-bench/ built against dist/. */
+export const fromRoot = (path: string): URL => new URL(path, pathToFileURL(packageHome));
 
 /** A child process and the port it listens on. */
 export interface Child {

@@ -143,8 +143,7 @@ export class Box implements Control {
     const prefixesOf = (name: string): string[] | undefined => this.config.providers.find((provider) => provider.name === name)?.ipRanges?.toPrefixes();
     for (const proxy of config.proxies) {
       const key = JSON.stringify(proxy);
-      const siblings = [...running, ...kept.values()];
-      const deps = { dns, connectMs: timeouts.connectMs, logger: this.logger, bus: this.bus, previous: this.routing?.kept.get(key), siblings, prefixesOf };
+      const deps = { dns, connectMs: timeouts.connectMs, logger: this.logger, bus: this.bus, previous: this.routing?.kept.get(key), siblings: () => [...running, ...kept.values()], prefixesOf };
       const outbound = createOutbound(proxy, deps);
       if (keepsAcrossReloads(proxy)) kept.set(key, outbound);
       add(outbound);

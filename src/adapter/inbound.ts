@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Address } from '../common/address.js';
-import type { DialFailure } from '../common/errors.js';
+import type { DialFailure, RepliedFailure } from '../common/errors.js';
 import type { PacketConn } from './outbound.js';
 
 /** A listening protocol endpoint (SOCKS5, HTTP, mixed, VMess, a tunnel gateway…). */
@@ -32,7 +32,7 @@ export interface InboundConn {
   /** Sends the protocol's success reply (SOCKS REP 0, HTTP 200); `bound` is the outbound's local address when known. */
   accept(bound?: Address): void;
   /** Sends the protocol's error reply for `failure` (SOCKS REP, HTTP 4xx/5xx) and closes the stream. */
-  reject(failure: Exclude<DialFailure, 'dropped'>, error: Error): void;
+  reject(failure: RepliedFailure, error: Error): void;
 }
 
 /**

@@ -87,8 +87,8 @@ export interface OutboundDeps {
   bus: EventBus;
   /** The outbound this entry built before a reload, when its settings did not change and its protocol keeps outbounds running. */
   previous: Outbound | undefined;
-  /** Outbounds of the same type already built or still running (for resources they divide among themselves). */
-  siblings: readonly Outbound[];
+  /** Outbounds kept across reloads that are already built or still running (for resources they divide among themselves, such as routing tables). */
+  siblings(): readonly Outbound[];
   /** The prefixes of an ipcidr rule provider of the running config; undefined when there is none of that name. */
   prefixesOf(name: string): string[] | undefined;
 }

@@ -27,6 +27,9 @@ export class SluiceError extends Error {
   }
 }
 
+/** The failures an inbound answers with its protocol's error reply (a dropped flow gets no reply, only a close). */
+export type RepliedFailure = Exclude<DialFailure, 'dropped'>;
+
 /** An outbound could not connect; `failure` tells the inbound what to reply. */
 export class DialError extends SluiceError {
   /** Category the inbound maps to its protocol's reply code. */

@@ -3,7 +3,7 @@ import type { FlowRequest, InboundType } from '../../adapter/flow.js';
 import type { InboundConn } from '../../adapter/inbound.js';
 import { formatAddress, type Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
-import type { DialFailure } from '../../common/errors.js';
+import type { RepliedFailure } from '../../common/errors.js';
 import { HandshakeClosedError, type HandshakeReader } from '../../common/handshake-reader.js';
 import { IdleTimer } from '../../common/idle-timer.js';
 import { replyAndClose, sourceOf, usersFor, type ConnectionHandler, type Session } from '../listener.js';
@@ -17,7 +17,7 @@ export const handleHttp: ConnectionHandler = async (socket, reader, session) => 
 };
 
 /** The status a failed dial answers with; other failures are 502. */
-const statusForFailure: Partial<Record<DialFailure, number>> = { timeout: 504, blocked: 403, 'invalid-destination': 400 };
+const statusForFailure: Partial<Record<RepliedFailure, number>> = { timeout: 504, blocked: 403, 'invalid-destination': 400 };
 
 const statusText: Record<number, string> = {
   400: 'Bad Request',
@@ -198,7 +198,7 @@ class HttpProxyConnection {
   }
 
   /** Answers a failed dial with 403/502/504. */
-  private readonly reject = (failure: Exclude<DialFailure, 'dropped'>, error: Error): void => this.fail(statusForFailure[failure] ?? 502, error.message);
+  private readonly reject = (failure: RepliedFailure, error: Error): void => this.fail(statusForFailure[failure] ?? 502, error.message);
 
   private flowRequest(type: InboundType, destination: Address): FlowRequest {
     const { name, guard } = this.session.context;

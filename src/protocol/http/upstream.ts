@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { FlowRequest } from '../../adapter/flow.js';
 import type { InboundConn } from '../../adapter/inbound.js';
-import type { DialFailure } from '../../common/errors.js';
+import type { RepliedFailure } from '../../common/errors.js';
 import { endThenDestroy } from '../../common/end-then-destroy.js';
 import type { Dispatcher } from '../../dispatcher.js';
 import { ResponseTracker } from './response-tracker.js';
@@ -60,7 +60,7 @@ export class Upstream {
    * Hands the flow to the dispatcher. Resolves true once the origin is connected, false
    * when it could not be (after `onReject` answered the client, or the connection was dropped).
    */
-  connect(dispatcher: Dispatcher, request: FlowRequest, onReject: (failure: Exclude<DialFailure, 'dropped'>, error: Error) => void): Promise<boolean> {
+  connect(dispatcher: Dispatcher, request: FlowRequest, onReject: (failure: RepliedFailure, error: Error) => void): Promise<boolean> {
     return new Promise((resolve) => {
       const conn: InboundConn = {
         stream: this.stream,

@@ -50,7 +50,7 @@ export const tunnelOutbound: OutboundRegistration<TunnelProxyConfig> = {
   },
   create(proxy, { previous, siblings, dns, connectMs, logger, bus, prefixesOf }) {
     if (previous instanceof TunnelOutbound) return previous;
-    const taken = new Set(siblings.flatMap((tunnel) => (tunnel instanceof TunnelOutbound ? [tunnel.slot.table] : [])));
+    const taken = new Set(siblings().flatMap((tunnel) => (tunnel instanceof TunnelOutbound ? [tunnel.slot.table] : [])));
     let index = 0;
     while (taken.has(tunnelTableBase + index)) index++;
     const slot = { table: tunnelTableBase + index, priority: tunnelPriorityBase + index * 3, prefixesOf };

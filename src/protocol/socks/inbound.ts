@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { InboundInfo } from '../../adapter/flow.js';
 import type { Address } from '../../common/address.js';
 import { checkCredentials } from '../../common/auth.js';
-import type { DialFailure } from '../../common/errors.js';
+import type { RepliedFailure } from '../../common/errors.js';
 import type { HandshakeReader } from '../../common/handshake-reader.js';
 import { replyAndClose, sourceOf, usersFor, type ConnectionHandler, type Session } from '../listener.js';
 import {
@@ -19,7 +19,7 @@ import {
 } from './codec.js';
 import { UdpAssociation } from './udp-association.js';
 
-const replyForFailure: Record<Exclude<DialFailure, 'dropped'>, number> = {
+const replyForFailure: Record<RepliedFailure, number> = {
   general: Reply.generalFailure,
   blocked: Reply.notAllowed,
   'network-unreachable': Reply.networkUnreachable,

@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { innerFlow, type Flow } from '../src/adapter/flow.js';
 import type { Decision } from '../src/adapter/router.js';
+import { Geodata } from '../src/route/geodata/geodata.js';
 import { buildRouting } from '../src/config/routing.js';
 import { RuleRouter } from '../src/route/router.js';
 import { DirectOutbound } from '../src/protocol/direct/outbound.js';
@@ -108,6 +109,8 @@ export async function benchRules(): Promise<void> {
         },
         subRules: {},
         targets: new Set(['DIRECT', 'REJECT', 'PROXY']),
+        undefinedNames: new Set(),
+        geodata: new Geodata({ home, geodataMode: false, downloads: new Set() }),
       },
       problems,
       [],

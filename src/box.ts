@@ -1,6 +1,5 @@
 import type { LookupAddress } from 'node:dns';
 import type { Subscription } from 'rxjs';
-import { resolve as resolvePath } from 'node:path';
 import type { Inbound } from './adapter/inbound.js';
 import type { Outbound, ProxyGroup } from './adapter/outbound.js';
 import type { InboundDeps } from './adapter/registration.js';
@@ -12,21 +11,21 @@ import { logFlows } from './common/flow-log.js';
 import type { StatusLine } from './common/status-line.js';
 import { describeError } from './common/errors.js';
 import type { Logger } from './common/log.js';
-import { loadConfigFile, packageHome, type LoadedConfig } from './config/load.js';
+import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import type { ListenerConfig } from './config/types.js';
 import type { Control } from './controller/control.js';
 import { Controller } from './controller/server.js';
 import { Dispatcher } from './dispatcher.js';
-import { PassOutbound, RejectDropOutbound, RejectOutbound } from './protocol/block/outbound.js';
-import { DirectOutbound } from './protocol/direct/outbound.js';
 import { isTunnelStatus, type TunnelStatus } from './protocol/pqtunnel/status.js';
-import { createInbound, createOutbound, inboundProtocol, keepsAcrossReloads } from './registry.js';
-import { buildGroupOutbounds } from './route/group/build.js';
+import { createInbound, inboundProtocol } from './registry.js';
+import { buildRouting, type Routing } from './routing.js';
+import type { ProviderOutbounds } from './route/proxy-provider/outbounds.js';
+import type { ProxyProvider } from './route/proxy-provider/provider.js';
+import type { RuleRouter } from './route/router.js';
 import { DelayHistory } from './route/group/delay-history.js';
 import { undiciFetcher } from './route/provider/fetch.js';
-import type { Fetcher, RuleProvider } from './route/provider/provider.js';
-import { startRuleProviders } from './route/provider/start.js';
-import { RuleRouter } from './route/router.js';
+import type { Fetcher } from './route/provider/downloaded.js';
+import type { RuleProvider } from './route/provider/provider.js';
 
 /** Replaceable OS-facing parts, for tests. */
 export interface BoxSeams {
@@ -38,20 +37,6 @@ export interface BoxSeams {
   configFile?: string | URL;
   /** A terminal's status line: shows rule-provider downloads while they run. */
   status?: StatusLine;
-}
-
-/** What a config builds for routing; a reload builds a new one and swaps it in. */
-interface Routing {
-  /** The config it was built from. */
-  config: LoadedConfig;
-  /** Outbounds and groups by name. */
-  outbounds: Map<string, Outbound>;
-  /** Proxy groups, GLOBAL included. */
-  groups: ProxyGroup[];
-  /** The rule router. */
-  router: RuleRouter;
-  /** Outbounds a reload keeps running when their entry did not change, by their entry (JSON). */
-  kept: Map<string, Outbound>;
 }
 
 /** A listener's identity across reloads: one whose settings did not change keeps running. */
@@ -129,35 +114,18 @@ export class Box implements Control {
   }
 
   private build(config: LoadedConfig): Routing {
-    const { timeouts } = config;
-    const dns = this.dns;
-    const outbounds = new Map<string, Outbound>();
-    const add = (outbound: Outbound): void => void outbounds.set(outbound.name, outbound);
-    add(new DirectOutbound('DIRECT', dns, timeouts.connectMs));
-    add(new RejectOutbound());
-    add(new RejectDropOutbound(timeouts.rejectDropMs));
-    add(new PassOutbound());
-    add(new DirectOutbound('COMPATIBLE', dns, timeouts.connectMs));
-    const kept = new Map<string, Outbound>();
-    const running = [...(this.routing?.kept.values() ?? [])];
-    const prefixesOf = (name: string): string[] | undefined => this.config.providers.find((provider) => provider.name === name)?.ipRanges?.toPrefixes();
-    for (const proxy of config.proxies) {
-      const key = JSON.stringify(proxy);
-      const deps = { dns, connectMs: timeouts.connectMs, logger: this.logger, bus: this.bus, previous: this.routing?.kept.get(key), siblings: () => [...running, ...kept.values()], prefixesOf };
-      const outbound = createOutbound(proxy, deps);
-      if (keepsAcrossReloads(proxy)) kept.set(key, outbound);
-      add(outbound);
-    }
-    // The bundled default config lives in the package: its choices are not written there.
-    const storeDir = config.storeSelected && resolvePath(config.home) !== resolvePath(packageHome) ? config.home : undefined;
-    const groups = buildGroupOutbounds(config.groups, outbounds, storeDir, this.delays);
-    const resolve = (host: string): Promise<string | undefined> => dns.resolveAll(host).then((all) => all[0]?.address, () => undefined);
-    const router = new RuleRouter({ rules: config.rules, subRules: config.subRules, outbounds, resolve, mode: config.mode, globalTarget: 'GLOBAL' });
-    return { config, outbounds, groups, router, kept };
+    const { dns, logger, bus, delays, fetcher, status } = this;
+    return buildRouting(config, { dns, logger, bus, delays, fetcher, status, previous: this.routing as Routing | undefined });
+  }
+
+  /** The proxy providers' outbounds. */
+  get proxyProviders(): ProviderOutbounds {
+    return this.routing.proxyProviders;
   }
 
   /** Starts tunnels and health checks; an outbound that cannot start is logged and its flows fail, the rest of sluice runs. */
   private async startOutbounds(): Promise<void> {
+    await this.routing.proxyProviders.start();
     for (const outbound of this.outbounds.values()) {
       await Promise.resolve(outbound.start?.()).catch((error: unknown) => this.logger.error(`${outbound.type.toLowerCase()} ${outbound.name}: ${describeError(error)}`));
     }
@@ -188,14 +156,14 @@ export class Box implements Control {
     this.routing = next;
     this.access.update(config.clientAccess);
     for (const warning of config.warnings) this.logger.warn(warning);
-    await this.startProviders();
+    old.sources.stop();
+    await next.sources.start();
     const keptNow = new Set(next.kept.values());
     for (const outbound of old.kept.values()) if (!keptNow.has(outbound)) await outbound.close?.();
     await this.startOutbounds();
     this.dispatcher.use(next.router, config.sniffer);
     const failures = await this.replaceListeners(config.listeners);
-    for (const provider of old.config.providers) if (!config.providers.includes(provider)) provider.stop();
-    await Promise.all(old.groups.map((group) => group.close?.()));
+    await Promise.all([...old.groups.map((group) => group.close?.()), old.proxyProviders.close()]);
     this.logger.info(`config reloaded: ${config.rules.length} rules, ${config.proxies.length} proxies, ${this.inbounds.length} listeners`);
     if (failures.length > 0) throw new Error(failures.join('; '));
   }
@@ -243,12 +211,12 @@ export class Box implements Control {
   }
 
   /**
-   * Fetches stale http rule providers (waiting at most the provider-download timeout),
-   * starts refresh timers, tunnels and health checks, then opens every listener; if one
+   * Starts the geo downloads, fetches stale http rule providers (waiting at most the
+   * provider-download timeout), starts refresh timers, tunnels and health checks, then opens every listener; if one
    * fails, closes those already open and rethrows.
    */
   async start(): Promise<void> {
-    await this.startProviders();
+    await this.routing.sources.start();
     await this.startOutbounds();
     const started: Inbound[] = [];
     for (const inbound of this.inbounds) {
@@ -276,23 +244,22 @@ export class Box implements Control {
     await Promise.all([...this.inbounds.map((inbound) => inbound.close()), this.controller?.close()]);
     await this.dispatcher.drain(graceMs);
     this.flowLog.unsubscribe();
-    for (const provider of this.config.providers) provider.stop();
-    await Promise.all([...this.outbounds.values()].map((outbound) => outbound.close?.()));
+    this.routing.sources.stop();
+    await Promise.all([...[...this.outbounds.values()].map((outbound) => outbound.close?.()), this.routing.proxyProviders.close()]);
   }
 
-  private startProviders(): Promise<void> {
-    const { fetcher, logger, status, config } = this;
-    return startRuleProviders(config.providers, { fetcher, logger, status, timeoutMs: config.timeouts.providerDownloadMs, via: (p) => this.downloadVia(p) });
+  /** Downloads an http rule provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
+  refreshProvider(provider: RuleProvider): Promise<void> {
+    return this.routing.sources.refresh(provider);
   }
 
-  /** Downloads an http provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
-  async refreshProvider(provider: RuleProvider): Promise<void> {
-    if (provider.config.vehicle !== 'http') return provider.reloadFile();
-    await provider.refresh(this.fetcher, this.config.timeouts.providerDownloadMs, this.downloadVia(provider));
+  /** Downloads (or re-reads) a proxy provider now. */
+  refreshProxyProvider(provider: ProxyProvider): Promise<void> {
+    return this.routing.sources.refresh(provider);
   }
 
-  /** The outbound an http provider downloads through (its `proxy:`); undefined = directly. */
-  private downloadVia(provider: RuleProvider): Outbound | undefined {
-    return provider.config.proxy ? this.outbounds.get(provider.config.proxy) : undefined;
+  /** Downloads every `geox-url` file now. */
+  updateGeodata(): Promise<void> {
+    return this.routing.sources.geo.updateAll();
   }
 }

@@ -243,7 +243,8 @@ async function load(file: string | URL): Promise<LoadedConfig | undefined> {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const name = file instanceof URL ? 'default config' : file;
-    process.stderr.write(`${name}: invalid config\n${error.problems.map((p) => `  ${p}\n`).join('')}`);
+    const warnings = error.warnings.map((w) => `  warning: ${w}\n`).join('');
+    process.stderr.write(`${name}: invalid config\n${error.problems.map((p) => `  ${p}\n`).join('')}${warnings}`);
     return undefined;
   }
 }

@@ -12,6 +12,7 @@ import { httpInbound } from './protocol/http/index.js';
 import { mixedInbound } from './protocol/mixed/index.js';
 import { gatewayInbound, tunnelOutbound } from './protocol/pqtunnel/index.js';
 import { socksInbound } from './protocol/socks/index.js';
+import { unsupportedOutbound } from './protocol/unsupported/index.js';
 import { vmessInbound, vmessOutbound } from './protocol/vmess/index.js';
 
 /** The options of listeners of type T. */
@@ -31,6 +32,7 @@ const outbounds: { [T in ProxyConfig['type']]: OutboundRegistration<Extract<Prox
   direct: directOutbound,
   vmess: vmessOutbound,
   pqtunnel: tunnelOutbound,
+  unsupported: unsupportedOutbound,
 };
 
 /** The registration of a listener type. */
@@ -38,10 +40,26 @@ export function inboundProtocol<T extends ListenerConfig['type']>(type: T): Inbo
   return inbounds[type];
 }
 
-/** Before schema validation: lets a proxy entry's protocol strip the Clash keys it ignores; other types are left alone. */
-export function prepareProxy(entry: Record<string, unknown>, at: string, ignored: string[], problems: string[]): void {
+/** True when `type` is a `proxies:` type sluice implements. */
+export function isProxyType(type: unknown): type is ProxyConfig['type'] {
+  return typeof type === 'string' && type !== 'unsupported' && Object.hasOwn(outbounds, type);
+}
+
+/** True when `type` is a `listeners:` type sluice implements. */
+export function isListenerType(type: unknown): type is ListenerConfig['type'] {
+  return typeof type === 'string' && Object.hasOwn(inbounds, type);
+}
+
+/**
+ * Before schema validation: lets a proxy entry's protocol strip the Clash keys it ignores.
+ * Returns why sluice cannot carry flows for this entry (a transport it lacks), if so.
+ */
+export function prepareProxy(entry: Record<string, unknown>, at: string, ignored: string[]): string | undefined {
   const { type } = entry;
-  if (typeof type === 'string' && Object.hasOwn(outbounds, type)) outbounds[type as ProxyConfig['type']].prepare?.(entry, at, ignored, problems);
+  if (!isProxyType(type)) return undefined;
+  const registration = outbounds[type];
+  registration.prepare?.(entry, at, ignored);
+  return registration.unsupported?.(entry);
 }
 
 /** An entry's registration, typed for the entry (TypeScript cannot follow a union member to its own registration). */

@@ -38,12 +38,16 @@ export interface Outbound {
   close?(): Promise<void>;
   /** For an outbound that is a chain of others: the chain as logs show it inside the target (`a>b>c`). */
   readonly chain?: string;
+  /** Set when no flow can ever go through it (a proxy type sluice does not implement): why. Health checks count it as dead. */
+  readonly unusable?: string;
 }
 
 /** A `proxy-groups:` entry as the controller shows and changes it (GET/PUT/DELETE /proxies/:name). */
 export interface ProxyGroup extends Outbound {
-  /** Member names, in config order. */
+  /** Member names, in order (named members, then those of its proxy providers). */
   readonly memberNames: readonly string[];
+  /** The members themselves, in the same order (a provider's proxies are in no name table). */
+  readonly memberOutbounds: readonly Outbound[];
   /** The member new flows use (the API's `now`); absent for groups that pick per flow or chain. */
   readonly now?: string;
   /** The pinned member of a group that allows pinning (the API's `fixed`). */

@@ -97,8 +97,10 @@ export interface OutboundDeps {
 export interface OutboundRegistration<P extends ProxyConfig = ProxyConfig> {
   /** True when an unchanged entry keeps its running outbound across reloads (a tunnel stays up). */
   readonly keepAcrossReloads?: boolean;
-  /** Before schema validation: removes Clash keys sluice ignores (listing them in `ignored`), flags what it cannot do. */
-  prepare?(entry: Record<string, unknown>, at: string, ignored: string[], problems: string[]): void;
+  /** Before schema validation: removes Clash keys sluice ignores (listing them in `ignored`). */
+  prepare?(entry: Record<string, unknown>, at: string, ignored: string[]): void;
+  /** Before schema validation: why this entry cannot carry flows in sluice (a transport it lacks), if so; it then becomes a placeholder. */
+  unsupported?(entry: Readonly<Record<string, unknown>>): string | undefined;
   /** After validation: checks what the schema cannot (key encodings, references to providers). */
   check?(proxy: P, at: string, context: ProxyCheckContext): void;
   /** Builds the outbound. */

@@ -6,7 +6,7 @@
  * first: flow collections (`[`, `{`), unbalanced closers, and per line, indentation plus block
  * indicators (`-`, `?`, `:`). Real configs and rule files stay far below the limits.
  */
-import { Lexer, parseDocument, type Document, type DocumentOptions, type ParseOptions } from 'yaml';
+import { Lexer, parseDocument, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
 import { withoutStackTraces } from './errors.js';
 
 /** Deepest flow nesting (`[`/`{`) accepted. */
@@ -52,7 +52,7 @@ export function checkYamlNesting(text: string): void {
  * stack traces, pretty error context or its quadratic duplicate-key check (callers that care
  * about duplicate keys find them themselves). Syntax errors are in `document.errors`.
  */
-export function parseGuardedDocument(text: string, options: ParseOptions & DocumentOptions = {}): Document {
+export function parseGuardedDocument(text: string, options: ParseOptions & DocumentOptions & SchemaOptions = {}): Document {
   checkYamlNesting(text);
   return withoutStackTraces(() => parseDocument(text, { ...options, uniqueKeys: false, prettyErrors: false }));
 }

@@ -9,10 +9,14 @@ export class ConfigError extends SluiceError {
   /** Every problem found (at most 100, then a count of the rest), `path: what is wrong, got value`. */
   readonly problems: string[];
 
-  constructor(problems: string[]) {
+  /** What the loader would have warned about had the config loaded (shown beside the problems). */
+  readonly warnings: readonly string[];
+
+  constructor(problems: string[], warnings: readonly string[] = []) {
     const shown = problems.length > maxProblems ? [...problems.slice(0, maxProblems), `and ${problems.length - maxProblems} more problems`] : problems;
     super('SLUICE_CONFIG_INVALID', shown.join('\n'));
     this.problems = shown;
+    this.warnings = warnings;
   }
 }
 

@@ -42,8 +42,18 @@ const defaultPorts: [keyof RawListenerSettings, string, 'http' | 'socks' | 'mixe
   ['mixed-port', 'DEFAULT-MIXED', 'mixed'],
 ];
 
+/** Where a config came from, for its listeners. */
+export interface ListenerSource {
+  /** Config directory (relative paths resolve here). */
+  home: string;
+  /** True when the config came from a file. */
+  fromFile: boolean;
+  /** `listeners:` indexes not to open (types sluice lacks, invalid entries). */
+  skip: ReadonlySet<number>;
+}
+
 /** Reads the listener keys; problems and warnings go to the given lists. */
-export function buildListeners(raw: RawListenerSettings, home: string, fromFile: boolean, problems: string[], warnings: string[]): ListenerSettings {
+export function buildListeners(raw: RawListenerSettings, { home, fromFile, skip }: ListenerSource, problems: string[], warnings: string[]): ListenerSettings {
   const allowLan = raw['allow-lan'] ?? false;
   const globalUsers = usersFrom(raw.authentication);
   const bindAddress = raw['bind-address'] ?? '*';
@@ -67,6 +77,7 @@ export function buildListeners(raw: RawListenerSettings, home: string, fromFile:
   const reserved = new Set(listeners.map((l) => l.name));
   const entries = raw.listeners ?? [];
   entries.forEach((entry, i) => {
+    if (skip.has(i)) return;
     const at = `listeners[${i}]`;
     const protocol = inboundProtocol(entry.type);
     const listen = entry.listen ?? protocol.defaultListen;
@@ -77,7 +88,7 @@ export function buildListeners(raw: RawListenerSettings, home: string, fromFile:
     const allowed = protocol.clients === 'tunnel-peers' ? undefined : allowedDestinations(entry['allow-private-destinations'], `${at}.allow-private-destinations`, problems);
     listeners.push(protocol.options({ raw: entry, at }, context({ name: entry.name, listen, port: entry.port, allowPrivateDestinations: allowed })));
   });
-  checkUnique(entries.map((l) => l.name), 'listeners', 'listener', problems);
+  checkUnique(entries.map((l, i) => (skip.has(i) ? `skipped listener ${i}` : l.name)), 'listeners', 'listener', problems);
   const clientAccess: ClientAccessSettings = {
     allowed: prefixList(raw['lan-allowed-ips'], 'lan-allowed-ips', problems) ?? defaultClientAccess.allowed,
     disallowed: prefixList(raw['lan-disallowed-ips'], 'lan-disallowed-ips', problems) ?? [],

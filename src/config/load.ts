@@ -4,18 +4,24 @@ import type { Rule } from '../adapter/router.js';
 import type { RouterMode } from '../route/router.js';
 import type { RuleProvider } from '../route/provider/provider.js';
 import { buildGroups, type RawGroup } from './groups.js';
+import { proxyAdapterType } from './clash-keys.js';
 import { buildRouting, type RawProvider } from './routing.js';
 import { buildSniffer, type RawSniffer } from './sniffer.js';
-import { clashListenerKeys, clashProxyTypes, clashTopLevelKeys } from './clash-keys.js';
+import { Geodata, type GeoKind } from '../route/geodata/geodata.js';
+import type { GeoUpdateSettings } from '../route/geodata/update.js';
+import { buildProxyProviders, type RawProxyProvider } from './proxy-providers.js';
+import type { ProxyProvider } from '../route/proxy-provider/provider.js';
+import { readMihomoShape, restorePlaceholders, shapeWarnings } from './mihomo-shape.js';
 import { buildListeners, checkUnique, type RawListenerSettings } from './listeners.js';
-import { checkProxy, prepareProxy } from '../registry.js';
+import { checkProxy } from '../registry.js';
 import { ConfigError, showValue } from './errors.js';
-import { validate } from './schema.js';
+import { validateConfig } from './schema.js';
 import { parseYaml } from './yaml.js';
 import { maxConfigBytes, readRegularFile } from '../common/bounded-file.js';
 import type { ClientAccessSettings } from '../common/client-access.js';
 import { describeError } from '../common/errors.js';
 import type { ControllerConfig, GroupConfig, ListenerConfig, ProxyConfig, SnifferConfig, Timeouts } from './types.js';
+import { isIPv6 } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,6 +50,10 @@ export interface LoadedConfig {
   clientAccess: ClientAccessSettings;
   /** User-defined outbounds. */
   proxies: ProxyConfig[];
+  /** Proxy providers, local content loaded (http ones download when the Box starts). */
+  proxyProviders: ProxyProvider[];
+  /** Names groups and rules refer to that nothing defines: outbounds that fail every flow. */
+  undefinedNames: string[];
   /** Parsed rules, in order. */
   rules: Rule[];
   /** `sub-rules:` lists. */
@@ -52,6 +62,10 @@ export interface LoadedConfig {
   groups: GroupConfig[];
   /** Rule providers, local content loaded (http ones refresh when the Box starts). */
   providers: RuleProvider[];
+  /** The geo databases rules read. */
+  geodata: Geodata;
+  /** `geox-url` downloads: what, from where, and whether they repeat. */
+  geoUpdate: GeoUpdateSettings;
   /** Sniffing settings; undefined when off. */
   sniffer: SnifferConfig | undefined;
   /** Config directory: relative paths resolve here; select choices are cached here. */
@@ -73,10 +87,15 @@ interface RawConfig extends RawListenerSettings {
   'proxy-groups'?: RawGroup[];
   rules?: string[];
   'rule-providers'?: Record<string, RawProvider>;
+  'proxy-providers'?: Record<string, RawProxyProvider>;
   'sub-rules'?: Record<string, string[]>;
   sniffer?: RawSniffer;
   'geoip-database'?: string;
   'asn-database'?: string;
+  'geodata-mode'?: boolean;
+  'geox-url'?: Partial<Record<GeoKind, string>>;
+  'geo-auto-update'?: boolean;
+  'geo-update-interval'?: number;
   profile?: { 'store-selected'?: boolean };
   'external-controller'?: string;
   secret?: string;
@@ -107,49 +126,29 @@ export async function loadConfigFile(path: string | URL): Promise<LoadedConfig> 
  */
 export function parseConfig(text: string, configDir?: string): LoadedConfig {
   const home = configDir ?? process.cwd();
-  const root = parseYaml(text);
+  const { value: root, anchorHolders } = parseYaml(text);
   if (typeof root !== 'object' || root === null || Array.isArray(root)) {
     throw new ConfigError([`(top level): must be a mapping of keys, got ${showValue(root)}`]);
   }
   const raw = root as Record<string, unknown>;
-  const ignored: string[] = [];
   const problems: string[] = [];
-  // A section left with only comments (`proxies:` and nothing under it) is empty, as in mihomo.
-  for (const key of ['proxies', 'proxy-groups', 'listeners', 'rules', 'rule-providers', 'sub-rules']) if (raw[key] === null) delete raw[key];
-  stripKnownClashKeys(raw, ignored, problems);
-  problems.push(...validate(raw));
-  if (problems.length > 0) throw new ConfigError(problems);
-  return build(raw as RawConfig, ignored, home, configDir !== undefined);
+  const shape = readMihomoShape(raw, anchorHolders, problems);
+  const { undeclared, invalidListeners } = validateConfig(raw, problems);
+  restorePlaceholders(raw, shape);
+  const warnings = shapeWarnings(shape, undeclared);
+  const skippedListeners = new Set([...shape.skippedListeners.keys(), ...invalidListeners]);
+  return build(raw as RawConfig, { home, fromFile: configDir !== undefined, skippedListeners, problems, warnings });
 }
 
-/** Removes keys Clash defines but sluice does not implement (collecting their paths); flags unimplemented proxy types. */
-function stripKnownClashKeys(raw: Record<string, unknown>, ignored: string[], problems: string[]): void {
-  for (const key of Object.keys(raw)) {
-    if (clashTopLevelKeys.has(key)) {
-      ignored.push(key);
-      delete raw[key];
-    }
-  }
-  if (typeof raw.mode === 'string') raw.mode = raw.mode.toLowerCase();
-  const listeners = Array.isArray(raw.listeners) ? raw.listeners : [];
-  listeners.forEach((listener: unknown, i) => {
-    if (typeof listener !== 'object' || listener === null) return;
-    for (const key of Object.keys(listener)) {
-      if (clashListenerKeys.has(key)) {
-        ignored.push(`listeners[${i}].${key}`);
-        delete (listener as Record<string, unknown>)[key];
-      }
-    }
-  });
-  const proxies = Array.isArray(raw.proxies) ? raw.proxies : [];
-  proxies.forEach((proxy: unknown, i) => {
-    if (typeof proxy !== 'object' || proxy === null) return;
-    const entry = proxy as Record<string, unknown>;
-    if (typeof entry.type === 'string' && clashProxyTypes.has(entry.type)) {
-      problems.push(`proxies[${i}].type: '${entry.type}' is not supported yet (proxy ${showValue(entry.name)})`);
-    }
-    prepareProxy(entry, `proxies[${i}]`, ignored, problems);
-  });
+/** What `build` starts from besides the validated config. */
+interface BuildContext {
+  home: string;
+  fromFile: boolean;
+  /** `listeners:` indexes not to open (unsupported types, invalid entries). */
+  skippedListeners: ReadonlySet<number>;
+  /** Problems found so far; the config is refused at the end when there are any. */
+  problems: string[];
+  warnings: string[];
 }
 
 const defaultTimeouts: Record<string, number> = {
@@ -157,11 +156,8 @@ const defaultTimeouts: Record<string, number> = {
   'reject-drop': 30, 'shutdown-grace': 5, sniff: 1, 'provider-download': 10,
 };
 
-function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolean): LoadedConfig {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  if (ignored.length > 0) warnings.push(`not implemented yet, ignored: ${ignored.join(', ')}`);
-  const { listeners, allowLan, bindAddress, clientAccess } = buildListeners(raw, home, fromFile, problems, warnings);
+function build(raw: RawConfig, { home, fromFile, skippedListeners, problems, warnings }: BuildContext): LoadedConfig {
+  const { listeners, allowLan, bindAddress, clientAccess } = buildListeners(raw, { home, fromFile, skip: skippedListeners }, problems, warnings);
 
   const allProxies = raw.proxies ?? [];
   checkUnique(allProxies.map((p) => p.name), 'proxies', 'proxy', problems);
@@ -169,7 +165,20 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     if (builtinOutbounds.includes(p.name)) problems.push(`proxies[${i}].name: ${showValue(p.name)} is a built-in outbound name`);
   });
   const proxies = allProxies;
-  const groups = buildGroups(raw['proxy-groups'] ?? [], allProxies.map((p) => p.name), builtinOutbounds, problems, warnings);
+  const geoxUrl = raw['geox-url'] ?? {};
+  const geodata = new Geodata({
+    home,
+    mmdb: raw['geoip-database'],
+    asn: raw['asn-database'],
+    geodataMode: raw['geodata-mode'] ?? false,
+    downloads: new Set((Object.keys(geoxUrl) as GeoKind[]).filter((kind) => !(kind === 'mmdb' && raw['geoip-database']) && !(kind === 'asn' && raw['asn-database']))),
+  });
+  const undefinedNames = new Set<string>();
+  const names = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name), ...(raw['proxy-groups'] ?? []).map((g) => g.name)]);
+  const proxyProviders = buildProxyProviders(raw['proxy-providers'] ?? {}, home, { targets: names, undefinedNames }, problems, warnings);
+  const providerNames = proxyProviders.map((p) => p.name);
+  const groupSources = { proxies: allProxies.map((p) => ({ name: p.name, type: proxyAdapterType(p) })), providers: providerNames, builtins: builtinOutbounds, undefinedNames };
+  const groups = buildGroups(raw['proxy-groups'] ?? [], groupSources, problems, warnings);
   const targets = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name), ...groups.map((g) => g.name)]);
   const routing = buildRouting(
     {
@@ -178,7 +187,8 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
       providers: raw['rule-providers'] ?? {},
       subRules: raw['sub-rules'] ?? {},
       targets,
-      geoipDatabase: raw['geoip-database'],
+      undefinedNames,
+      geodata,
       asnDatabase: raw['asn-database'],
     },
     problems,
@@ -186,7 +196,6 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
   );
   const providerBehavior = (name: string): string | undefined => routing.providers.find((provider) => provider.name === name)?.config.behavior;
   allProxies.forEach((p, i) => checkProxy(p, `proxies[${i}]`, { providerBehavior, problems }));
-  if (problems.length > 0) throw new ConfigError(problems);
   if (listeners.length === 0) warnings.push('no listener configured: set mixed-port, socks-port, port or listeners');
 
   const seconds = { ...defaultTimeouts, ...raw.timeouts };
@@ -194,7 +203,7 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
   const sniffer = buildSniffer(raw.sniffer, routing.env, problems, ms('sniff'));
   const controller = controllerConfig(raw, problems, warnings, home);
   if (raw.sniffer?.sniff?.QUIC) warnings.push('sniffer.sniff.QUIC: QUIC sniffing is not supported yet, ignored');
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
   const timeouts: Timeouts = {
     connectMs: ms('connect'),
     handshakeMs: ms('handshake'),
@@ -215,10 +224,14 @@ function build(raw: RawConfig, ignored: string[], home: string, fromFile: boolea
     bindAddress,
     clientAccess,
     proxies,
+    proxyProviders,
+    undefinedNames: [...undefinedNames],
     rules: routing.rules,
     subRules: routing.subRules,
     groups,
     providers: routing.providers,
+    geodata,
+    geoUpdate: { urls: geoxUrl, autoUpdate: raw['geo-auto-update'] ?? false, intervalHours: raw['geo-update-interval'] ?? 24 },
     sniffer,
     home,
     storeSelected: fromFile && (raw.profile?.['store-selected'] ?? true),
@@ -240,16 +253,19 @@ function controllerConfig(raw: RawConfig, problems: string[], warnings: string[]
   const secret = raw.secret ?? '';
   const cors = raw['external-controller-cors'];
   const allowOrigins = cors?.['allow-origins'] ?? (secret === '' ? [] : ['*']);
+  let host = normalizeHost(address.host);
   if (secret === '') {
-    if (!isLoopbackHost(address.host)) {
-      problems.push(`external-controller: ${text} is reachable from other hosts and has no secret: set secret, or listen on loopback (127.0.0.1:${address.port})`);
-    } else {
-      const wildcard = allowOrigins.includes('*') ? "; allow-origins '*' is ignored without a secret" : '';
-      warnings.push(`external-controller: no secret is set, so any program on this host can control sluice (web pages cannot)${wildcard}`);
+    if (!isLoopbackHost(host)) {
+      // mihomo would open it to the network; sluice keeps a user who set no secret unexposed and says so.
+      const loopback = isIPv6(host) ? '::1' : '127.0.0.1';
+      warnings.push(`CONTROLLER NOT EXPOSED: external-controller ${text} has no secret, so it listens on ${loopback}:${address.port} only; set secret to open it to other hosts`);
+      host = loopback;
     }
+    const wildcard = allowOrigins.includes('*') ? "; allow-origins '*' is ignored without a secret" : '';
+    warnings.push(`external-controller: no secret is set, so any program on this host can control sluice (web pages cannot)${wildcard}`);
   }
   return {
-    host: normalizeHost(address.host),
+    host,
     port: address.port,
     secret,
     allowOrigins,

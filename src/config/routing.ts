@@ -4,7 +4,7 @@ import { isInside } from '../common/bounded-file.js';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import type { Rule } from '../adapter/router.js';
-import { AsnDb, GeoIp, bundledCountryDatabase } from '../route/match/geoip.js';
+import type { Geodata } from '../route/geodata/geodata.js';
 import type { ConditionParser } from '../route/provider/content.js';
 import type { ProviderBehavior } from '../route/provider/content.js';
 import type { ProviderFormat } from '../route/provider/formats.js';
@@ -12,7 +12,7 @@ import { RuleProvider, type RuleProviderConfig } from '../route/provider/provide
 import { parseCondition, parseRule, type RuleEnv } from '../route/rule/parse.js';
 import { SubRule } from '../route/rule/logic.js';
 import { maxRegexBytesPerList, RegexBudget } from '../route/rule/domain.js';
-import { showValue } from './errors.js';
+import { nearest, showValue } from './errors.js';
 
 /** Bundled rule files (rules/ at the package root): GEOSITE falls back to rules/geosite/. */
 const bundledRulesDir = fileURLToPath(new URL('../../rules/', import.meta.url));
@@ -65,54 +65,42 @@ export interface RoutingInput {
   subRules: Record<string, string[]>;
   /** Valid rule targets (outbounds and groups). */
   targets: ReadonlySet<string>;
-  /** `geoip-database`. */
-  geoipDatabase?: string;
-  /** `asn-database`. */
+  /** Collects rule targets defined nowhere (they become outbounds that fail every flow). */
+  undefinedNames: Set<string>;
+  /** The geo databases (`geoip-database`, `asn-database`, geodata files, geox-url). */
+  geodata: Geodata;
+  /** `asn-database`, when set (an unreadable one is a problem). */
   asnDatabase?: string;
 }
 
 /** Parses providers, rules and sub-rules; pushes fatal problems and warnings. */
 export function buildRouting(input: RoutingInput, problems: string[], warnings: string[]): Routing {
-  const { home } = input;
-  let geoip: GeoIp | undefined;
-  let geoipProblem: string | undefined;
-  const geoipPath = input.geoipDatabase ? resolve(home, input.geoipDatabase) : bundledCountryDatabase;
-  const openGeoip = (): GeoIp => {
-    if (geoipProblem) throw new Error(geoipProblem);
-    try {
-      return (geoip ??= new GeoIp(geoipPath));
-    } catch (error) {
-      geoipProblem = (error as Error).message;
-      throw error;
-    }
-  };
-  let asn: AsnDb | undefined;
+  const { home, geodata } = input;
   if (input.asnDatabase) {
     try {
-      asn = new AsnDb(resolve(home, input.asnDatabase));
+      geodata.asn();
     } catch (error) {
       problems.push(`asn-database: ${(error as Error).message}`);
     }
   }
   const providers = new Map<string, RuleProvider>();
   const subRuleLists = new Set(Object.keys(input.subRules));
-  const geosites = new Map<string, RuleProvider>();
+  const geosites = new Map<string, { provider: RuleProvider; missing?: string }>();
   const parseEntry: ConditionParser = (entry) => parseCondition(entry, env, 'a classical rule provider');
   const env: RuleEnv = {
     providers,
-    geoip: openGeoip,
-    asn,
+    geodata,
     subRuleLists,
     geosite: (name) => {
-      let set = geosites.get(name);
-      if (!set) geosites.set(name, (set = loadGeosite(name, home, parseEntry)));
-      return set;
+      let found = geosites.get(name);
+      if (!found) geosites.set(name, (found = geositeList(name, home, parseEntry) ?? geodata.geosite(name, parseEntry)));
+      return found;
     },
   };
 
   for (const [name, raw] of Object.entries(input.providers)) {
     const path = `rule-providers.${name}`;
-    const config = providerConfig(name, raw, home, path, problems);
+    const config = providerConfig(name, raw, home, path, problems, warnings);
     if (!config) continue;
     if (raw.proxy !== undefined && !input.targets.has(raw.proxy)) {
       problems.push(`${path}.proxy: unknown proxy or group ${showValue(raw.proxy)}`);
@@ -141,7 +129,9 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
         if (rule instanceof SubRule) {
           // The target of SUB-RULE is a list name, checked by the parser.
         } else if (!input.targets.has(rule.target)) {
-          problems.push(`${at}[${i}]: unknown target '${rule.target}' in ${showValue(line)} (known: ${[...input.targets].join(', ')})`);
+          const hint = nearest(rule.target, [...input.targets]);
+          warnings.push(`${at}[${i}]: unknown target '${rule.target}' in ${showValue(line)}${hint ? ` (did you mean '${hint}'?)` : ''}: it is not defined, so flows this rule matches fail`);
+          input.undefinedNames.add(rule.target);
         }
         if (warning) warnings.push(`${at}[${i}]: ${warning}`);
         if (rule.type === 'DOMAIN-SUFFIX' && /^[^,]+,\s*\./.test(line)) warnings.push(`${at}[${i}]: leading dot removed from DOMAIN-SUFFIX,${line.split(',')[1]!.trim()}`);
@@ -159,12 +149,22 @@ export function buildRouting(input: RoutingInput, problems: string[], warnings: 
   return { providers: [...providers.values()], rules, subRules, env };
 }
 
-function providerConfig(name: string, raw: RawProvider, home: string, at: string, problems: string[]): RuleProviderConfig | undefined {
+/**
+ * A provider's settings, paths resolved. What mihomo would only fail on when it downloads or
+ * reads (a URL that is not http(s), a path outside the config folder, which sluice never
+ * touches) leaves the provider empty with a warning, so that its RULE-SET rules match nothing.
+ */
+function providerConfig(name: string, raw: RawProvider, home: string, at: string, problems: string[], warnings: string[]): RuleProviderConfig | undefined {
   const required = { file: 'path', http: 'url', inline: 'payload' } as const;
   if (raw[required[raw.type]] === undefined) {
     problems.push(`${at}: type ${raw.type} needs ${required[raw.type]}`);
     return undefined;
   }
+  const empty = (why: string): RuleProviderConfig => {
+    warnings.push(`${at}: ${why}; the provider stays empty and its RULE-SET rules match nothing`);
+    return { name, vehicle: 'inline', behavior: raw.behavior, format: 'yaml', intervalSeconds: 0, payload: [], sizeLimit: 0, headers: {} };
+  };
+  if (raw.type === 'http' && !/^https?:\/\/[^/]/i.test(raw.url!)) return empty(`url ${showValue(raw.url)} is not an http(s) URL`);
   const format = raw.format ?? 'yaml';
   if (format === 'mrs' && raw.behavior === 'classical') {
     problems.push(`${at}.format: mrs holds domain or ipcidr rules only, not classical`);
@@ -174,10 +174,7 @@ function providerConfig(name: string, raw: RawProvider, home: string, at: string
   if (raw.type !== 'inline') {
     const wanted = raw.path ?? `rules/${createHash('md5').update(raw.url ?? '').digest('hex')}`;
     path = resolve(home, wanted);
-    if (!isInside(home, path)) {
-      problems.push(`${at}.path: ${showValue(raw.path)} is outside the config directory ${home} (symlinks resolved)`);
-      return undefined;
-    }
+    if (!isInside(home, path)) return empty(`path ${showValue(raw.path)} is outside the config directory ${home} (symlinks resolved), so sluice neither reads nor writes it`);
   }
   const headers: Record<string, string> = {};
   for (const [key, values] of Object.entries(raw.header ?? {})) headers[key] = values.join(', ');
@@ -200,10 +197,10 @@ function providerConfig(name: string, raw: RawProvider, home: string, at: string
 const geositeFormats = { list: 'text', txt: 'text', yaml: 'yaml', mrs: 'mrs' } as const;
 
 /**
- * GEOSITE,<name>: a domain rule provider over the file named after the category, in the
- * config's geosite/ or the bundled rules/geosite/. Throws when there is none.
+ * GEOSITE,<name> from a list file named after the category, in the config's geosite/ or the
+ * bundled rules/geosite/; undefined when there is none (geosite.dat is asked next).
  */
-function loadGeosite(name: string, home: string, parse: ConditionParser): RuleProvider {
+function geositeList(name: string, home: string, parse: ConditionParser): { provider: RuleProvider } | undefined {
   if (!/^[\w!@-][\w!@.-]*$/.test(name)) throw new Error(`GEOSITE category names are letters, digits and - _ ! @ . (no path), got ${showValue(name)}`);
   const dirs = [resolve(home, 'geosite'), resolve(bundledRulesDir, 'geosite')];
   for (const dir of dirs) {
@@ -215,10 +212,10 @@ function loadGeosite(name: string, home: string, parse: ConditionParser): RulePr
         parse,
       );
       provider.loadLocal();
-      return provider;
+      return { provider };
     }
   }
-  throw new Error(`no GEOSITE list named '${name}': put ${name}.list (domain entries, one per line) in ${dirs.join(' or ')}`);
+  return undefined;
 }
 
 function checkSubRuleCycles(lists: Map<string, Rule[]>, problems: string[]): void {

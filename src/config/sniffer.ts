@@ -50,7 +50,7 @@ function domainMatcher(entries: string[] | undefined, at: string, env: RuleEnv, 
       const provider = entry.startsWith('rule-set:')
         ? env.providers.get(entry.slice(9))
         : entry.startsWith('geosite:')
-          ? env.geosite(entry.slice(8).toLowerCase())
+          ? env.geosite(entry.slice(8).toLowerCase()).provider
           : undefined;
       if (entry.startsWith('rule-set:') && !provider) throw new Error(`unknown rule provider '${entry.slice(9)}'`);
       if (provider) {

@@ -1,3 +1,4 @@
+import type { MemberFilterSettings } from '../route/group/member-filter.js';
 import type { UserTable } from '../common/auth.js';
 
 /** Listener protocols. */
@@ -94,8 +95,20 @@ export interface TunnelGatewayConfig {
   peers: TunnelPeerConfig[];
 }
 
-/** A `proxies:` entry of a type sluice implements. */
-export type ProxyConfig = DirectProxyConfig | VmessProxyConfig | TunnelProxyConfig;
+/** A `proxies:` entry: a type sluice implements, or the placeholder of one it does not. */
+export type ProxyConfig = DirectProxyConfig | VmessProxyConfig | TunnelProxyConfig | UnsupportedProxyConfig;
+
+/** A `proxies:` entry sluice keeps listed but cannot dial: a type or transport it does not implement. */
+export interface UnsupportedProxyConfig {
+  /** Name rules refer to. */
+  name: string;
+  /** Marks the placeholder (never written in a config). */
+  type: 'unsupported';
+  /** The entry's `type:` as written (tuic, vless, …). */
+  protocol: string;
+  /** Why it cannot be dialed, e.g. "type 'tuic' is not supported by sluice". */
+  reason: string;
+}
 
 /** `type: direct`: another name for DIRECT. */
 export interface DirectProxyConfig {
@@ -196,8 +209,12 @@ export interface GroupConfig {
   name: string;
   /** Group type. */
   type: GroupType;
-  /** Member names (proxies, groups, built-ins), in order. */
+  /** Member names (proxies, groups, built-ins), in order, filters applied; providers' proxies join them at run time. */
   members: string[];
+  /** proxy-providers whose proxies join the members (after the group's filters). */
+  use: string[];
+  /** `filter`, `exclude-filter`, `exclude-type`, for the providers' proxies. */
+  filter: MemberFilterSettings;
   /** Health-check URL. */
   url: string;
   /** Seconds between health checks; 0 = never. */
@@ -214,6 +231,10 @@ export interface GroupConfig {
   strategy: 'consistent-hashing' | 'round-robin' | 'sticky-sessions';
   /** Never offer UDP through the group. */
   disableUdp: boolean;
+  /** `hidden`: dashboards do not show it. */
+  hidden: boolean;
+  /** `icon`: a picture URL dashboards show. */
+  icon?: string;
 }
 
 /** Per-protocol sniffing settings. */

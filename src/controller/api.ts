@@ -2,11 +2,11 @@ import { isProxyGroup, type Outbound } from '../adapter/outbound.js';
 import type { Control } from './control.js';
 import { describeError } from '../common/errors.js';
 import { logLevels, type LogLevel } from '../common/log.js';
-import { measureDelay } from '../route/group/health-check.js';
-import { parsePortList } from '../route/rule/ports.js';
 import { connectionsSnapshot, streamConnections, streamLogs, streamMemory, streamTraffic, type StreamSink } from './streams.js';
 import { proxyView, ruleProviderView, rulesView, type Json } from './views.js';
 import { bodyInvalid, ApiError, noContent, notFound, parseJson, type Reply } from './reply.js';
+import { delayTest } from './delay.js';
+import { proxyProviderRequest } from './providers.js';
 import { generalView, patchConfigs, reloadConfig } from './configs.js';
 import { version } from '../version.js';
 import { ConfigError } from '../config/errors.js';
@@ -23,32 +23,6 @@ function outboundNamed(box: Control, name: string): Outbound {
   if (!outbound) throw notFound();
   return outbound;
 }
-
-/** Runs the delay test of GET /proxies/:name/delay and records it. */
-async function delayTest(box: Control, outbound: Outbound, url: URL): Promise<Reply> {
-  const timeout = Number(url.searchParams.get('timeout'));
-  const testUrl = url.searchParams.get('url') ?? '';
-  if (!Number.isInteger(timeout) || timeout <= 0 || timeout > 32767 || !/^https?:\/\//.test(testUrl)) throw bodyInvalid();
-  const expected = url.searchParams.get('expected');
-  let statuses;
-  try {
-    statuses = expected && expected !== '*' ? parsePortList(expected) : undefined;
-  } catch {
-    throw bodyInvalid();
-  }
-  const started = Date.now();
-  try {
-    const delay = Math.max(1, Math.round(await measureDelay(outbound, testUrl, timeout, statuses)));
-    box.delays.record(outbound.name, testUrl, delay);
-    return { status: 200, body: { delay } };
-  } catch {
-    box.delays.record(outbound.name, testUrl, 0);
-    if (Date.now() - started >= timeout) throw new ApiError(504, 'Timeout');
-    throw new ApiError(503, 'An error occurred in the delay test');
-  }
-}
-
-
 
 /** `PUT /proxies/:` for `PUT /proxies/hk-01`: the request with its name parameters replaced by `:`. */
 function routeKey(method: string, parts: string[]): string {
@@ -68,6 +42,7 @@ export async function handleRequest(box: Control, method: string, url: URL, body
   } catch {
     throw bodyInvalid();
   }
+  if (parts[0] === 'providers' && parts[1] === 'proxies') return proxyProviderRequest(box, method, parts.slice(2), url);
   switch (routeKey(method, parts)) {
     case 'GET /':
       return { status: 200, body: { hello: 'sluice' } };
@@ -125,8 +100,7 @@ export async function handleRequest(box: Control, method: string, url: URL, body
     }
     case 'GET /dns/query':
       return dnsQuery(box, url);
-    case 'GET /providers/proxies':
-      return { status: 200, body: { providers: { default: defaultProxyProvider(box) } } };
+
     case 'GET /providers/rules':
       return { status: 200, body: { providers: Object.fromEntries(box.config.providers.map((p) => [p.name, ruleProviderView(p)])) } };
     case 'PUT /providers/rules/:': {
@@ -160,6 +134,12 @@ export async function handleRequest(box: Control, method: string, url: URL, body
       box.dns.clear();
       return noContent;
     case 'POST /configs/geo':
+      try {
+        await box.updateGeodata();
+      } catch (error) {
+        throw new ApiError(500, describeError(error));
+      }
+      return noContent;
     case 'POST /upgrade':
     case 'POST /upgrade/ui':
       throw new ApiError(501, 'not supported');
@@ -193,15 +173,10 @@ async function dnsQuery(box: Control, url: URL): Promise<Reply> {
   return { status: 200, body: reply };
 }
 
-function defaultProxyProvider(box: Control): Json {
-  const proxies = box.config.proxies.map((p) => proxyView(box.outbounds.get(p.name)!, box.delays));
-  return { name: 'default', type: 'Proxy', vehicleType: 'Compatible', proxies, testUrl: '', expectedStatus: '*', updatedAt: '0001-01-01T00:00:00Z' };
-}
-
 async function groupDelay(box: Control, name: string, url: URL): Promise<Reply> {
   const group = box.groups.find((g) => g.name === name);
   if (!group) throw notFound();
-  const members = group.memberNames.map((member) => box.outbounds.get(member)!);
+  const members = group.memberOutbounds;
   group.unpin?.();
   const results: Record<string, Json> = {};
   await Promise.all(

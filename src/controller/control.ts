@@ -9,6 +9,8 @@ import type { TunnelStatus } from '../protocol/pqtunnel/status.js';
 import type { DelayHistory } from '../route/group/delay-history.js';
 import type { RuleProvider } from '../route/provider/provider.js';
 import type { RuleRouter } from '../route/router.js';
+import type { ProviderOutbounds } from '../route/proxy-provider/outbounds.js';
+import type { ProxyProvider } from '../route/proxy-provider/provider.js';
 
 /** What the controller API reads and changes of a running sluice (Box provides it). */
 export interface Control {
@@ -40,4 +42,10 @@ export interface Control {
   reloadFromFile(): Promise<void>;
   /** Downloads (or re-reads) a rule provider now. */
   refreshProvider(provider: RuleProvider): Promise<void>;
+  /** Downloads every `geox-url` file now. */
+  updateGeodata(): Promise<void>;
+  /** The proxy providers and their outbounds. */
+  readonly proxyProviders: ProviderOutbounds;
+  /** Downloads (or re-reads) a proxy provider now. */
+  refreshProxyProvider(provider: ProxyProvider): Promise<void>;
 }

@@ -28,7 +28,7 @@ function ruleApiName(type: string): string {
 }
 
 /** Go's RFC 3339 time with fractional seconds, as mihomo prints `time.Time`. */
-function goTime(time: Date | undefined): string {
+export function goTime(time: Date | undefined): string {
   return time ? time.toISOString() : '0001-01-01T00:00:00Z';
 }
 
@@ -45,7 +45,7 @@ export function proxyView(outbound: Outbound, delays: DelayHistory): { [key: str
     name: outbound.name,
     type: outbound.type,
     udp: outbound.supportsUdp(),
-    alive: (state.history.at(-1)?.delay ?? 1) > 0,
+    alive: outbound.unusable === undefined && (state.history.at(-1)?.delay ?? 1) > 0,
     history: history(state.history),
     extra,
     xudp: false,
@@ -81,7 +81,8 @@ export function rulesView(rules: readonly Rule[], disabled: ReadonlySet<Rule>): 
 
 const behaviorNames = { domain: 'Domain', ipcidr: 'IPCIDR', classical: 'Classical' } as const;
 const formatNames = { yaml: 'YamlRule', text: 'TextRule', mrs: 'MrsRule' } as const;
-const vehicleNames = { file: 'File', http: 'HTTP', inline: 'Inline' } as const;
+/** mihomo's vehicle type names. */
+export const vehicleNames = { file: 'File', http: 'HTTP', inline: 'Inline' } as const;
 
 /** One entry of GET /providers/rules. */
 export function ruleProviderView(provider: RuleProvider): { [key: string]: Json } {

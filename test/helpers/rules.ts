@@ -2,31 +2,30 @@ import type { Duplex } from 'node:stream';
 import type { Flow } from '../../src/adapter/flow.js';
 import type { Outbound, PacketConn } from '../../src/adapter/outbound.js';
 import { ipFamily } from '../../src/common/address.js';
-import { GeoIp } from '../../src/route/match/geoip.js';
+import { Geodata } from '../../src/route/geodata/geodata.js';
 import { RuleProvider } from '../../src/route/provider/provider.js';
 import { parseRule, type RuleEnv } from '../../src/route/rule/parse.js';
 import { PassOutbound } from '../../src/protocol/block/outbound.js';
 
-let geoip: GeoIp | undefined;
+/** The bundled databases only (no config folder files, no downloads). */
+const bundledGeodata = new Geodata({ home: '/nonexistent', geodataMode: false, downloads: new Set() });
 
 /** A rule environment with the bundled GeoIP database and the given providers, geosites and sub-rule lists. */
-export function testEnv(parts: { providers?: Map<string, RuleProvider>; geosites?: Record<string, string[]>; subRules?: string[] } = {}): RuleEnv {
+export function testEnv(parts: { providers?: Map<string, RuleProvider>; geosites?: Record<string, string[]>; subRules?: string[]; geodata?: Geodata } = {}): RuleEnv {
   return {
     providers: parts.providers ?? new Map(),
-    geoip: () => (geoip ??= new GeoIp()),
-    asn: undefined,
+    geodata: parts.geodata ?? bundledGeodata,
     subRuleLists: new Set(parts.subRules ?? []),
     geosite: (name) => {
       const payload = parts.geosites?.[name];
-      if (!payload) throw new Error(`no GEOSITE list named '${name}'`);
       const provider = new RuleProvider(
-        { name: `geosite:${name}`, vehicle: 'inline', behavior: 'domain', format: 'text', payload, intervalSeconds: 0, sizeLimit: 0, headers: {} },
+        { name: `geosite:${name}`, vehicle: 'inline', behavior: 'domain', format: 'text', payload: payload ?? [], intervalSeconds: 0, sizeLimit: 0, headers: {} },
         () => {
           throw new Error('a domain provider has no classical entries');
         },
       );
       provider.loadLocal();
-      return provider;
+      return payload ? { provider } : { provider, missing: `no GEOSITE list named '${name}'` };
     },
   };
 }

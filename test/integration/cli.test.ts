@@ -179,10 +179,10 @@ rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
 
   it('run refuses a bad config without opening any port', async () => {
     const port = await closedPort();
-    const bad = configFile('bad-run.yaml', `mixed-port: ${port}\nrules: ['MATCH,NOWHERE']\n`);
+    const bad = configFile('bad-run.yaml', `mixed-port: ${port}\nrules: ['NOWHERE,x,DIRECT']\n`);
     const result = sluice('run', '-f', bad);
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain("rules[0]: unknown target 'NOWHERE'");
+    expect(result.stderr).toContain("rules[0]: unknown rule type 'NOWHERE'");
     await expect(dial(port)).rejects.toThrow(/ECONNREFUSED/);
   });
 

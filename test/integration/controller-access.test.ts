@@ -29,7 +29,7 @@ beforeAll(async () => {
   writeFileSync(join(outside, 'private.txt'), 'outside-the-ui-folder');
   symlinkSync(join(outside, 'private.txt'), join(ui, 'leak.txt'));
   writeFileSync(join(home, 'gateway.key'), `${secretKey}\n`);
-  writeFileSync(join(home, 'notes.yaml'), 'mixed-port: 7890\nlisteners:\n  - { name: in, type: socks, port: 1080, password-of-alice: hunter2 }\n');
+  writeFileSync(join(home, 'notes.yaml'), 'mixed-port: 7890\nlisteners:\n  - { name: in, type: socks, port: hunter2, password-of-alice: hunter2 }\n');
   writeFileSync(join(home, 'broken.yaml'), 'password: [hunter2\n');
   symlinkSync(join(outside, 'private.txt'), join(home, 'link-out.yaml'));
   execFileSync('mkfifo', [join(home, 'fifo.yaml')]);
@@ -115,10 +115,13 @@ describe('controller without a secret', () => {
     expect(await websocket(ws, {})).toBe('open');
   });
 
-  it('refuses to listen on a non-loopback address, and warns once on loopback', () => {
+  it('listens on loopback instead of a non-loopback address without a secret, saying so, and warns once on loopback', () => {
     for (const address of ['0.0.0.0:9090', ':9090', '192.168.1.5:9090']) {
-      expect(() => parseConfig(`external-controller: '${address}'`), address).toThrow(/has no secret: set secret, or listen on loopback/);
+      const config = parseConfig(`external-controller: '${address}'`);
+      expect(config.controller?.host, address).toBe('127.0.0.1');
+      expect(config.warnings, address).toContain(`CONTROLLER NOT EXPOSED: external-controller ${address} has no secret, so it listens on 127.0.0.1:9090 only; set secret to open it to other hosts`);
     }
+    expect(parseConfig(`external-controller: '[::]:9090'`).controller?.host).toBe('::1');
     const warnings = parseConfig(`external-controller: 127.0.0.1:9090\nexternal-controller-cors: { allow-origins: ['*'] }`).warnings;
     expect(warnings.filter((w) => w.startsWith('external-controller'))).toEqual([
       "external-controller: no secret is set, so any program on this host can control sluice (web pages cannot); allow-origins '*' is ignored without a secret",
@@ -173,7 +176,7 @@ describe('PUT /configs with a path', () => {
     const notes = await put(join(home, 'notes.yaml'));
     expect(notes.status).toBe(400);
     expect(notes.text).not.toMatch(/hunter2|password-of-alice/);
-    expect(JSON.parse(notes.text)).toEqual({ message: 'listeners[0].*: is invalid' });
+    expect(JSON.parse(notes.text)).toEqual({ message: 'listeners[0].port: is invalid' });
     const broken = await put(join(home, 'broken.yaml'));
     expect(broken.text).not.toContain('hunter2');
     expect(JSON.parse(broken.text)).toEqual({ message: expect.stringMatching(/^YAML: syntax error at line \d+, column \d+$/) });

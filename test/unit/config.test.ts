@@ -64,10 +64,56 @@ describe('config loading', () => {
   it('suggests the nearest key for a typo, at any depth', () => {
     expect(problems('mixed-prot: 7890')).toEqual(["mixed-prot: unknown key (did you mean 'mixed-port'?)"]);
     expect(problems('listeners:\n  - { name: a, type: socks, prot: 1 }')).toEqual([
-      'listeners[0].port: required key is missing',
       "listeners[0].prot: unknown key (did you mean 'port'?)",
+      'listeners[0].port: required key is missing',
     ]);
-    expect(problems('zzzzzz: 1')).toEqual(['zzzzzz: unknown key']);
+    expect(parseConfig('mixed-port: 7890\nzzzzzz: 1').warnings).toEqual(['unknown top-level keys, ignored (mihomo ignores them too): zzzzzz']);
+  });
+
+  it('reads configs as mihomo does: merge keys, legacy section names, anchor holders, weak scalars, undeclared fields', () => {
+    const config = parseConfig(`mixed-port: '7890'
+p: &p { type: file, behavior: domain }
+Proxy:
+  - { name: d, type: direct, udp: true }
+  - { name: v, type: vmess, server: 127.0.0.1, port: '443', uuid: 7b4a7e8e-2f7f-4c4b-9d5e-1f0e4f5a6b7c, alterId: '0', udp: 'true' }
+Proxy Group:
+  - { name: G, type: select, proxies: [d, v] }
+Rule: ['MATCH,G']
+rule-providers:
+  lan:
+    <<: *p
+    path: ./rules/lan.list
+    format: text
+`, process.cwd());
+    expect(config.listeners.map((l) => l.port)).toEqual([7890]);
+    expect(config.proxies[1]).toMatchObject({ name: 'v', port: 443, alterId: 0, udp: true });
+    expect(config.groups[0]).toMatchObject({ name: 'G', members: ['d', 'v'] });
+    expect(config.providers[0]!.config).toMatchObject({ name: 'lan', vehicle: 'file', behavior: 'domain' });
+    expect(config.warnings).toEqual(['unknown top-level keys, ignored (mihomo ignores them too): p', 'keys these entries do not have, ignored: proxies[0].udp']);
+    expect(problems('Proxy: []\nproxies: []')).toEqual(["Proxy: the legacy name of 'proxies', which is set too; keep one"]);
+  });
+
+  it('reports every problem in one round, each once, and keeps the warnings', () => {
+    let error: ConfigError | undefined;
+    try {
+      parseConfig(`mixed-port: 99999
+proxies:
+  - { name: bad, type: vmess, server: a, port: 0, uuid: x }
+  - { name: t, type: tuic, server: a, port: 1 }
+proxy-groups:
+  - { name: G, type: select, proxies: [bad, t] }
+  - { name: H, type: nosuch, proxies: [G] }
+rules: ['DOMAIN,a.test,G', 'FOO,x,DIRECT', 'MATCH,H']`);
+    } catch (caught) {
+      error = caught as ConfigError;
+    }
+    expect(error?.problems).toEqual([
+      'mixed-port: must be <= 65535, got 99999',
+      'proxies[0].port: must be >= 1, got 0',
+      'proxy-groups[1].type: must be one of select, url-test, fallback, load-balance, relay, got "nosuch"',
+      `rules[1]: unknown rule type 'FOO', got "FOO,x,DIRECT"`,
+    ]);
+    expect(error?.warnings[0]).toMatch(/^UNSUPPORTED PROXIES: 1 proxies stay listed but fail every flow: "t" \(type 'tuic' is not supported by sluice\)/);
   });
 
   it('warns about, and ignores, keys Clash defines that sluice does not implement yet', () => {
@@ -80,10 +126,26 @@ rules: ['MATCH,DIRECT']`);
     expect(config.listeners.map((l) => l.name)).toEqual(['DEFAULT-MIXED', 's']);
   });
 
-  it('names proxies of types not supported yet', () => {
-    expect(problems('proxies:\n  - { name: hk, type: ss, server: a, port: 1 }')).toContain(
-      `proxies[0].type: 'ss' is not supported yet (proxy "hk")`,
-    );
+  it('keeps proxies of types sluice lacks as placeholders, skips such listeners, and says so loudly', () => {
+    const config = parseConfig(`mixed-port: 7890
+proxies:
+  - { name: hk, type: ss, server: a, port: 1, cipher: aes-128-gcm, password: x }
+  - { name: ws, type: vmess, server: a, port: 1, uuid: 7b4a7e8e-2f7f-4c4b-9d5e-1f0e4f5a6b7c, network: ws }
+listeners:
+  - { name: in, type: hysteria2, port: 1 }
+proxy-groups:
+  - { name: G, type: url-test, proxies: [hk, ws] }
+rules: ['MATCH,G']`);
+    expect(config.proxies).toEqual([
+      { name: 'hk', type: 'unsupported', protocol: 'ss', reason: "type 'ss' is not supported by sluice" },
+      { name: 'ws', type: 'unsupported', protocol: 'vmess', reason: "VMess over 'ws' is not supported by sluice yet (only tcp)" },
+    ]);
+    expect(config.listeners.map((l) => l.name)).toEqual(['DEFAULT-MIXED']);
+    expect(config.warnings.slice(0, 2)).toEqual([
+      `UNSUPPORTED PROXIES: 2 proxies stay listed but fail every flow: "hk" (type 'ss' is not supported by sluice); "ws" (VMess over 'ws' is not supported by sluice yet (only tcp))`,
+      `UNSUPPORTED LISTENERS: not opened, their types are not supported by sluice: listeners[0] "in" (type 'hysteria2')`,
+    ]);
+    expect(problems('proxies:\n  - { name: x, type: gopher }')).toEqual(['proxies[0].type: unknown type "gopher"']);
   });
 
   it('checks rules: grammar, targets, payloads', () => {
@@ -97,11 +159,9 @@ rules: ['MATCH,DIRECT']`);
   - DOMAIN,example.com
   - IP-CIDR,10.0.0.0/8,DIRECT,resolve-please`),
     ).toEqual([
-      `rules[0]: unknown target 'Proxy' in "DOMAIN-SUFFIX,example.com,Proxy" (known: DIRECT, REJECT, REJECT-DROP, PASS, COMPATIBLE, GLOBAL)`,
       `rules[1]: unknown rule type 'FOO', got "FOO,bar,DIRECT"`,
       `rules[2]: invalid prefix length in '10.0.0.0/33', got "IP-CIDR,10.0.0.0/33,DIRECT"`,
       `rules[3]: invalid port '80-', got "DST-PORT,80-,DIRECT"`,
-      `rules[4]: no GEOSITE list named 'nope': put nope.list (domain entries, one per line) in ${process.cwd()}/geosite or ${process.cwd()}/rules/geosite, got "GEOSITE,nope,DIRECT"`,
       `rules[5]: expected TYPE,PAYLOAD,TARGET, got "DOMAIN,example.com"`,
       `rules[6]: unknown rule parameter 'resolve-please', got "IP-CIDR,10.0.0.0/8,DIRECT,resolve-please"`,
     ]);
@@ -275,14 +335,12 @@ rules: ['RULE-SET,nope,DIRECT', 'GEOIP,CN,DIRECT', 'MATCH,DIRECT']
 `),
     ).toEqual([
       `proxy-groups[3].name: "a" is already a proxy, group or built-in name`,
-      `proxy-groups[2].proxies[0]: unknown member "nope" in group "g3"`,
       'proxy-groups: cycle g1 -> g2 -> g1',
-      `rule-providers.f.path: "/etc/passwd" is outside the config directory ${process.cwd()} (symlinks resolved)`,
       'rule-providers.h: type http needs url',
       'rule-providers.m.format: mrs holds domain or ipcidr rules only, not classical',
       `rule-providers.missing: ENOENT: no such file or directory, open '${process.cwd()}/no-such-file.yaml'`,
       'rule-providers.via.proxy: unknown proxy or group "nope"',
-      `rules[0]: unknown rule provider 'nope' (defined: none), got "RULE-SET,nope,DIRECT"`,
+      `rules[0]: unknown rule provider 'nope' (defined: f), got "RULE-SET,nope,DIRECT"`,
       `rules[1]: cannot read GeoIP database ${process.cwd()}/no-such.mmdb: ENOENT: no such file or directory, open '${process.cwd()}/no-such.mmdb', got "GEOIP,CN,DIRECT"`,
       'sub-rules: cycle s1 -> s2 -> s1',
     ]);

@@ -53,15 +53,15 @@ describe('proxy groups', () => {
     const group = linked(new AutoGroup({ name: 'fb', members: ['down', 'up'], disableUdp: false }, 'fallback', check()), [down, up]);
     expect(group.now).toBe('down'); // never tested counts as alive
     await group.health.checkAll();
-    expect(group.health.of('down')).toEqual({ history: [0], alive: false });
-    expect(group.health.of('up').alive).toBe(true);
+    expect(group.health.of(down)).toEqual({ history: [0], alive: false });
+    expect(group.health.of(up).alive).toBe(true);
     expect(group.now).toBe('up');
     const strict = linked(
       new AutoGroup({ name: 'st', members: ['up'], disableUdp: false }, 'fallback', { ...check('/teapot'), expectedStatus: '200/204' }),
       [up],
     );
     await strict.health.checkAll();
-    expect(strict.health.of('up').alive).toBe(false);
+    expect(strict.health.of(up).alive).toBe(false);
     group.select('down');
     expect(group.now).toBe('up'); // a dead pinned member is not used
   });

@@ -33,11 +33,13 @@ describe('rules (vectors from specs/clash-rules.md §6)', () => {
     expect(matches('DOMAIN,sni.test,DIRECT', flow('10.0.0.1', 443, { domain: 'sni.test' }))).toBe(true);
   });
 
-  it('GEOSITE uses the category list and fails to load without one', () => {
+  it('GEOSITE uses the category list; without one it loads, warns and matches nothing', () => {
     const env = testEnv({ geosites: { telegram: ['+.t.me', '+.telegram.org'] } });
     expect(matches('GEOSITE,Telegram,P', flow('web.telegram.org'), env)).toBe(true);
     expect(matches('GEOSITE,telegram,P', flow('nottelegram.org'), env)).toBe(false);
-    expect(() => parseRule('GEOSITE,nope,P', env)).toThrow(/no GEOSITE list named 'nope'/);
+    const missing = parseRule('GEOSITE,nope,P', env);
+    expect(missing.warning).toBe("GEOSITE,nope: no GEOSITE list named 'nope'");
+    expect(missing.rule.match(flow('nope.test'))).toBe(false);
   });
 
   it('IP-CIDR masks host bits, keeps families apart, matches IPv6 and IPv4-mapped addresses', () => {
@@ -78,8 +80,10 @@ describe('rules (vectors from specs/clash-rules.md §6)', () => {
     expect(matches('GEOIP,CN,DIRECT', flow('cn.example'))).toBe(false);
   });
 
-  it('IP-ASN needs an ASN database', () => {
-    expect(() => parseRule('IP-ASN,13335,DIRECT', testEnv())).toThrow(/asn-database/);
+  it('IP-ASN without an ASN database loads, warns and matches nothing', () => {
+    const parsed = parseRule('IP-ASN,13335,DIRECT', testEnv());
+    expect(parsed.warning).toMatch(/asn-database/);
+    expect(parsed.rule.match(flow('1.1.1.1'))).toBe(false);
   });
 
   it('ports: DST-PORT, SRC-PORT, IN-PORT; inbound: IN-TYPE, IN-NAME, IN-USER; NETWORK', () => {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, type Cipher, type Decipher } from 'node:crypto';
-import { parse as parseUuid, validate as validateUuid } from 'uuid';
+import { NIL, parse as parseUuid, v5 as uuidV5, validate as validateUuid } from 'uuid';
 import { vmessKdf16 } from './kdf.js';
 
 const cmdKeySuffix = 'c48619fe-8f02-49e0-b9e9-edf763e17e21';
@@ -18,10 +18,12 @@ export interface VmessIdentity {
   readonly alterIds: readonly Buffer[];
 }
 
-/** Derives a user's keys; throws when `uuid` is not RFC 4122 text. */
+/**
+ * Derives a user's keys. `uuid` is RFC 4122 text, or any other text, which stands for
+ * UUIDv5(nil namespace, text) as in mihomo and Xray (`uuid: my-password`).
+ */
 export function vmessIdentity(uuid: string, alterIdCount = 0): VmessIdentity {
-  if (!validateUuid(uuid)) throw new Error('VMess id must be a UUID');
-  const bytes = Buffer.from(parseUuid(uuid));
+  const bytes = Buffer.from(parseUuid(validateUuid(uuid) ? uuid : uuidV5(uuid, NIL)));
   const cmdKey = createHash('md5').update(bytes).update(cmdKeySuffix).digest();
   const alterIds: Buffer[] = [];
   let previous: Buffer = bytes;

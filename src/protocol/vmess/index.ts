@@ -1,6 +1,5 @@
 /** Registration of VMess: `type: vmess` listeners (the server) and proxies (the client). */
 import type { InboundRegistration, OutboundRegistration } from '../../adapter/registration.js';
-import { showValue } from '../../config/errors.js';
 import type { VmessListenerConfig, VmessProxyConfig } from '../../config/types.js';
 import { tcpListener } from '../listener.js';
 import type { VmessClientConfig } from './client.js';
@@ -27,17 +26,18 @@ const ignoredClashKeys: ReadonlySet<string> = new Set([
 
 /** `proxies: - type: vmess` (`cipher: auto` is aes-128-gcm: Node has fast GCM everywhere). */
 export const vmessOutbound: OutboundRegistration<VmessProxyConfig> = {
-  prepare(entry, at, ignored, problems) {
+  prepare(entry, at, ignored) {
     for (const key of Object.keys(entry)) {
       if (ignoredClashKeys.has(key)) {
         ignored.push(`${at}.${key}`);
         delete entry[key];
       }
     }
-    if (entry.network !== undefined && entry.network !== 'tcp') {
-      problems.push(`${at}.network: '${String(entry.network)}' transport is not supported yet (proxy ${showValue(entry.name)}); use tcp`);
-    }
-    if (entry.tls === true) problems.push(`${at}.tls: TLS is not supported yet (proxy ${showValue(entry.name)})`);
+  },
+  unsupported(entry) {
+    if (entry.network !== undefined && entry.network !== 'tcp') return `VMess over '${String(entry.network)}' is not supported by sluice yet (only tcp)`;
+    if (entry.tls === true || entry.tls === 'true') return 'VMess over TLS is not supported by sluice yet';
+    return undefined;
   },
   create(proxy, { dns, connectMs }) {
     const alterId = proxy.alterId ?? 0;

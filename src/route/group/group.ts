@@ -10,16 +10,22 @@ export interface GroupOptions {
   members: string[];
   /** Never offer UDP through this group. */
   disableUdp: boolean;
+  /** The proxies its proxy providers give it now (after its filters), appended to `members`; read at each link. */
+  providerMembers?: () => readonly Outbound[];
+  /** Told what changed when a provider update takes away the member in use. */
+  notice?: (message: string) => void;
 }
 
 /**
  * Base of the groups that hand each flow to a member. Members are linked by name after every
- * outbound exists, since groups may refer to groups defined later.
+ * outbound exists, since groups may refer to groups defined later, and linked again when a
+ * proxy provider the group uses changes.
  */
 export abstract class Group implements OutboundGroup, ProxyGroup {
   abstract readonly type: string;
-  /** Members after `link`, in config order. */
+  /** Members after `link`, in order: the named ones, then the providers'. */
   protected members: Outbound[] = [];
+  private byName: ReadonlyMap<string, Outbound> = new Map();
 
   constructor(protected readonly options: GroupOptions) {}
 
@@ -27,14 +33,37 @@ export abstract class Group implements OutboundGroup, ProxyGroup {
     return this.options.name;
   }
 
-  /** Member names in config order. */
+  /** Member names in order (the named members until the group is linked). */
   get memberNames(): string[] {
-    return [...this.options.members];
+    return this.members.length > 0 ? this.members.map((m) => m.name) : [...this.options.members];
   }
 
-  /** Resolves member names; every name must exist (the loader checked). */
+  /** The members now. */
+  get memberOutbounds(): readonly Outbound[] {
+    return this.members;
+  }
+
+  /** Resolves member names (every name exists: the loader made the missing ones) and adds the providers' members. */
   link(outbounds: ReadonlyMap<string, Outbound>): void {
-    this.members = this.options.members.map((name) => outbounds.get(name)!);
+    this.byName = outbounds;
+    this.relink();
+  }
+
+  /** Takes the providers' current members (after a provider update); a group left empty uses COMPATIBLE, as in mihomo. */
+  relink(): void {
+    const named = this.options.members.map((name) => this.byName.get(name)!);
+    const members = [...named, ...(this.options.providerMembers?.() ?? [])];
+    const compatible = this.byName.get('COMPATIBLE');
+    this.members = members.length > 0 || !compatible ? members : [compatible];
+    this.membersChanged();
+  }
+
+  /** Called after each (re)link: subclasses re-check what they chose. */
+  protected membersChanged(): void {}
+
+  /** Index of the member called `name`, or -1. */
+  protected indexOf(name: string): number {
+    return this.members.findIndex((m) => m.name === name);
   }
 
   abstract pick(flow: Flow): Outbound;

@@ -48,9 +48,9 @@ export class HealthCheck {
     this.statuses = options.expectedStatus && options.expectedStatus !== '*' ? parsePortList(options.expectedStatus) : undefined;
   }
 
-  /** The checks of a member so far. */
-  of(name: string): MemberHealth {
-    return this.health.get(name) ?? { history: [], alive: true };
+  /** The checks of a member so far (never checked: alive, unless it can carry no flow at all). */
+  of(member: Outbound): MemberHealth {
+    return this.health.get(member.name) ?? { history: [], alive: member.unusable === undefined };
   }
 
   /** Records that a flow used the group (lazy groups only check when used). */

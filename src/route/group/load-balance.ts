@@ -60,7 +60,7 @@ export class LoadBalanceGroup extends Group {
 
   pick(flow: Flow): Outbound {
     this.health.touch();
-    const alive = this.members.filter((m) => this.health.of(m.name).alive);
+    const alive = this.members.filter((m) => this.health.of(m).alive);
     const pool = alive.length > 0 ? alive : this.members;
     if (this.strategy === 'round-robin') return pool[this.next++ % pool.length]!;
     if (this.strategy === 'consistent-hashing') return pool[jumpHash(hash32(siteOf(flow)), pool.length)]!;
@@ -75,6 +75,11 @@ export class LoadBalanceGroup extends Group {
 
   protected udpOfMembers(): boolean {
     return true;
+  }
+
+  /** Sticky choices are indexes into the members: they start over when the members change. */
+  protected override membersChanged(): void {
+    this.sticky.clear();
   }
 
   /** Starts health checks. */

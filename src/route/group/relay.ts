@@ -16,6 +16,11 @@ export class RelayGroup implements ProxyGroup {
     readonly memberNames: string[],
   ) {}
 
+  /** The hops. */
+  get memberOutbounds(): readonly Outbound[] {
+    return this.members;
+  }
+
   /** Resolves member names. */
   link(outbounds: ReadonlyMap<string, Outbound>): void {
     this.members = this.memberNames.map((name) => outbounds.get(name)!);

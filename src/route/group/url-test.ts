@@ -46,7 +46,7 @@ export class AutoGroup extends Group {
 
   /** Pins a member while it stays alive; undefined clears the pin. */
   select(name: string | undefined): void {
-    if (name !== undefined && !this.options.members.includes(name)) throw new Error(`${name} is not a member of group ${this.name}`);
+    if (name !== undefined && this.indexOf(name) < 0) throw new Error(`${name} is not a member of group ${this.name}`);
     this.pinned = name;
     this.choose();
   }
@@ -88,15 +88,20 @@ export class AutoGroup extends Group {
     this.health.stop();
   }
 
+  protected override membersChanged(): void {
+    if (this.current >= this.members.length) this.current = 0;
+    this.choose();
+  }
+
   /** Re-evaluates the member in use from the latest checks. */
   private choose(): void {
-    const alive = (i: number): boolean => this.health.of(this.members[i]!.name).alive;
-    const pin = this.pinned === undefined ? -1 : this.options.members.indexOf(this.pinned);
+    const alive = (i: number): boolean => this.health.of(this.members[i]!).alive;
+    const pin = this.pinned === undefined ? -1 : this.indexOf(this.pinned);
     if (pin >= 0 && alive(pin)) return void (this.current = pin);
     const indexes = this.members.map((_, i) => i).filter(alive);
     if (indexes.length === 0) return void (this.current = 0);
     if (this.mode === 'fallback') return void (this.current = indexes[0]!);
-    const delay = (i: number): number => this.health.of(this.members[i]!.name).history.at(-1) || Number.MAX_SAFE_INTEGER;
+    const delay = (i: number): number => this.health.of(this.members[i]!).history.at(-1) || Number.MAX_SAFE_INTEGER;
     const best = indexes.reduce((a, b) => (delay(b) < delay(a) ? b : a));
     const keep = alive(this.current) && delay(this.current) <= delay(best) + this.toleranceMs;
     if (!keep) this.current = best;

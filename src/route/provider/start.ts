@@ -2,7 +2,8 @@ import type { Outbound } from '../../adapter/outbound.js';
 import { describeError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { elapsed, type StatusLine } from '../../common/status-line.js';
-import type { Fetcher, RuleProvider } from './provider.js';
+import type { Fetcher } from './downloaded.js';
+import type { Built, DownloadedProvider } from './downloaded.js';
 
 /** What starting the rule providers needs. */
 export interface ProviderStart {
@@ -15,17 +16,17 @@ export interface ProviderStart {
   /** A terminal's status line, to show the downloads while they run. */
   status: StatusLine | undefined;
   /** The outbound a provider downloads through (its `proxy:`); undefined = directly. */
-  via(provider: RuleProvider): Outbound | undefined;
+  via(provider: DownloadedProvider<Built>): Outbound | undefined;
 }
 
 /**
  * Logs each provider's warnings, fetches the stale http providers (waiting at most the
  * download timeout, showing progress on the status line), then starts every refresh timer.
  */
-export async function startRuleProviders(providers: readonly RuleProvider[], start: ProviderStart): Promise<void> {
+export async function startProviders(providers: readonly DownloadedProvider<Built>[], start: ProviderStart): Promise<void> {
   const { fetcher, timeoutMs, logger, status } = start;
   for (const provider of providers) {
-    for (const warning of provider.warnings) logger.warn(`rule provider ${provider.name}: ${warning}`);
+    for (const warning of provider.warnings) logger.warn(`${provider.kind} ${provider.name}: ${warning}`);
   }
   const log = (level: 'warning' | 'info', message: string): void => (level === 'warning' ? logger.warn(message) : logger.info(message));
   const stale = providers.filter((provider) => provider.isStale());
@@ -35,14 +36,14 @@ export async function startRuleProviders(providers: readonly RuleProvider[], sta
     provider
       .refresh(fetcher, timeoutMs, start.via(provider))
       .then(
-        () => log('info', `rule provider ${provider.name}: downloaded, ${provider.count} entries`),
-        (error: unknown) => log('warning', `rule provider ${provider.name}: download failed, ${provider.updatedAt ? 'keeping the cached copy' : 'its RULE-SET rules match nothing'}: ${describeError(error)}`),
+        () => log('info', `${provider.kind} ${provider.name}: downloaded, ${provider.summary()}`),
+        (error: unknown) => log('warning', `${provider.kind} ${provider.name}: download failed, ${provider.updatedAt ? 'keeping the cached copy' : 'it stays empty for now'}: ${describeError(error)}`),
       )
       .finally(() => pending.delete(provider.name)),
   );
   if (downloads.length > 0) {
-    logger.info(`downloading ${downloads.length} rule providers: ${[...pending].join(', ')}`);
-    status?.show(() => `downloading rule providers ${stale.length - pending.size}/${stale.length}, ${elapsed(started)} (at most ${timeoutMs / 1000} s): ${[...pending].join(', ')}`);
+    logger.info(`downloading ${downloads.length} providers: ${[...pending].join(', ')}`);
+    status?.show(() => `downloading providers ${stale.length - pending.size}/${stale.length}, ${elapsed(started)} (at most ${timeoutMs / 1000} s): ${[...pending].join(', ')}`);
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.all(downloads), waited]);

@@ -1,7 +1,7 @@
 import type { Rule } from '../../adapter/router.js';
 import { normalizeHost } from '../../common/address.js';
 import { normalizePattern } from '../match/domain-set.js';
-import type { AsnDb, GeoIp } from '../match/geoip.js';
+import type { Geodata } from '../geodata/geodata.js';
 import type { RuleProvider } from '../provider/provider.js';
 import { excerpt } from './base.js';
 import { DomainKeywordRule, DomainRegexRule, DomainRule, DomainSuffixRule, DomainWildcardRule } from './domain.js';
@@ -18,12 +18,10 @@ import { RuleSetRule } from './rule-set.js';
 export interface RuleEnv {
   /** Rule providers by name (RULE-SET). */
   readonly providers: ReadonlyMap<string, RuleProvider>;
-  /** The country database, opened on first use (GEOIP, SRC-GEOIP). */
-  geoip(): GeoIp;
-  /** The ASN database; IP-ASN is a load error without one. */
-  readonly asn: AsnDb | undefined;
-  /** The domain list of a GEOSITE category, as a domain provider; throws when there is none. */
-  geosite(name: string): RuleProvider;
+  /** The geo databases (GEOIP, SRC-GEOIP, IP-ASN, GEOSITE from geosite.dat). */
+  readonly geodata: Geodata;
+  /** The domain list of a GEOSITE category, as a provider; `missing` says why it is empty (it then matches nothing). */
+  geosite(name: string): { provider: RuleProvider; missing?: string };
   /** Names of the `sub-rules:` lists (SUB-RULE). */
   readonly subRuleLists: ReadonlySet<string>;
 }
@@ -54,14 +52,15 @@ export function parseRule(line: string, env: RuleEnv): ParsedRule {
   const type = fields[0]!.toUpperCase();
   if (type === 'MATCH' || type === 'FINAL') return parseMatch(type, fields);
   if (fields.length < 3 || fields[1] === '' || fields[fields.length - 1] === '') throw new Error('expected TYPE,PAYLOAD,TARGET');
+  const notes: string[] = [];
   if (commaPayloadTypes.has(type)) {
     const payload = fields.slice(1, -1).join(',');
     const target = fields[fields.length - 1]!;
     if (type === 'SUB-RULE') return { rule: parseSubRule(payload, target, env) };
-    return withHostOnlyWarning(build(type, payload, [], target, env));
+    return withNotes(build(type, payload, [], target, env, 0, notes), notes);
   }
   const [, payload, target, ...params] = fields as [string, string, string, ...string[]];
-  return withHostOnlyWarning(build(type, payload, params, target, env));
+  return withNotes(build(type, payload, params, target, env, 0, notes), notes);
 }
 
 /** Deepest nesting of AND/OR/NOT accepted; deeper is a load error (parsing stays linear in the line). */
@@ -72,19 +71,20 @@ const maxLogicDepth = 32;
  * provider entry. MATCH, RULE-SET and SUB-RULE are not allowed there. `depth` counts the
  * logic rules it sits in.
  */
-export function parseCondition(text: string, env: RuleEnv, where: string, depth = 0): Rule {
+export function parseCondition(text: string, env: RuleEnv, where: string, depth = 0, notes: string[] = []): Rule {
   const fields = text.split(',').map((f) => f.trim());
   const type = fields[0]!.toUpperCase();
   if (type === 'MATCH' || type === 'FINAL' || type === 'SUB-RULE' || (type === 'RULE-SET' && where === 'a classical rule provider')) {
     throw new Error(`${type} is not allowed in ${where}`);
   }
   if (fields.length < 2 || fields[1] === '') throw new Error(`expected TYPE,payload, got ${excerpt(text)}`);
-  if (commaPayloadTypes.has(type)) return build(type, fields.slice(1).join(','), [], '', env, depth);
-  return build(type, fields[1]!, fields.slice(2), '', env, depth);
+  if (commaPayloadTypes.has(type)) return build(type, fields.slice(1).join(','), [], '', env, depth, notes);
+  return build(type, fields[1]!, fields.slice(2), '', env, depth, notes);
 }
 
-function withHostOnlyWarning(rule: Rule): ParsedRule {
-  return hostOnlyTypes.has(rule.type) ? { rule, warning: `${rule.type} rules never match in sluice` } : { rule };
+function withNotes(rule: Rule, notes: string[]): ParsedRule {
+  if (rule instanceof NeverRule) notes.unshift(rule.reason);
+  return notes.length > 0 ? { rule, warning: notes.join('; ') } : { rule };
 }
 
 function ipOptions(type: string, params: string[]): IpRuleOptions {
@@ -94,7 +94,17 @@ function ipOptions(type: string, params: string[]): IpRuleOptions {
   return { source: type.startsWith('SRC-') || params.includes('src'), noResolve: params.includes('no-resolve') };
 }
 
-function build(type: string, payload: string, params: string[], target: string, env: RuleEnv, depth = 0): Rule {
+function geoIpRule(type: string, payload: string, target: string, options: IpRuleOptions, geodata: Geodata): Rule {
+  const code = payload.toLowerCase();
+  const source = geodata.geoipSource(code);
+  if ('missing' in source) return new NeverRule(type, payload, target, `${type},${payload}: ${source.missing}; it matches nothing`);
+  if (source.source === 'category') return new GeoIpRule(type, payload, target, options, (ip) => geodata.inCategory(code, ip), false);
+  if (code !== 'lan') geodata.countries();
+  return new GeoIpRule(type, payload, target, options, (_ip, text) => geodata.countries().country(text) === code, true);
+}
+
+/** Builds a rule; what the user should know about it (data it lacks) goes to `notes`. */
+function build(type: string, payload: string, params: string[], target: string, env: RuleEnv, depth = 0, notes: string[] = []): Rule {
   // no-resolve and src only mean something to IP rules and RULE-SET; elsewhere mihomo ignores them.
   ipOptions(type, params);
   switch (type) {
@@ -111,8 +121,11 @@ function build(type: string, payload: string, params: string[], target: string, 
       return new DomainRegexRule(type, payload, target);
     case 'DOMAIN-WILDCARD':
       return new DomainWildcardRule(type, payload, target);
-    case 'GEOSITE':
-      return new RuleSetRule(payload.toLowerCase(), target, env.geosite(payload.toLowerCase()), true, false, type);
+    case 'GEOSITE': {
+      const { provider, missing } = env.geosite(payload.toLowerCase());
+      if (missing) notes.push(`GEOSITE,${payload}: ${missing}`);
+      return new RuleSetRule(payload.toLowerCase(), target, provider, true, false, type);
+    }
     case 'IP-CIDR':
     case 'IP-CIDR6':
     case 'SRC-IP-CIDR':
@@ -122,11 +135,11 @@ function build(type: string, payload: string, params: string[], target: string, 
       return new IpSuffixRule(type, payload, target, ipOptions(type, params));
     case 'GEOIP':
     case 'SRC-GEOIP':
-      return new GeoIpRule(type, payload, target, ipOptions(type, params), () => env.geoip());
+      return geoIpRule(type, payload, target, ipOptions(type, params), env.geodata);
     case 'IP-ASN':
     case 'SRC-IP-ASN':
-      if (!env.asn) throw new Error(`${type} needs an ASN database: set asn-database to a GeoLite2-ASN .mmdb file`);
-      return new IpAsnRule(type, payload, target, ipOptions(type, params), env.asn);
+      if (!env.geodata.asnExpected()) return new NeverRule(type, payload, target, `${type} needs an ASN database (asn-database, GeoLite2-ASN.mmdb in the config folder, or geox-url.asn); it matches nothing`);
+      return new IpAsnRule(type, payload, target, ipOptions(type, params), () => env.geodata.asn());
     case 'DST-PORT':
       return new PortRule(type, payload, target, 'destination');
     case 'SRC-PORT':
@@ -151,7 +164,7 @@ function build(type: string, payload: string, params: string[], target: string, 
     case 'OR':
     case 'NOT': {
       if (depth >= maxLogicDepth) throw new Error(`logic rules nest deeper than ${maxLogicDepth} levels`);
-      const children = splitLogicPayload(payload).map((child) => parseCondition(child, env, type, depth + 1));
+      const children = splitLogicPayload(payload).map((child) => parseCondition(child, env, type, depth + 1, notes));
       return new LogicRule(type, payload, target, children);
     }
     default:

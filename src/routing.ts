@@ -17,6 +17,7 @@ import { DirectOutbound } from './protocol/direct/outbound.js';
 import { UnsupportedOutbound } from './protocol/unsupported/index.js';
 import { createOutbound, keepsAcrossReloads } from './registry.js';
 import { DataSources } from './route/data-sources.js';
+import { DialerProxied } from './route/dialer-proxy.js';
 import { buildGroupOutbounds } from './route/group/build.js';
 import type { DelayHistory } from './route/group/delay-history.js';
 import type { Fetcher } from './route/provider/downloaded.js';
@@ -76,13 +77,20 @@ export function buildRouting(config: LoadedConfig, context: RoutingContext): Rou
   const deps = (proxy: ProxyConfig): OutboundDeps => ({
     dns, connectMs: timeouts.connectMs, logger, bus, previous: previous?.kept.get(JSON.stringify(proxy)), siblings: () => [...running, ...kept.values()], prefixesOf,
   });
-  for (const proxy of config.proxies) {
+  const create = (proxy: ProxyConfig): Outbound => {
     const outbound = createOutbound(proxy, deps(proxy));
+    const dialer = 'dialer-proxy' in proxy ? proxy['dialer-proxy'] : undefined;
+    if (dialer === undefined) return outbound;
+    const missing = new UnsupportedOutbound(dialer, 'Unknown', `it is the dialer-proxy of ${proxy.name} but not defined in the config`);
+    return new DialerProxied(outbound, dialer, () => outbounds.get(dialer) ?? missing);
+  };
+  for (const proxy of config.proxies) {
+    const outbound = create(proxy);
     if (keepsAcrossReloads(proxy)) kept.set(JSON.stringify(proxy), outbound);
     add(outbound);
   }
   for (const name of config.undefinedNames) add(new UnsupportedOutbound(name, 'Unknown', 'it is referenced but not defined in the config'));
-  const proxyProviders = new ProviderOutbounds(config.proxyProviders, (proxy) => createOutbound(proxy, deps(proxy)), context.delays, (message) => logger.warn(message));
+  const proxyProviders = new ProviderOutbounds(config.proxyProviders, create, context.delays, (message) => logger.warn(message));
   // The bundled default config lives in the package: its choices are not written there.
   const storeDir = config.storeSelected && resolvePath(config.home) !== resolvePath(packageHome) ? config.home : undefined;
   const groups = buildGroupOutbounds(config.groups, outbounds, { storeDir, history: context.delays, providers: proxyProviders, notice: (message) => logger.info(message) });

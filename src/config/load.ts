@@ -175,8 +175,15 @@ function build(raw: RawConfig, { home, fromFile, skippedListeners, problems, war
   });
   const undefinedNames = new Set<string>();
   const names = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name), ...(raw['proxy-groups'] ?? []).map((g) => g.name)]);
+  allProxies.forEach((p, i) => {
+    const dialer = 'dialer-proxy' in p ? p['dialer-proxy'] : undefined;
+    if (dialer === undefined || names.has(dialer)) return;
+    warnings.push(`proxies[${i}].dialer-proxy: unknown proxy or group ${showValue(dialer)}: it is not defined, so flows through ${showValue(p.name)} fail`);
+    undefinedNames.add(dialer);
+  });
   const proxyProviders = buildProxyProviders(raw['proxy-providers'] ?? {}, home, { targets: names, undefinedNames }, problems, warnings);
-  const providerNames = proxyProviders.map((p) => p.name);
+  // A provider that failed to load keeps its name, so that groups using it raise no second problem.
+  const providerNames = Object.keys(raw['proxy-providers'] ?? {});
   const groupSources = { proxies: allProxies.map((p) => ({ name: p.name, type: proxyAdapterType(p) })), providers: providerNames, builtins: builtinOutbounds, undefinedNames };
   const groups = buildGroups(raw['proxy-groups'] ?? [], groupSources, problems, warnings);
   const targets = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name), ...groups.map((g) => g.name)]);

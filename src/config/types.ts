@@ -116,6 +116,8 @@ export interface DirectProxyConfig {
   name: string;
   /** Proxy type. */
   type: 'direct';
+  /** Reach destinations through this proxy or group. */
+  'dialer-proxy'?: string;
 }
 
 /** `type: vmess`: a VMess server over TCP. */
@@ -142,6 +144,8 @@ export interface VmessProxyConfig {
   tls?: boolean;
   /** Option A. */
   'authenticated-length'?: boolean;
+  /** Reach the server through this proxy or group. */
+  'dialer-proxy'?: string;
 }
 
 /** `type: pqtunnel`: the client side of the post-quantum tunnel. */

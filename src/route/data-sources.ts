@@ -22,8 +22,8 @@ export interface DataSourceDeps {
   outbound(name: string): Outbound | undefined;
 }
 
-/** Shortest time a geo database download may take before it is given up (they are megabytes). */
-const minGeoDownloadMs = 60_000;
+/** Shortest time a download may take before it is given up (start-up does not wait that long: `provider-download`). */
+const minDownloadMs = 60_000;
 
 /** The downloads of one config. */
 export class DataSources {
@@ -34,7 +34,7 @@ export class DataSources {
     private readonly config: LoadedConfig,
     private readonly deps: DataSourceDeps,
   ) {
-    const timeoutMs = Math.max(minGeoDownloadMs, config.timeouts.providerDownloadMs);
+    const timeoutMs = Math.max(minDownloadMs, config.timeouts.providerDownloadMs);
     this.geo = new GeoUpdater(config.geodata, config.geoUpdate, deps.fetcher, timeoutMs, deps.logger);
   }
 
@@ -45,7 +45,9 @@ export class DataSources {
   async start(): Promise<void> {
     this.geo.start();
     const { fetcher, logger, status } = this.deps;
-    await startProviders([...this.config.providers, ...this.config.proxyProviders], { fetcher, logger, status, timeoutMs: this.config.timeouts.providerDownloadMs, via: (p) => this.via(p) });
+    const waitMs = this.config.timeouts.providerDownloadMs;
+    const timeoutMs = Math.max(waitMs, minDownloadMs);
+    await startProviders([...this.config.providers, ...this.config.proxyProviders], { fetcher, logger, status, waitMs, timeoutMs, via: (p) => this.via(p) });
   }
 
   /** Stops the download timers. */
@@ -57,7 +59,7 @@ export class DataSources {
   /** Downloads an http provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
   async refresh(provider: DownloadedProvider<Built>): Promise<void> {
     if (provider.source.vehicle !== 'http') return provider.reloadFile();
-    await provider.refresh(this.deps.fetcher, this.config.timeouts.providerDownloadMs, this.via(provider));
+    await provider.refresh(this.deps.fetcher, Math.max(this.config.timeouts.providerDownloadMs, minDownloadMs), this.via(provider));
   }
 
   /** The outbound an http provider downloads through (its `proxy:`); undefined = directly. */

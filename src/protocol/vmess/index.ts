@@ -20,7 +20,7 @@ const securityByCipher = {
 /** mihomo `type: vmess` proxy keys sluice does not implement yet (warned about, ignored). */
 const ignoredClashKeys: ReadonlySet<string> = new Set([
   'servername', 'skip-cert-verify', 'ws-opts', 'h2-opts', 'http-opts', 'grpc-opts', 'packet-encoding',
-  'global-padding', 'client-fingerprint', 'fingerprint', 'smux', 'ip-version', 'dialer-proxy',
+  'global-padding', 'client-fingerprint', 'fingerprint', 'smux', 'ip-version',
   'interface-name', 'routing-mark', 'tfo', 'mptcp', 'xudp', 'packet-addr', 'alpn',
 ]);
 

@@ -44,9 +44,18 @@ export class GeoipDat {
   category(code: string): GeoipCategory | undefined {
     const bounds = this.index.get(code.toLowerCase());
     if (!bounds) return undefined;
+    try {
+      return this.decode(bounds.start, bounds.end);
+    } catch (error) {
+      if (error instanceof ProtoError) throw new Error(`category '${code.toLowerCase()}' of the geoip.dat is damaged: ${error.message}`);
+      throw error;
+    }
+  }
+
+  private decode(start: number, end: number): GeoipCategory {
     const prefixes: string[] = [];
     let reverse = false;
-    for (const field of fields(this.data, bounds.start, bounds.end)) {
+    for (const field of fields(this.data, start, end)) {
       if (field.field === 3 && field.wire === 0) reverse = field.value !== 0;
       if (field.field !== 2 || field.wire !== 2) continue;
       let ip: Uint8Array | undefined;

@@ -56,10 +56,15 @@ export class GeositeDat {
     const bounds = this.index.get(name);
     if (!bounds) return undefined;
     const out: GeositeDomain[] = [];
-    for (const field of fields(this.data, bounds.start, bounds.end)) {
-      if (field.field !== 2 || field.wire !== 2) continue;
-      const domain = this.domain(field.start, field.end);
-      if (domain && attributes.every((a) => domain.attributes.includes(a))) out.push(domain);
+    try {
+      for (const field of fields(this.data, bounds.start, bounds.end)) {
+        if (field.field !== 2 || field.wire !== 2) continue;
+        const domain = this.domain(field.start, field.end);
+        if (domain && attributes.every((a) => domain.attributes.includes(a))) out.push(domain);
+      }
+    } catch (error) {
+      if (error instanceof ProtoError) throw new Error(`category '${name}' of the geosite.dat is damaged: ${error.message}`);
+      throw error;
     }
     return out;
   }

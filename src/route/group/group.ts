@@ -54,12 +54,13 @@ export abstract class Group implements OutboundGroup, ProxyGroup {
     const named = this.options.members.map((name) => this.byName.get(name)!);
     const members = [...named, ...(this.options.providerMembers?.() ?? [])];
     const compatible = this.byName.get('COMPATIBLE');
+    const previous = this.members;
     this.members = members.length > 0 || !compatible ? members : [compatible];
-    this.membersChanged();
+    this.membersChanged(previous);
   }
 
-  /** Called after each (re)link: subclasses re-check what they chose. */
-  protected membersChanged(): void {}
+  /** Called after each (re)link with the members before it: subclasses re-check what they chose. */
+  protected membersChanged(_previous: readonly Outbound[]): void {}
 
   /** Index of the member called `name`, or -1. */
   protected indexOf(name: string): number {

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
 import type { Outbound, PacketConn, ProxyGroup, StreamDialer } from '../../adapter/outbound.js';
+import { carriesUdpOverStream } from '../dialer-proxy.js';
 
 /**
  * `type: relay`: a chain. Member 1 connects to member 2's server, through it member 2
@@ -44,7 +45,7 @@ export class RelayGroup implements ProxyGroup {
   /** UDP works when the last hop can carry it over a stream (VMess can; DIRECT cannot). */
   supportsUdp(): boolean {
     const last = this.members[this.members.length - 1];
-    return this.members.length === 1 ? (last?.supportsUdp() ?? false) : last?.type === 'Vmess' && last.supportsUdp();
+    return this.members.length === 1 ? (last?.supportsUdp() ?? false) : last !== undefined && carriesUdpOverStream(last);
   }
 
   /** A dialer that reaches an address through members [0, count). */

@@ -36,8 +36,8 @@ export class SelectGroup extends Group {
     return this.members[this.current]!;
   }
 
-  protected override membersChanged(): void {
-    const before = this.members[this.current]?.name;
+  protected override membersChanged(previous: readonly Outbound[]): void {
+    const before = previous[this.current]?.name;
     const index = this.chosen === undefined ? -1 : this.indexOf(this.chosen);
     this.current = Math.max(0, index);
     if (index < 0 && this.chosen !== undefined && before === this.chosen) {

@@ -9,7 +9,9 @@ import type { Built, DownloadedProvider } from './downloaded.js';
 export interface ProviderStart {
   /** Downloads. */
   fetcher: Fetcher;
-  /** One download's limit; startup waits at most this long. */
+  /** Startup waits at most this long for the first downloads. */
+  waitMs: number;
+  /** One download's limit (a download still under way when startup goes on fills its provider in later). */
   timeoutMs: number;
   /** Log output. */
   logger: Logger;
@@ -20,11 +22,12 @@ export interface ProviderStart {
 }
 
 /**
- * Logs each provider's warnings, fetches the stale http providers (waiting at most the
- * download timeout, showing progress on the status line), then starts every refresh timer.
+ * Logs each provider's warnings, fetches the stale http providers (waiting at most `waitMs`,
+ * showing progress on the status line; later downloads fill their providers in when they
+ * arrive), then starts every refresh timer.
  */
 export async function startProviders(providers: readonly DownloadedProvider<Built>[], start: ProviderStart): Promise<void> {
-  const { fetcher, timeoutMs, logger, status } = start;
+  const { fetcher, waitMs, timeoutMs, logger, status } = start;
   for (const provider of providers) {
     for (const warning of provider.warnings) logger.warn(`${provider.kind} ${provider.name}: ${warning}`);
   }
@@ -36,16 +39,19 @@ export async function startProviders(providers: readonly DownloadedProvider<Buil
     provider
       .refresh(fetcher, timeoutMs, start.via(provider))
       .then(
-        () => log('info', `${provider.kind} ${provider.name}: downloaded, ${provider.summary()}`),
+        () => {
+          log('info', `${provider.kind} ${provider.name}: downloaded, ${provider.summary()}`);
+          for (const warning of provider.warnings) log('warning', `${provider.kind} ${provider.name}: ${warning}`);
+        },
         (error: unknown) => log('warning', `${provider.kind} ${provider.name}: download failed, ${provider.updatedAt ? 'keeping the cached copy' : 'it stays empty for now'}: ${describeError(error)}`),
       )
       .finally(() => pending.delete(provider.name)),
   );
   if (downloads.length > 0) {
     logger.info(`downloading ${downloads.length} providers: ${[...pending].join(', ')}`);
-    status?.show(() => `downloading providers ${stale.length - pending.size}/${stale.length}, ${elapsed(started)} (at most ${timeoutMs / 1000} s): ${[...pending].join(', ')}`);
+    status?.show(() => `downloading providers ${stale.length - pending.size}/${stale.length}, ${elapsed(started)} (at most ${waitMs / 1000} s): ${[...pending].join(', ')}`);
     let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
     await Promise.race([Promise.all(downloads), waited]);
     clearTimeout(timer);
     status?.clear();

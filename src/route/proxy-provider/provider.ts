@@ -9,6 +9,7 @@ import { withoutStackTraces } from '../../common/errors.js';
 import { parseGuardedDocument } from '../../common/yaml-guard.js';
 import type { ProxyConfig } from '../../config/types.js';
 import { DownloadedProvider, type Built, type ProviderSource } from '../provider/downloaded.js';
+import { readFlowLines } from './flow-lines.js';
 import { isShareLinkList, parseShareLinks, type ProxyMap } from './share-links.js';
 
 /** A provider's `health-check:`. */
@@ -75,6 +76,8 @@ export function subscriptionProxies(text: string): { proxies: ProxyMap[]; warnin
     const warnings = skipped.length > 0 ? [`${skipped.length} lines are not share links sluice reads (${[...new Set(skipped)].slice(0, 5).join(', ')})`] : [];
     return { proxies, warnings };
   }
+  const fast = readFlowLines(text);
+  if (fast) return { proxies: fast, warnings: [] };
   const document = parseGuardedDocument(text);
   if (document.errors.length > 0) throw new Error(`neither share links nor YAML: ${document.errors[0]!.message.split('\n')[0]}`);
   const value = document.toJS({ maxAliasCount: 1000 }) as unknown;

@@ -11,6 +11,7 @@ import { benchStalled } from './stalled.js';
 import { benchPqtunnel } from './pqtunnel.js';
 import { benchVmess } from './vmess.js';
 import { benchRules } from './rules.js';
+import { benchConfigLoad } from './config-load.js';
 import { benchTunnel } from './tunnel.js';
 import { finished, measuring, report } from './report.js';
 
@@ -31,6 +32,7 @@ export async function runBench(): Promise<void> {
   const sink = await startSink();
   const steps: [string, () => Promise<void>][] = [
     ['rule matching', benchRules],
+    ['loading real configs and a 10,000-proxy subscription', benchConfigLoad],
     ['SOCKS5 relay and connection rate', () => benchRelay(sink)],
     ['honest handshakes among 2,000 stalled ones', benchStalled],
     ['VMess against v2ray', () => benchVmess(sink, freePort)],

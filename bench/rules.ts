@@ -24,7 +24,8 @@ const domainCount = 100_000;
 const cncidr = fromRoot('../shared/testdata/clash-rules/loyalsoldier-clash-rules/cncidr.txt');
 const bundledCn = fromRoot('rules/cn-cidr.list');
 
-function collectGarbage(): void {
+/** Runs a full garbage collection (for heap figures). */
+export function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
 }

@@ -123,9 +123,11 @@ async function check(file: string): Promise<number> {
   if (!config) return 1;
   const lines = [`${file}: OK`, 'listeners:'];
   for (const l of config.listeners) lines.push(`  ${l.name}  ${l.type}  ${l.listen}:${l.port}${'udp' in l && l.users ? '  (auth)' : ''}`);
-  lines.push(`proxies: ${config.proxies.length}${config.proxies.map((p) => `\n  ${p.name}  ${p.type}`).join('')}`);
+  lines.push(`proxies: ${config.proxies.length}${config.proxies.map((p) => `\n  ${p.name}  ${p.type === 'unsupported' ? `${p.protocol} (unsupported)` : p.type}`).join('')}`);
   const groups = config.groups.filter((g) => g.name !== 'GLOBAL');
-  lines.push(`proxy-groups: ${groups.length}${groups.map((g) => `\n  ${g.name}  ${g.type}  [${g.members.join(', ')}]`).join('')}`);
+  lines.push(`proxy-groups: ${groups.length}${groups.map((g) => `\n  ${g.name}  ${g.type}  [${g.members.join(', ')}]${g.use.length > 0 ? `  use: ${g.use.join(', ')}` : ''}`).join('')}`);
+  lines.push(`proxy-providers: ${config.proxyProviders.length}`);
+  for (const p of config.proxyProviders) lines.push(`  ${p.name}  ${p.config.vehicle}  ${p.updatedAt ? p.summary() : 'not downloaded yet'}`);
   lines.push(`rule-providers: ${config.providers.length}`);
   for (const p of config.providers) {
     const { vehicle, behavior, format } = p.config;

@@ -255,3 +255,12 @@ export async function udpRoundTrip(socksPort: number, udpPort: number, sizes: nu
   udp.close();
   return replies.map((r) => r.length).sort((a, b) => a - b);
 }
+
+/** Sends `ping` through a SOCKS5 port to an echo server on 127.0.0.1 and resolves with what came back. */
+export async function socksPing(socksPort: number, echoPort: number): Promise<string> {
+  const { socket } = await SocksClient.createConnection({ proxy: { host: '127.0.0.1', port: socksPort, type: 5 }, command: 'connect', destination: { host: '127.0.0.1', port: echoPort } });
+  socket.write('ping');
+  const answer = (await readBytes(socket, 4)).toString();
+  socket.destroy();
+  return answer;
+}

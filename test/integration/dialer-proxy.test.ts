@@ -1,10 +1,9 @@
 import type { LookupAddress } from 'node:dns';
-import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Box } from '../../src/box.js';
 import { Logger } from '../../src/common/log.js';
 import { parseConfig } from '../../src/config/load.js';
-import { closeServer, echoServer, eventually, listen, readBytes, startBox, startVmessServer, type RunningBox } from '../helpers/net.js';
+import { closeServer, echoServer, eventually, listen, socksPing, startBox, startVmessServer, type RunningBox } from '../helpers/net.js';
 
 const uuid = '7b4a7e8e-2f7f-4c4b-9d5e-1f0e4f5a6b7c';
 const echo = echoServer();
@@ -45,13 +44,7 @@ afterAll(async () => {
   await Promise.all([client?.close(), dialer?.close(200), server?.close(), closeServer(echo)]);
 });
 
-async function roundTrip(): Promise<string> {
-  const { socket } = await SocksClient.createConnection({ proxy: { host: '127.0.0.1', port: client.port('mix'), type: 5 }, command: 'connect', destination: { host: '127.0.0.1', port: echoPort } });
-  socket.write('ping');
-  const answer = (await readBytes(socket, 4)).toString();
-  socket.destroy();
-  return answer;
-}
+const roundTrip = (): Promise<string> => socksPing(client.port('mix'), echoPort);
 
 describe('dialer-proxy', () => {
   it('reaches the proxy\'s server through the dialer proxy (a group), which alone can reach it', async () => {

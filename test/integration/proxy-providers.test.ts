@@ -2,10 +2,9 @@ import { existsSync, mkdtempSync, readdirSync as readdir, readFileSync } from 'n
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SocksClient } from 'socks';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closedPort, closeServer, echoServer, eventually, listen, readBytes, startBox, startVmessServer, type RunningBox } from '../helpers/net.js';
+import { closedPort, closeServer, echoServer, eventually, listen, socksPing, startBox, startVmessServer, type RunningBox } from '../helpers/net.js';
 
 const uuid = '7b4a7e8e-2f7f-4c4b-9d5e-1f0e4f5a6b7c';
 const secret = 's3cret';
@@ -34,13 +33,7 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
 }
 
 /** Sends a line through the box's SOCKS5 port to the echo server and reads it back. */
-async function roundTrip(): Promise<string> {
-  const { socket } = await SocksClient.createConnection({ proxy: { host: '127.0.0.1', port: box.port('mix'), type: 5 }, command: 'connect', destination: { host: '127.0.0.1', port: echoPort } });
-  socket.write('ping');
-  const answer = (await readBytes(socket, 4)).toString();
-  socket.destroy();
-  return answer;
-}
+const roundTrip = (): Promise<string> => socksPing(box.port('mix'), echoPort);
 
 const group = (name: string) => box.box.groups.find((g) => g.name === name)!;
 

@@ -3,7 +3,7 @@
  * such as `cn`, `private`, `telegram`, `google`, each a list of prefixes, decoded when a
  * GEOIP rule first names it.
  */
-import { fields, ProtoError, text } from './protobuf.js';
+import { fields, indexCategories, ProtoError } from './protobuf.js';
 
 /** One category's prefixes. */
 export interface GeoipCategory {
@@ -15,24 +15,11 @@ export interface GeoipCategory {
 
 /** The categories of one geoip.dat. */
 export class GeoipDat {
-  private readonly index = new Map<string, { start: number; end: number }>();
+  private readonly index: Map<string, { start: number; end: number }>;
 
   /** Indexes the file's categories; throws an Error when the bytes are not a GeoIPList. */
   constructor(private readonly data: Uint8Array) {
-    try {
-      for (const entry of fields(data)) {
-        if (entry.field !== 1 || entry.wire !== 2) continue;
-        for (const field of fields(data, entry.start, entry.end)) {
-          if (field.field === 1 && field.wire === 2) {
-            this.index.set(text(data, field).toLowerCase(), { start: entry.start, end: entry.end });
-            break;
-          }
-        }
-      }
-    } catch (error) {
-      if (error instanceof ProtoError) throw new Error(`not a geoip.dat (GeoIPList): ${error.message}`);
-      throw error;
-    }
+    this.index = indexCategories(data, 'geoip.dat (GeoIPList)');
   }
 
   /** Category names, lower case. */

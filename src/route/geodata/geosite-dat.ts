@@ -3,7 +3,7 @@
  * of the categories, each decoded when a rule first names it. A category is written
  * `name[@attr...]`: with attributes, only domains carrying every one of them (`google@cn`).
  */
-import { fields, ProtoError, text } from './protobuf.js';
+import { fields, indexCategories, ProtoError, text } from './protobuf.js';
 
 /** Domain.Type of the proto: how an entry's value matches. */
 const domainTypes = ['keyword', 'regex', 'suffix', 'full'] as const;
@@ -20,24 +20,11 @@ export interface GeositeDomain {
 
 /** The categories of one geosite.dat. */
 export class GeositeDat {
-  private readonly index = new Map<string, { start: number; end: number }>();
+  private readonly index: Map<string, { start: number; end: number }>;
 
   /** Indexes the file's categories; throws an Error when the bytes are not a GeoSiteList. */
   constructor(private readonly data: Uint8Array) {
-    try {
-      for (const entry of fields(data)) {
-        if (entry.field !== 1 || entry.wire !== 2) continue;
-        for (const field of fields(data, entry.start, entry.end)) {
-          if (field.field === 1 && field.wire === 2) {
-            this.index.set(text(data, field).toLowerCase(), { start: entry.start, end: entry.end });
-            break;
-          }
-        }
-      }
-    } catch (error) {
-      if (error instanceof ProtoError) throw new Error(`not a geosite.dat (GeoSiteList): ${error.message}`);
-      throw error;
-    }
+    this.index = indexCategories(data, 'geosite.dat (GeoSiteList)');
   }
 
   /** Category names, lower case. */

@@ -78,3 +78,27 @@ const utf8 = new TextDecoder();
 export function text(data: Uint8Array, field: ProtoField): string {
   return utf8.decode(data.subarray(field.start, field.end));
 }
+
+/**
+ * The categories of a v2ray geodata list (GeoSiteList or GeoIPList: repeated entries whose field 1
+ * is the category code): lower-case code → the entry's bytes. Throws an Error naming `what` when
+ * the bytes are not such a list.
+ */
+export function indexCategories(data: Uint8Array, what: string): Map<string, { start: number; end: number }> {
+  const index = new Map<string, { start: number; end: number }>();
+  try {
+    for (const entry of fields(data)) {
+      if (entry.field !== 1 || entry.wire !== 2) continue;
+      for (const field of fields(data, entry.start, entry.end)) {
+        if (field.field === 1 && field.wire === 2) {
+          index.set(text(data, field).toLowerCase(), { start: entry.start, end: entry.end });
+          break;
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof ProtoError) throw new Error(`not a ${what}: ${error.message}`);
+    throw error;
+  }
+  return index;
+}

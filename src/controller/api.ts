@@ -86,7 +86,7 @@ export async function handleRequest(box: Control, method: string, url: URL, body
     case 'GET /group/:/delay':
       return groupDelay(box, parts[1]!, url);
     case 'GET /rules':
-      return { status: 200, body: rulesView(box.router.list(), box.router.disabled) };
+      return { status: 200, body: rulesView(box.router.list(), box.router.disabled, box.router.stats.counts()) };
     case 'PATCH /rules/disable': {
       const rules = box.router.list();
       const changes = Object.entries(parseJson(body));

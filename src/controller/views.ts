@@ -2,6 +2,7 @@
  * JSON shapes of the Clash/mihomo controller API (shared/specs/controller-api.md §3), built
  * from sluice's objects. Pure functions: the server only serialises what these return.
  */
+import type { RuleCounts } from '../route/rule-stats.js';
 import type { Flow } from '../adapter/flow.js';
 import { isProxyGroup, type Outbound } from '../adapter/outbound.js';
 import type { Rule } from '../adapter/router.js';
@@ -65,17 +66,20 @@ export function proxyView(outbound: Outbound, delays: DelayHistory): { [key: str
   return view;
 }
 
-/** GET /rules (with `extra.disabled` for rules switched off at runtime). */
-export function rulesView(rules: readonly Rule[], disabled: ReadonlySet<Rule>): Json {
+/** GET /rules, with mihomo's `extra`: rules switched off at runtime, hit and miss counts. */
+export function rulesView(rules: readonly Rule[], disabled: ReadonlySet<Rule>, counts: readonly RuleCounts[]): Json {
   return {
-    rules: rules.map((rule, index) => ({
-      index,
-      type: ruleApiName(rule.type),
-      payload: rule.payload,
-      proxy: rule.target,
-      size: rule.type === 'GEOIP' ? 0 : -1,
-      extra: { disabled: disabled.has(rule) },
-    })),
+    rules: rules.map((rule, index) => {
+      const { hitCount, hitAt, missCount, missAt } = counts[index] ?? { hitCount: 0, hitAt: 0, missCount: 0, missAt: 0 };
+      return {
+        index,
+        type: ruleApiName(rule.type),
+        payload: rule.payload,
+        proxy: rule.target,
+        size: rule.type === 'GEOIP' ? 0 : -1,
+        extra: { disabled: disabled.has(rule), hitCount, hitAt: goTime(hitAt ? new Date(hitAt) : undefined), missCount, missAt: goTime(missAt ? new Date(missAt) : undefined) },
+      };
+    }),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Decision, Router, Rule } from '../adapter/router.js';
 import { LogicRule, SubRule } from './rule/logic.js';
 import { RuleSetRule } from './rule/rule-set.js';
 import { compileRules, DomainBlock } from './domain-block.js';
+import { RuleStats } from './rule-stats.js';
 
 /** Resolves a domain to one IP, or undefined when it cannot (failures never abort routing). */
 export type ResolveIp = (host: string) => Promise<string | undefined>;
@@ -59,12 +60,16 @@ export class RuleRouter implements Router {
 
   constructor(private readonly options: RouterOptions) {
     this.mode = options.mode ?? 'rule';
+    this.stats = new RuleStats(options.rules);
     this.subRules = options.subRules ?? new Map();
     this.steps = options.rules.some((r) => r instanceof SubRule) ? undefined : compileRules(options.rules);
     this.stepNeedsIp = Uint8Array.from(this.steps ?? [], (step) =>
       step instanceof DomainBlock ? 0 : step instanceof RuleSetRule || step instanceof LogicRule ? 2 : step.needsIp ? 1 : 0,
     );
   }
+
+  /** Hit and miss counts of the rules (`GET /rules`). */
+  readonly stats: RuleStats;
 
   /** The rules in order, for `sluice check` and the controller. */
   list(): readonly Rule[] {
@@ -74,6 +79,17 @@ export class RuleRouter implements Router {
   decide(flow: Flow): Decision | Promise<Decision> {
     const mode = this.mode;
     if (mode !== 'rule') return this.settle(mode === 'direct' ? 'DIRECT' : (this.options.globalTarget ?? 'DIRECT'), flow) ?? this.direct(flow);
+    const decision = this.walkRules(flow);
+    if (!(decision instanceof Promise)) return this.counted(decision);
+    return decision.then((d) => this.counted(d));
+  }
+
+  private counted(decision: Decision): Decision {
+    this.stats.record(decision.rule);
+    return decision;
+  }
+
+  private walkRules(flow: Flow): Decision | Promise<Decision> {
     const state: WalkState = { resolved: flow.ip !== undefined };
     if (this.steps) {
       const result = this.run(this.steps, flow, state, 0);

@@ -195,15 +195,24 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect((await call('GET', '/group')).json).toMatchObject({ proxies: expect.arrayContaining([expect.objectContaining({ name: 'auto' })]) });
   });
 
-  it('GET /rules and the rule providers', async () => {
-    expect((await call('GET', '/rules')).json).toEqual({
+  it('GET /rules (with hit and miss counts) and the rule providers', async () => {
+    const extra = { disabled: false, hitCount: expect.any(Number), hitAt: expect.any(String), missCount: expect.any(Number), missAt: expect.any(String) };
+    type Rules = { rules: { extra: { hitCount: number; missCount: number; hitAt: string } }[] };
+    const before = (await call('GET', '/rules')).json as Rules;
+    expect(before).toEqual({
       rules: [
-        { index: 0, type: 'DomainSuffix', payload: 'blocked.test', proxy: 'REJECT', size: -1, extra: { disabled: false } },
-        { index: 1, type: 'RuleSet', payload: 'mine', proxy: 'auto', size: -1, extra: { disabled: false } },
-        { index: 2, type: 'IPCIDR', payload: '127.0.0.0/8', proxy: 'PROXY', size: -1, extra: { disabled: false } },
-        { index: 3, type: 'Match', payload: '', proxy: 'DIRECT', size: -1, extra: { disabled: false } },
+        { index: 0, type: 'DomainSuffix', payload: 'blocked.test', proxy: 'REJECT', size: -1, extra },
+        { index: 1, type: 'RuleSet', payload: 'mine', proxy: 'auto', size: -1, extra },
+        { index: 2, type: 'IPCIDR', payload: '127.0.0.0/8', proxy: 'PROXY', size: -1, extra },
+        { index: 3, type: 'Match', payload: '', proxy: 'DIRECT', size: -1, extra },
       ],
     });
+    const { socket } = await openFlow();
+    socket.destroy();
+    const after = (await call('GET', '/rules')).json as Rules;
+    const delta = (i: number, key: 'hitCount' | 'missCount'): number => after.rules[i]!.extra[key] - before.rules[i]!.extra[key];
+    expect([delta(0, 'missCount'), delta(1, 'missCount'), delta(2, 'hitCount'), delta(2, 'missCount'), delta(3, 'hitCount')]).toEqual([1, 1, 1, 0, 0]);
+    expect(Date.now() - Date.parse(after.rules[2]!.extra.hitAt)).toBeLessThan(60_000);
     const { providers } = (await call('GET', '/providers/rules')).json as { providers: Record<string, Record<string, unknown>> };
     expect(providers.mine).toMatchObject({ name: 'mine', type: 'Rule', behavior: 'Domain', format: '', vehicleType: 'Inline', ruleCount: 2, payload: ['+.example.com', 'exact.example.org'] });
     expect((await call('PUT', '/providers/rules/mine')).status).toBe(204);

@@ -75,6 +75,7 @@ export class Box implements Control {
   ) {
     const { timeouts } = config;
     this.dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs, resolve: seams.resolve });
+    this.dns.ipv6 = config.ipv6;
     this.fetcher = seams.fetch ?? undiciFetcher;
     this.configFile = seams.configFile;
     this.status = seams.status;
@@ -155,6 +156,7 @@ export class Box implements Control {
     const next = this.build(config);
     this.routing = next;
     this.access.update(config.clientAccess);
+    this.dns.ipv6 = config.ipv6;
     for (const warning of config.warnings) this.logger.warn(warning);
     old.sources.stop();
     await next.sources.start();

@@ -31,8 +31,16 @@ export class DnsCache {
     this.resolveUncached = options.resolve ?? systemResolve;
   }
 
-  /** All addresses of `hostname`, IPv4 and IPv6, from the cache when fresh. */
+  /** `ipv6: false` of the running config: answers keep their IPv4 addresses only. */
+  ipv6 = true;
+
+  /** All addresses of `hostname` (IPv4 and IPv6, or IPv4 only when `ipv6` is off), from the cache when fresh. */
   async resolveAll(hostname: string): Promise<LookupAddress[]> {
+    const all = await this.resolveBoth(hostname);
+    return this.ipv6 ? all : all.filter((a) => a.family === 4);
+  }
+
+  private async resolveBoth(hostname: string): Promise<LookupAddress[]> {
     const now = Date.now();
     const cached = this.entries.get(hostname);
     if (cached && cached.expires > now) return cached.addresses;

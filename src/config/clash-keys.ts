@@ -7,7 +7,7 @@ import type { ProxyConfig } from './types.js';
  */
 export const clashTopLevelKeys: ReadonlySet<string> = new Set([
   'redir-port', 'tproxy-port', 'ss-config', 'vmess-config', 'inbound-tfo', 'inbound-mptcp',
-  'ipv6', 'external-controller-tls', 'external-controller-unix',
+  'external-controller-tls', 'external-controller-unix',
   'external-controller-pipe', 'external-ui-name',
   'external-ui-url', 'external-doh-server', 'interface-name', 'routing-mark',
   'tcp-concurrent', 'find-process-mode', 'global-client-fingerprint', 'global-ua', 'etag-support',

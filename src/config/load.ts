@@ -40,6 +40,8 @@ export interface LoadedConfig {
   logLevel: LogLevel;
   /** Routing mode. */
   mode: RouterMode;
+  /** `ipv6`: false keeps names to their IPv4 addresses. */
+  ipv6: boolean;
   /** Every listener to open. */
   listeners: ListenerConfig[];
   /** `allow-lan`: the default listeners accept other hosts, and `listeners:` may bind non-loopback addresses. */
@@ -83,6 +85,7 @@ export interface LoadedConfig {
 interface RawConfig extends RawListenerSettings {
   'log-level'?: LogLevel;
   mode?: RouterMode;
+  ipv6?: boolean;
   proxies?: ProxyConfig[];
   'proxy-groups'?: RawGroup[];
   rules?: string[];
@@ -226,6 +229,7 @@ function build(raw: RawConfig, { home, fromFile, skippedListeners, problems, war
   return {
     logLevel: raw['log-level'] ?? 'info',
     mode: raw.mode ?? 'rule',
+    ipv6: raw.ipv6 ?? true,
     listeners,
     allowLan,
     bindAddress,

@@ -4,6 +4,7 @@ import { Box } from '../../src/box.js';
 import { Logger } from '../../src/common/log.js';
 import { testFlow } from '../helpers/rules.js';
 import { ConfigError } from '../../src/config/errors.js';
+import { DnsCache } from '../../src/common/dns-cache.js';
 import { defaultConfigUrl, loadConfigFile, parseConfig } from '../../src/config/load.js';
 
 function problems(yaml: string): string[] {
@@ -354,5 +355,19 @@ rules: ['RULE-SET,nope,DIRECT', 'GEOIP,CN,DIRECT', 'MATCH,DIRECT']
     );
     expect(config.rules[0]!.match(testFlow('114.114.114.114'))).toBe(true);
     expect(problems(`geoip-database: package.json\nrules: ['GEOIP,CN,DIRECT']`)[0]).toMatch(/is not a valid MaxMind database/);
+  });
+});
+
+describe('ipv6: false', () => {
+  it('is read from the config, and keeps resolved names to their IPv4 addresses', async () => {
+    expect(parseConfig('mixed-port: 7890\nipv6: false').ipv6).toBe(false);
+    expect(parseConfig('mixed-port: 7890').ipv6).toBe(true);
+    const dns = new DnsCache({
+      ttlMs: 1000, maxEntries: 10, timeoutMs: 1000,
+      resolve: async () => [{ address: '2001:db8::1', family: 6 }, { address: '192.0.2.1', family: 4 }],
+    });
+    expect((await dns.resolveAll('dual.test')).map((a) => a.family)).toEqual([6, 4]);
+    dns.ipv6 = false;
+    expect(await dns.resolveAll('dual.test')).toEqual([{ address: '192.0.2.1', family: 4 }]);
   });
 });

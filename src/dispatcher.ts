@@ -244,6 +244,7 @@ export class Dispatcher {
 
   private async route(flow: Flow): Promise<Decision> {
     const decision = await this.router.decide(flow);
+    this.router.recordDecision?.(decision);
     const { rule } = decision;
     flow.decision = {
       rule: rule?.toString() ?? '',

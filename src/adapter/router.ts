@@ -36,4 +36,6 @@ export interface Router {
    * it, and then answers with a promise.
    */
   decide(flow: Flow): Decision | Promise<Decision>;
+  /** Told each flow's decision once it is routed (rule statistics), if the router keeps any. */
+  recordDecision?(decision: Decision): void;
 }

@@ -71,6 +71,11 @@ export class RuleRouter implements Router {
   /** Hit and miss counts of the rules (`GET /rules`). */
   readonly stats: RuleStats;
 
+  /** Counts a flow's decision for `GET /rules` (in rule mode; the other modes walk no rules). */
+  recordDecision(decision: Decision): void {
+    if (this.mode === 'rule') this.stats.record(decision.rule);
+  }
+
   /** The rules in order, for `sluice check` and the controller. */
   list(): readonly Rule[] {
     return this.options.rules;
@@ -79,17 +84,6 @@ export class RuleRouter implements Router {
   decide(flow: Flow): Decision | Promise<Decision> {
     const mode = this.mode;
     if (mode !== 'rule') return this.settle(mode === 'direct' ? 'DIRECT' : (this.options.globalTarget ?? 'DIRECT'), flow) ?? this.direct(flow);
-    const decision = this.walkRules(flow);
-    if (!(decision instanceof Promise)) return this.counted(decision);
-    return decision.then((d) => this.counted(d));
-  }
-
-  private counted(decision: Decision): Decision {
-    this.stats.record(decision.rule);
-    return decision;
-  }
-
-  private walkRules(flow: Flow): Decision | Promise<Decision> {
     const state: WalkState = { resolved: flow.ip !== undefined };
     if (this.steps) {
       const result = this.run(this.steps, flow, state, 0);

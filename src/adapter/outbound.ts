@@ -58,6 +58,10 @@ export interface ProxyGroup extends Outbound {
   readonly expectedStatus?: string;
   /** Chooses the member new flows use (select), or pins it while it is alive (url-test, fallback); absent when the group has no choice. */
   select?(name: string): void;
+  /** `hidden`: dashboards leave it out. */
+  readonly hidden?: boolean;
+  /** `icon`: a picture URL dashboards show. */
+  readonly icon?: string;
   /** Drops the pin (url-test, fallback); absent when the group cannot be pinned. */
   unpin?(): void;
 }

@@ -59,7 +59,7 @@ export function proxyView(outbound: Outbound, delays: DelayHistory): { [key: str
     'dialer-proxy': '',
   };
   if (!isProxyGroup(outbound)) return view;
-  Object.assign(view, { all: [...outbound.memberNames], hidden: false, icon: '' });
+  Object.assign(view, { all: [...outbound.memberNames], hidden: outbound.hidden ?? false, icon: outbound.icon ?? '' });
   if (outbound.now !== undefined) view.now = outbound.now;
   if (outbound.unpin) view.fixed = outbound.fixed ?? '';
   if (outbound.testUrl !== undefined) Object.assign(view, { testUrl: outbound.testUrl, expectedStatus: outbound.expectedStatus ?? '*' });

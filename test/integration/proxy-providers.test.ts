@@ -62,7 +62,7 @@ proxy-providers:
     payload: [{ name: loc, type: direct, udp: true }]
 proxy-groups:
   - { name: PROXY, type: select, use: [sub] }
-  - { name: all, type: select, include-all: true, exclude-type: 'Direct|Trojan' }
+  - { name: all, type: select, include-all: true, exclude-type: 'Direct|Trojan', hidden: true, icon: 'https://icons.example/all.png' }
 rules: ['MATCH,PROXY']
 `, { home });
   api = `http://127.0.0.1:${box.box.controller!.address().port}`;
@@ -103,6 +103,7 @@ describe('proxy providers (a subscription served on loopback)', () => {
     expect(sub.proxies.map((p: { name: string; type: string }) => [p.name, p.type])).toEqual([['[sub] hk a', 'Vmess'], ['[sub] jp b', 'Vmess'], ['[sub] hk-trojan', 'Trojan']]);
     expect(sub.proxies[0]).toMatchObject({ alive: true, history: [], udp: true });
     expect(sub.proxies[2].alive).toBe(false);
+    expect((await call('GET', '/proxies/all')).json).toMatchObject({ hidden: true, icon: 'https://icons.example/all.png' });
     expect(json.providers.local).toMatchObject({ vehicleType: 'Inline', proxies: [{ name: 'loc', type: 'Direct' }] });
     expect(json.providers.local.subscriptionInfo).toBeUndefined();
     expect((await call('GET', '/providers/proxies/sub')).json.name).toBe('sub');

@@ -14,6 +14,10 @@ export interface GroupOptions {
   providerMembers?: () => readonly Outbound[];
   /** Told what changed when a provider update takes away the member in use. */
   notice?: (message: string) => void;
+  /** `hidden`: dashboards leave it out. */
+  hidden?: boolean;
+  /** `icon`: a picture URL dashboards show. */
+  icon?: string;
 }
 
 /**
@@ -31,6 +35,14 @@ export abstract class Group implements OutboundGroup, ProxyGroup {
 
   get name(): string {
     return this.options.name;
+  }
+
+  get hidden(): boolean {
+    return this.options.hidden ?? false;
+  }
+
+  get icon(): string | undefined {
+    return this.options.icon;
   }
 
   /** Member names in order (the named members until the group is linked). */

@@ -127,7 +127,10 @@ async function check(file: string): Promise<number> {
   const groups = config.groups.filter((g) => g.name !== 'GLOBAL');
   lines.push(`proxy-groups: ${groups.length}${groups.map((g) => `\n  ${g.name}  ${g.type}  [${g.members.join(', ')}]${g.use.length > 0 ? `  use: ${g.use.join(', ')}` : ''}`).join('')}`);
   lines.push(`proxy-providers: ${config.proxyProviders.length}`);
-  for (const p of config.proxyProviders) lines.push(`  ${p.name}  ${p.config.vehicle}  ${p.updatedAt ? p.summary() : 'not downloaded yet'}`);
+  for (const p of config.proxyProviders) {
+    lines.push(`  ${p.name}  ${p.config.vehicle}  ${p.updatedAt ? p.summary() : 'not downloaded yet'}`);
+    for (const w of p.warnings.slice(0, 5)) lines.push(`    warning: ${w}`);
+  }
   lines.push(`rule-providers: ${config.providers.length}`);
   for (const p of config.providers) {
     const { vehicle, behavior, format } = p.config;

@@ -100,7 +100,6 @@ export function buildProxyProviders(
       problems.push(`${at}: ${(error as Error).message}`);
       continue;
     }
-    for (const warning of provider.warnings) warnings.push(`${at}: ${warning}`);
     providers.push(provider);
   }
   return providers;

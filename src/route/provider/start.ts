@@ -2,10 +2,9 @@ import type { Outbound } from '../../adapter/outbound.js';
 import { describeError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { elapsed, type StatusLine } from '../../common/status-line.js';
-import type { Fetcher } from './downloaded.js';
-import type { Built, DownloadedProvider } from './downloaded.js';
+import type { Built, DownloadedProvider, Fetcher } from './downloaded.js';
 
-/** What starting the rule providers needs. */
+/** What starting the providers (rule and proxy) needs. */
 export interface ProviderStart {
   /** Downloads. */
   fetcher: Fetcher;

@@ -44,7 +44,7 @@ export function readMihomoShape(raw: Record<string, unknown>, anchorHolders: Rea
     if (knownSet.has(key)) continue;
     if (clashTopLevelKeys.has(key)) shape.notImplemented.push(key);
     else {
-      const typo = anchorHolders.has(key) || key.length < 4 ? undefined : nearest(key, known);
+      const typo = anchorHolders.has(key) || key.length < 4 || isOtherClientKey(key) ? undefined : nearest(key, known);
       if (typo) problems.push(`${key}: unknown key (did you mean '${typo}'?)`);
       else shape.unknown.push(key);
     }
@@ -54,6 +54,11 @@ export function readMihomoShape(raw: Record<string, unknown>, anchorHolders: Rea
   readListeners(raw.listeners, shape);
   readProxies(raw.proxies, shape);
   return shape;
+}
+
+/** Keys of other Clash clients mihomo ignores: Clash Premium's `script`, Clash for Windows' `cfw-*` and `parsers`/`mixin`. */
+function isOtherClientKey(key: string): boolean {
+  return key.startsWith('cfw-') || key === 'script' || key === 'parsers' || key === 'mixin';
 }
 
 function readListeners(listeners: unknown, shape: MihomoShape): void {

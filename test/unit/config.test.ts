@@ -68,7 +68,7 @@ describe('config loading', () => {
       "listeners[0].prot: unknown key (did you mean 'port'?)",
       'listeners[0].port: required key is missing',
     ]);
-    expect(parseConfig('mixed-port: 7890\nzzzzzz: 1').warnings).toEqual(['unknown top-level keys, ignored (mihomo ignores them too): zzzzzz']);
+    expect(parseConfig('mixed-port: 7890\nzzzzzz: 1\nscript: { code: x }\ncfw-bypass: [a]').warnings).toEqual(['unknown top-level keys, ignored (mihomo ignores them too): zzzzzz, script, cfw-bypass']);
   });
 
   it('reads configs as mihomo does: merge keys, legacy section names, anchor holders, weak scalars, undeclared fields', () => {

@@ -138,9 +138,9 @@ export interface VmessProxyConfig {
   cipher?: 'auto' | 'aes-128-gcm' | 'chacha20-poly1305' | 'none' | 'zero';
   /** Carry UDP flows. */
   udp?: boolean;
-  /** Transport (only tcp works). */
+  /** Transport (only tcp: other transports make the entry a placeholder before it gets here). */
   network?: string;
-  /** TLS (not supported yet). */
+  /** TLS (sluice lacks it yet: such an entry becomes a placeholder before it gets here). */
   tls?: boolean;
   /** Option A. */
   'authenticated-length'?: boolean;

@@ -37,10 +37,12 @@ export abstract class Group implements OutboundGroup, ProxyGroup {
     return this.options.name;
   }
 
+  /** `hidden`: dashboards leave it out. */
   get hidden(): boolean {
     return this.options.hidden ?? false;
   }
 
+  /** `icon`: a picture URL dashboards show. */
   get icon(): string | undefined {
     return this.options.icon;
   }

@@ -250,13 +250,8 @@ export class Box implements Control {
     await Promise.all([...[...this.outbounds.values()].map((outbound) => outbound.close?.()), this.routing.proxyProviders.close()]);
   }
 
-  /** Downloads an http rule provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
-  refreshProvider(provider: RuleProvider): Promise<void> {
-    return this.routing.sources.refresh(provider);
-  }
-
-  /** Downloads (or re-reads) a proxy provider now. */
-  refreshProxyProvider(provider: ProxyProvider): Promise<void> {
+  /** Downloads an http rule or proxy provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
+  refreshProvider(provider: RuleProvider | ProxyProvider): Promise<void> {
     return this.routing.sources.refresh(provider);
   }
 

@@ -39,7 +39,7 @@ const ignoredGroupKeys = ['max-failed-times', 'interface-name', 'routing-mark'];
 const defaultUrl = 'https://www.gstatic.com/generate_204';
 
 /** mihomo's adapter type names of the group types (what `exclude-type` and the controller see). */
-export const groupAdapterTypes: Readonly<Record<GroupType, string>> = {
+const groupAdapterTypes: Readonly<Record<GroupType, string>> = {
   select: 'Selector', 'url-test': 'URLTest', fallback: 'Fallback', 'load-balance': 'LoadBalance', relay: 'Relay',
 };
 

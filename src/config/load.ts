@@ -189,7 +189,7 @@ function build(raw: RawConfig, { home, fromFile, skippedListeners, problems, war
   const providerNames = Object.keys(raw['proxy-providers'] ?? {});
   const groupSources = { proxies: allProxies.map((p) => ({ name: p.name, type: proxyAdapterType(p) })), providers: providerNames, builtins: builtinOutbounds, undefinedNames };
   const groups = buildGroups(raw['proxy-groups'] ?? [], groupSources, problems, warnings);
-  const targets = new Set([...builtinOutbounds, ...allProxies.map((p) => p.name), ...groups.map((g) => g.name)]);
+  const targets = new Set([...names, ...groups.map((g) => g.name)]);
   const routing = buildRouting(
     {
       home,

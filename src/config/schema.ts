@@ -34,23 +34,47 @@ function schemaErrors(value: unknown, def?: string): ErrorObject[] {
   return validate(value) ? [] : [...(validate.errors ?? [])];
 }
 
+/** `path` under `at` (`proxies[3]` + `port`); `at` alone for the entry itself. */
+function under(at: string, path: string): string {
+  if (at === '') return path;
+  return path === '(top level)' ? at : `${at}.${path}`;
+}
+
 /**
- * Validates one `proxies:` entry in place, as `validateConfig` does the whole config (weak
- * scalars; undeclared keys dropped and listed in `undeclared`); its problems, each prefixed
- * with `at`. For proxies a provider brings.
+ * Validates `value` (the config, or a `$defs` entry) in place: coerces scalars and drops the keys
+ * an entry does not declare, listing them in `undeclared`. With `typos`, a dropped key near a
+ * declared key the entry lacks is taken for a typo of it and listed there instead. The
+ * config's own top-level keys are left to the caller. Returns the errors that remain.
  */
-export function proxyEntryProblems(entry: Record<string, unknown>, at: string, undeclared: string[]): string[] {
-  let errors = schemaErrors(entry, 'proxy');
-  const extra = errors.filter((e) => e.keyword === 'additionalProperties');
-  if (extra.length > 0) {
+function validateLeniently(value: unknown, def: string | undefined, at: string, undeclared: string[], typos?: string[]): ErrorObject[] {
+  let errors = schemaErrors(value, def);
+  // Dropping a key can reveal no new undeclared key, but a discriminated entry is only checked once its type is valid.
+  for (let round = 0; round < 3; round++) {
+    const extra = errors.filter((e) => e.keyword === 'additionalProperties' && (def !== undefined || e.instancePath !== ''));
+    if (extra.length === 0) break;
     for (const error of extra) {
       const key = String((error.params as { additionalProperty: string }).additionalProperty);
-      undeclared.push(`${at}.${key}`);
+      const entry = error.data as Record<string, unknown>;
+      const declared = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const hint = nearest(key, declared);
+      const path = under(at, jsonPointerToPath(error.instancePath, key));
+      // Near a declared key the entry lacks, it is a typo of that key: an error, as before.
+      if (typos && hint !== undefined && !Object.hasOwn(entry, hint)) typos.push(`${path}: unknown key (did you mean '${hint}'?)`);
+      else undeclared.push(`${path}${hint ? ` (did you mean '${hint}'?)` : ''}`);
       delete entry[key];
     }
-    errors = schemaErrors(entry, 'proxy');
+    errors = schemaErrors(value, def);
   }
-  return errors.map((error) => {
+  return errors;
+}
+
+/**
+ * Validates one `proxies:` entry in place, as `validateConfig` does the whole config (weak
+ * scalars; undeclared keys dropped and listed in `undeclared`, never taken for typos: providers
+ * carry keys of other clients); its problems, each prefixed with `at`. For proxies a provider brings.
+ */
+export function proxyEntryProblems(entry: Record<string, unknown>, at: string, undeclared: string[]): string[] {
+  return validateLeniently(entry, 'proxy', at, undeclared).map((error) => {
     const line = describeSchemaError(error);
     return line.startsWith('(top level)') ? `${at}${line.slice('(top level)'.length)}` : `${at}.${line}`;
   });
@@ -75,26 +99,7 @@ const entrySections = new Set(['proxies', 'proxy-groups', 'listeners', 'rules', 
 export function validateConfig(raw: Record<string, unknown>, problems: string[]): Validation {
   const undeclared: string[] = [];
   const typos: string[] = [];
-  let errors = schemaErrors(raw);
-  // Dropping a key can reveal no new undeclared key, but a discriminated entry is only checked once its type is valid.
-  for (let round = 0; round < 3; round++) {
-    const extra = errors.filter((e) => e.keyword === 'additionalProperties' && e.instancePath !== '');
-    if (extra.length === 0) break;
-    for (const error of extra) {
-      const key = String((error.params as { additionalProperty: string }).additionalProperty);
-      const entry = error.data as Record<string, unknown>;
-      const declared = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-      const hint = nearest(key, declared);
-      // Near a declared key the entry lacks, it is a typo of that key: an error, as before.
-      if (hint !== undefined && !Object.hasOwn(entry, hint)) {
-        typos.push(`${jsonPointerToPath(error.instancePath, key)}: unknown key (did you mean '${hint}'?)`);
-      } else {
-        undeclared.push(`${jsonPointerToPath(error.instancePath, key)}${hint ? ` (did you mean '${hint}'?)` : ''}`);
-      }
-      delete entry[key];
-    }
-    errors = schemaErrors(raw);
-  }
+  const errors = validateLeniently(raw, undefined, '', undeclared, typos);
   problems.push(...typos);
   const invalidListeners = new Set<number>();
   const invalid = new Map<string, Set<string>>();

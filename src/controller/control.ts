@@ -40,12 +40,10 @@ export interface Control {
   reload(config: LoadedConfig): Promise<void>;
   /** Reads the config file again and applies it. */
   reloadFromFile(): Promise<void>;
-  /** Downloads (or re-reads) a rule provider now. */
-  refreshProvider(provider: RuleProvider): Promise<void>;
+  /** Downloads (or re-reads) a rule or proxy provider now. */
+  refreshProvider(provider: RuleProvider | ProxyProvider): Promise<void>;
   /** Downloads every `geox-url` file now. */
   updateGeodata(): Promise<void>;
   /** The proxy providers and their outbounds. */
   readonly proxyProviders: ProviderOutbounds;
-  /** Downloads (or re-reads) a proxy provider now. */
-  refreshProxyProvider(provider: ProxyProvider): Promise<void>;
 }

@@ -42,11 +42,11 @@ export async function proxyProviderRequest(box: Control, method: string, rest: s
   }
   const [name, proxy, action] = rest;
   const provider = name === undefined ? undefined : box.proxyProviders.provider(name);
-  if (!provider || method !== (rest.length === 1 ? method : 'GET')) throw notFound();
+  if (!provider || (rest.length > 1 && method !== 'GET')) throw notFound();
   if (rest.length === 1 && method === 'GET') return { status: 200, body: providerView(box, provider) };
   if (rest.length === 1 && method === 'PUT') {
     try {
-      await box.refreshProxyProvider(provider);
+      await box.refreshProvider(provider);
     } catch (error) {
       throw new ApiError(503, describeError(error));
     }

@@ -29,13 +29,15 @@ const minDownloadMs = 60_000;
 export class DataSources {
   /** The `geox-url` downloads. */
   readonly geo: GeoUpdater;
+  /** The longest one download may take. */
+  private readonly downloadMs: number;
 
   constructor(
     private readonly config: LoadedConfig,
     private readonly deps: DataSourceDeps,
   ) {
-    const timeoutMs = Math.max(minDownloadMs, config.timeouts.providerDownloadMs);
-    this.geo = new GeoUpdater(config.geodata, config.geoUpdate, deps.fetcher, timeoutMs, deps.logger);
+    this.downloadMs = Math.max(minDownloadMs, config.timeouts.providerDownloadMs);
+    this.geo = new GeoUpdater(config.geodata, config.geoUpdate, deps.fetcher, this.downloadMs, deps.logger);
   }
 
   /**
@@ -46,20 +48,24 @@ export class DataSources {
     this.geo.start();
     const { fetcher, logger, status } = this.deps;
     const waitMs = this.config.timeouts.providerDownloadMs;
-    const timeoutMs = Math.max(waitMs, minDownloadMs);
-    await startProviders([...this.config.providers, ...this.config.proxyProviders], { fetcher, logger, status, waitMs, timeoutMs, via: (p) => this.via(p) });
+    await startProviders(this.providers(), { fetcher, logger, status, waitMs, timeoutMs: this.downloadMs, via: (p) => this.via(p) });
   }
 
   /** Stops the download timers. */
   stop(): void {
     this.geo.stop();
-    for (const provider of [...this.config.providers, ...this.config.proxyProviders]) provider.stop();
+    for (const provider of this.providers()) provider.stop();
   }
 
   /** Downloads an http provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */
   async refresh(provider: DownloadedProvider<Built>): Promise<void> {
     if (provider.source.vehicle !== 'http') return provider.reloadFile();
-    await provider.refresh(this.deps.fetcher, Math.max(this.config.timeouts.providerDownloadMs, minDownloadMs), this.via(provider));
+    await provider.refresh(this.deps.fetcher, this.downloadMs, this.via(provider));
+  }
+
+  /** Rule providers, then proxy providers. */
+  private providers(): DownloadedProvider<Built>[] {
+    return [...this.config.providers, ...this.config.proxyProviders];
   }
 
   /** The outbound an http provider downloads through (its `proxy:`); undefined = directly. */

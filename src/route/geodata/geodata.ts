@@ -98,11 +98,12 @@ export class Geodata {
    */
   geoipSource(code: string): { source: 'country' | 'category' } | { missing: string } {
     const lower = code.toLowerCase();
-    const datExpected = this.settings.downloads.has('geoip') || this.geoipDat() !== undefined;
+    const dat = this.geoipDat();
+    const datExpected = this.settings.downloads.has('geoip') || dat !== undefined;
     if (this.settings.geodataMode && datExpected) return { source: 'category' };
     if (countryCode.test(lower) || lower === 'lan') return { source: 'country' };
-    if (datExpected && (this.geoipDat()?.category(lower) !== undefined || this.geoipDat() === undefined)) return { source: 'category' };
-    const where = this.geoipDat() ? `${this.path('geoip')} has no such category` : `put GeoIP.dat in ${this.settings.home} or set geox-url.geoip`;
+    if (datExpected && (dat === undefined || dat.has(lower))) return { source: 'category' };
+    const where = dat ? `${this.path('geoip')} has no such category` : `put GeoIP.dat in ${this.settings.home} or set geox-url.geoip`;
     return { missing: `'${code}' is not a country code but a geoip.dat category; ${where}` };
   }
 

@@ -27,6 +27,11 @@ export class GeoipDat {
     return [...this.index.keys()];
   }
 
+  /** True when the file has the category (any case). */
+  has(code: string): boolean {
+    return this.index.has(code.toLowerCase());
+  }
+
   /** The prefixes of a category (any case); undefined when the file lacks it. */
   category(code: string): GeoipCategory | undefined {
     const bounds = this.index.get(code.toLowerCase());

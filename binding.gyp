@@ -23,6 +23,12 @@
       "sources": ["native/heap.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
+    },
+    {
+      "target_name": "sockopt",
+      "sources": ["native/sockopt.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8"]
     }
   ]
 }

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Flow, FlowRequest } from './adapter/flow.js';
-import type { PacketConn } from './adapter/outbound.js';
+import { bindThrough, type PacketConn } from './adapter/outbound.js';
 import type { Decision, Router } from './adapter/router.js';
 import type { InboundConn, InboundPacketConn } from './adapter/inbound.js';
 import { hostProblem, ipFamily, normalizeHost, type Address } from './common/address.js';
@@ -245,6 +245,7 @@ export class Dispatcher {
   private async route(flow: Flow): Promise<Decision> {
     const decision = await this.router.decide(flow);
     this.router.recordDecision?.(decision);
+    for (const group of decision.groups) bindThrough(flow, group);
     const { rule } = decision;
     flow.decision = {
       rule: rule?.toString() ?? '',

@@ -6,7 +6,8 @@
 import type { Inbound } from './adapter/inbound.js';
 import type { Outbound } from './adapter/outbound.js';
 import type { InboundDeps, InboundRegistration, OutboundDeps, OutboundRegistration, ProxyCheckContext } from './adapter/registration.js';
-import type { ListenerConfig, ProxyConfig } from './config/types.js';
+import type { ListenerConfig } from './config/types.js';
+import type { ProxyConfig } from './config/proxy-types.js';
 import { directOutbound } from './protocol/direct/index.js';
 import { httpInbound } from './protocol/http/index.js';
 import { mixedInbound } from './protocol/mixed/index.js';

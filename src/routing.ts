@@ -11,7 +11,8 @@ import type { DnsCache } from './common/dns-cache.js';
 import type { Logger } from './common/log.js';
 import type { StatusLine } from './common/status-line.js';
 import { packageHome, type LoadedConfig } from './config/load.js';
-import type { ProxyConfig } from './config/types.js';
+import { bindingOf } from './config/outbound-sockets.js';
+import type { ProxyConfig } from './config/proxy-types.js';
 import { PassOutbound, RejectDropOutbound, RejectOutbound } from './protocol/block/outbound.js';
 import { DirectOutbound } from './protocol/direct/outbound.js';
 import { UnsupportedOutbound } from './protocol/unsupported/index.js';
@@ -66,16 +67,16 @@ export function buildRouting(config: LoadedConfig, context: RoutingContext): Rou
   const { dns, logger, bus, previous } = context;
   const outbounds = new Map<string, Outbound>();
   const add = (outbound: Outbound): void => void outbounds.set(outbound.name, outbound);
-  add(new DirectOutbound('DIRECT', dns, timeouts.connectMs));
+  add(new DirectOutbound('DIRECT', dns, timeouts.connectMs, config.sockets));
   add(new RejectOutbound());
   add(new RejectDropOutbound(timeouts.rejectDropMs));
   add(new PassOutbound());
-  add(new DirectOutbound('COMPATIBLE', dns, timeouts.connectMs));
+  add(new DirectOutbound('COMPATIBLE', dns, timeouts.connectMs, config.sockets));
   const kept = new Map<string, Outbound>();
   const running = [...(previous?.kept.values() ?? [])];
   const prefixesOf = (name: string): string[] | undefined => (previous?.config ?? config).providers.find((provider) => provider.name === name)?.ipRanges?.toPrefixes();
   const deps = (proxy: ProxyConfig): OutboundDeps => ({
-    dns, connectMs: timeouts.connectMs, logger, bus, previous: previous?.kept.get(JSON.stringify(proxy)), siblings: () => [...running, ...kept.values()], prefixesOf,
+    dns, connectMs: timeouts.connectMs, sockets: { ...config.sockets, own: bindingOf(proxy) }, logger, bus, previous: previous?.kept.get(JSON.stringify(proxy)), siblings: () => [...running, ...kept.values()], prefixesOf,
   });
   const create = (proxy: ProxyConfig): Outbound => {
     const outbound = createOutbound(proxy, deps(proxy));
@@ -90,10 +91,10 @@ export function buildRouting(config: LoadedConfig, context: RoutingContext): Rou
     add(outbound);
   }
   for (const name of config.undefinedNames) add(new UnsupportedOutbound(name, 'Unknown', 'it is referenced but not defined in the config'));
-  const proxyProviders = new ProviderOutbounds(config.proxyProviders, create, context.delays, (message) => logger.warn(message));
+  const proxyProviders = new ProviderOutbounds(config.proxyProviders, create, context.delays, (message) => logger.warn(message), config.unifiedDelay);
   // The bundled default config lives in the package: its choices are not written there.
   const storeDir = config.storeSelected && resolvePath(config.home) !== resolvePath(packageHome) ? config.home : undefined;
-  const groups = buildGroupOutbounds(config.groups, outbounds, { storeDir, history: context.delays, providers: proxyProviders, notice: (message) => logger.info(message) });
+  const groups = buildGroupOutbounds(config.groups, outbounds, { storeDir, history: context.delays, providers: proxyProviders, notice: (message) => logger.info(message), unifiedDelay: config.unifiedDelay });
   const resolve = (host: string): Promise<string | undefined> => dns.resolveAll(host).then((all) => all[0]?.address, () => undefined);
   const router = new RuleRouter({ rules: config.rules, subRules: config.subRules, outbounds, resolve, mode: config.mode, globalTarget: 'GLOBAL' });
   const sources = new DataSources(config, { fetcher: context.fetcher, logger, status: context.status, outbound: (name) => outbounds.get(name) });

@@ -1,4 +1,5 @@
 import type { Address } from '../common/address.js';
+import type { SocketBinding } from '../common/socket-options.js';
 
 /** Transport of a flow. */
 export type Network = 'tcp' | 'udp';
@@ -55,6 +56,8 @@ export interface Flow {
   readonly start: number;
   /** Aborted when the flow must end (shutdown, controller close); outbounds stop dialing on it. */
   readonly signal: AbortSignal;
+  /** The `interface-name`/`routing-mark` of the groups it was handed through (the innermost's keys win); a proxy's own replace them. */
+  binding?: SocketBinding;
 }
 
 /** The routing decision a flow records (logs, the controller's connections, metrics). */

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Address } from '../common/address.js';
+import { mergeBindings, type SocketBinding } from '../common/socket-options.js';
 import type { Flow } from './flow.js';
 
 /** A datagram endpoint an outbound returns for UDP flows. */
@@ -77,9 +78,16 @@ export interface OutboundGroup extends Outbound {
   pick(flow: Flow): Outbound;
   /** Told when a flow through the picked member failed to dial (url-test/fallback re-check at once). */
   reportFailure?(): void;
+  /** `interface-name`/`routing-mark` its members dial with (set on the flows it hands them). */
+  readonly binding?: SocketBinding;
 }
 
 /** True for groups that pick a member per flow. */
 export function isGroup(outbound: Outbound): outbound is OutboundGroup {
   return typeof (outbound as Partial<OutboundGroup>).pick === 'function';
+}
+
+/** Records on the flow that it went through `group`: the group's interface-name/routing-mark replace those of the groups before it. */
+export function bindThrough(flow: Flow, group: OutboundGroup): void {
+  if (group.binding) flow.binding = mergeBindings(flow.binding, group.binding);
 }

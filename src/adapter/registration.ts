@@ -6,9 +6,11 @@
 import type { EventBus } from '../common/bus.js';
 import type { ClientAccess } from '../common/client-access.js';
 import type { DnsCache } from '../common/dns-cache.js';
+import type { OutboundSockets } from '../common/socket-options.js';
 import type { Logger } from '../common/log.js';
 import type { UserTable } from '../common/auth.js';
-import type { ListenerConfig, ProxyConfig, Timeouts } from '../config/types.js';
+import type { ListenerConfig, Timeouts } from '../config/types.js';
+import type { ProxyConfig } from '../config/proxy-types.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { DestinationGuard } from './flow.js';
 import type { Inbound } from './inbound.js';
@@ -81,6 +83,8 @@ export interface OutboundDeps {
   dns: DnsCache;
   /** Connect timeout, DNS included. */
   connectMs: number;
+  /** How its TCP connections are made: the config's keep-alive, tcp-concurrent and binding, with the entry's own `interface-name`/`routing-mark` as `own`. */
+  sockets: OutboundSockets;
   /** Log output. */
   logger: Logger;
   /** Events. */

@@ -43,6 +43,7 @@ export function addonOr<T>(name: string, fallback: T): T {
 const optionalAddons: Record<string, string> = {
   aead: 'VMess and tunnel packets are sealed through node:crypto cipher objects (slower per chunk)',
   vmess_kdf: 'VMess key derivation runs on node:crypto hashes (about 6x slower per handshake)',
+  sockopt: 'keep-alive probes follow keep-alive-idle but not keep-alive-interval, and interface-name and routing-mark fail every dial they apply to',
 };
 
 /** One warning per optional addon that is not built (none on a normal install); `sluice run` logs them. */

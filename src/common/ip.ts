@@ -53,3 +53,22 @@ export function bytesToIp(bytes: Uint8Array): string {
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
+
+/**
+ * Go's `IsGlobalUnicast`: false for unspecified, loopback, link-local (169.254/16, fe80::/10),
+ * multicast and the IPv4 broadcast address, true for every other unicast address (private
+ * ranges included). IPv4-mapped IPv6 addresses count as their IPv4 address; false for non-IPs.
+ */
+export function isGlobalUnicast(ip: string): boolean {
+  if (isIP(ip) === 0) return false;
+  let bytes = ipToBytes(ip);
+  if (bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) bytes = bytes.subarray(12);
+  if (bytes.length === 4) {
+    const [a, b] = bytes as unknown as [number, number];
+    const unspecified = bytes.every((x) => x === 0);
+    const broadcast = bytes.every((x) => x === 255);
+    return !unspecified && !broadcast && a !== 127 && !(a === 169 && b === 254) && (a & 0xf0) !== 0xe0;
+  }
+  if (bytes.every((b) => b === 0) || (bytes.subarray(0, 15).every((b) => b === 0) && bytes[15] === 1)) return false;
+  return bytes[0] !== 0xff && !(bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80);
+}

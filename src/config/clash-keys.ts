@@ -1,4 +1,4 @@
-import type { ProxyConfig } from './types.js';
+import type { ProxyConfig } from './proxy-types.js';
 
 /**
  * What mihomo knows that sluice does not implement yet. A config using these still loads (one
@@ -9,9 +9,8 @@ export const clashTopLevelKeys: ReadonlySet<string> = new Set([
   'redir-port', 'tproxy-port', 'ss-config', 'vmess-config', 'inbound-tfo', 'inbound-mptcp',
   'external-controller-tls', 'external-controller-unix',
   'external-controller-pipe', 'external-ui-name',
-  'external-ui-url', 'external-doh-server', 'interface-name', 'routing-mark',
-  'tcp-concurrent', 'find-process-mode', 'global-client-fingerprint', 'global-ua', 'etag-support',
-  'keep-alive-idle', 'keep-alive-interval', 'disable-keep-alive', 'unified-delay',
+  'external-ui-url', 'external-doh-server',
+  'find-process-mode', 'global-client-fingerprint', 'global-ua', 'etag-support',
   'geodata-loader', 'geosite-matcher',
   'hosts', 'use-hosts', 'use-system-hosts', 'dns', 'tun', 'tuic-server',
   'tunnels', 'ntp', 'experimental', 'iptables', 'tls', 'clash-for-android', 'log-file', 'authentication-bypass',

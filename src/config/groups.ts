@@ -1,6 +1,7 @@
 import { parsePortList } from '../route/rule/ports.js';
 import { nearest, showValue } from './errors.js';
 import { MemberFilter, type FilterCandidate } from '../route/group/member-filter.js';
+import { bindingOf } from './outbound-sockets.js';
 import type { GroupConfig, GroupType } from './types.js';
 
 /** A raw `proxy-groups:` entry (validated by the schema). */
@@ -34,7 +35,7 @@ export interface RawGroup {
 }
 
 /** Group keys mihomo has that this build ignores (warned about). */
-const ignoredGroupKeys = ['max-failed-times', 'interface-name', 'routing-mark'];
+const ignoredGroupKeys = ['max-failed-times'];
 
 const defaultUrl = 'https://www.gstatic.com/generate_204';
 
@@ -134,6 +135,7 @@ export function buildGroups(raw: RawGroup[], sources: GroupSources, problems: st
       disableUdp: g['disable-udp'] ?? false,
       hidden: g.hidden === true,
       icon: typeof g.icon === 'string' ? g.icon : undefined,
+      binding: bindingOf(g),
     };
   });
   checkCycles(groups, problems);

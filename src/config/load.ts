@@ -13,6 +13,8 @@ import { buildProxyProviders, type RawProxyProvider } from './proxy-providers.js
 import type { ProxyProvider } from '../route/proxy-provider/provider.js';
 import { readMihomoShape, restorePlaceholders, shapeWarnings } from './mihomo-shape.js';
 import { buildListeners, checkUnique, type RawListenerSettings } from './listeners.js';
+import { buildOutboundSockets, type RawSocketSettings } from './outbound-sockets.js';
+import type { OutboundSockets } from '../common/socket-options.js';
 import { checkProxy } from '../registry.js';
 import { ConfigError, showValue } from './errors.js';
 import { validateConfig } from './schema.js';
@@ -20,7 +22,8 @@ import { parseYaml } from './yaml.js';
 import { maxConfigBytes, readRegularFile } from '../common/bounded-file.js';
 import type { ClientAccessSettings } from '../common/client-access.js';
 import { describeError } from '../common/errors.js';
-import type { ControllerConfig, GroupConfig, ListenerConfig, ProxyConfig, SnifferConfig, Timeouts } from './types.js';
+import type { ControllerConfig, GroupConfig, ListenerConfig, SnifferConfig, Timeouts } from './types.js';
+import type { ProxyConfig } from './proxy-types.js';
 import { isIPv6 } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,11 +81,15 @@ export interface LoadedConfig {
   controller: ControllerConfig | undefined;
   /** Time limits. */
   timeouts: Timeouts;
+  /** Keep-alive, tcp-concurrent and the top-level interface-name/routing-mark of outgoing sockets. */
+  sockets: OutboundSockets;
+  /** `unified-delay`: delay tests time a second request on the connection, leaving handshakes out. */
+  unifiedDelay: boolean;
   /** Things the user should know that do not stop loading. */
   warnings: string[];
 }
 
-interface RawConfig extends RawListenerSettings {
+interface RawConfig extends RawListenerSettings, RawSocketSettings {
   'log-level'?: LogLevel;
   mode?: RouterMode;
   ipv6?: boolean;
@@ -248,6 +255,8 @@ function build(raw: RawConfig, { home, fromFile, skippedListeners, problems, war
     storeSelected: fromFile && (raw.profile?.['store-selected'] ?? true),
     controller,
     timeouts,
+    sockets: buildOutboundSockets(raw),
+    unifiedDelay: raw['unified-delay'] ?? false,
     warnings,
   };
 }

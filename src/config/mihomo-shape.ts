@@ -8,7 +8,7 @@ import { clashListenerKeys, clashListenerTypes, clashProxyTypes, clashTopLevelKe
 import { nearest, showValue } from './errors.js';
 import { checkProxy, isListenerType, isProxyType, prepareProxy } from '../registry.js';
 import { proxyEntryProblems, topLevelKeys } from './schema.js';
-import type { ProxyConfig, UnsupportedProxyConfig } from './types.js';
+import type { ProxyConfig, UnsupportedProxyConfig } from './proxy-types.js';
 
 /** What the pass set aside, for warnings and for after validation. */
 export interface MihomoShape {

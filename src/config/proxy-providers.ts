@@ -14,7 +14,7 @@ import type { ProxyMap } from '../route/proxy-provider/share-links.js';
 import { ProxyProvider, type ProxyReader } from '../route/proxy-provider/provider.js';
 import { showValue } from './errors.js';
 import { readProxyEntry } from './mihomo-shape.js';
-import type { ProxyConfig } from './types.js';
+import type { ProxyConfig } from './proxy-types.js';
 
 /** A raw `proxy-providers:` entry (validated by the schema). */
 export interface RawProxyProvider {

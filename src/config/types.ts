@@ -1,5 +1,6 @@
 import type { MemberFilterSettings } from '../route/group/member-filter.js';
 import type { UserTable } from '../common/auth.js';
+import type { SocketBinding } from '../common/socket-options.js';
 
 /** Listener protocols. */
 export type ListenerType = ListenerConfig['type'];
@@ -95,91 +96,6 @@ export interface TunnelGatewayConfig {
   peers: TunnelPeerConfig[];
 }
 
-/** A `proxies:` entry: a type sluice implements, or the placeholder of one it does not. */
-export type ProxyConfig = DirectProxyConfig | VmessProxyConfig | TunnelProxyConfig | UnsupportedProxyConfig;
-
-/** A `proxies:` entry sluice keeps listed but cannot dial: a type or transport it does not implement. */
-export interface UnsupportedProxyConfig {
-  /** Name rules refer to. */
-  name: string;
-  /** Marks the placeholder (never written in a config). */
-  type: 'unsupported';
-  /** The entry's `type:` as written (tuic, vless, …). */
-  protocol: string;
-  /** Why it cannot be dialed, e.g. "type 'tuic' is not supported by sluice". */
-  reason: string;
-}
-
-/** `type: direct`: another name for DIRECT. */
-export interface DirectProxyConfig {
-  /** Name rules refer to. */
-  name: string;
-  /** Proxy type. */
-  type: 'direct';
-  /** Reach destinations through this proxy or group. */
-  'dialer-proxy'?: string;
-}
-
-/** `type: vmess`: a VMess server over TCP. */
-export interface VmessProxyConfig {
-  /** Name rules refer to. */
-  name: string;
-  /** Proxy type. */
-  type: 'vmess';
-  /** Server host. */
-  server: string;
-  /** Server port. */
-  port: number;
-  /** User UUID. */
-  uuid: string;
-  /** 0: AEAD header; more: legacy header. */
-  alterId?: number;
-  /** Body security; default auto. */
-  cipher?: 'auto' | 'aes-128-gcm' | 'chacha20-poly1305' | 'none' | 'zero';
-  /** Carry UDP flows. */
-  udp?: boolean;
-  /** Transport (only tcp: other transports make the entry a placeholder before it gets here). */
-  network?: string;
-  /** TLS (sluice lacks it yet: such an entry becomes a placeholder before it gets here). */
-  tls?: boolean;
-  /** Option A. */
-  'authenticated-length'?: boolean;
-  /** Reach the server through this proxy or group. */
-  'dialer-proxy'?: string;
-}
-
-/** `type: pqtunnel`: the client side of the post-quantum tunnel. */
-export interface TunnelProxyConfig {
-  /** Name rules refer to. */
-  name: string;
-  /** Proxy type. */
-  type: 'pqtunnel';
-  /** Gateway host. */
-  server: string;
-  /** Gateway UDP port. */
-  port: number;
-  /** The client's private key. */
-  'private-key': string;
-  /** The gateway's public key (the pin). */
-  'public-key': string;
-  /** Optional pre-shared key. */
-  'pre-shared-key'?: string;
-  /** Keepalive seconds; 0 turns it off; default 25. */
-  'persistent-keepalive'?: number;
-  /** Tunnel MTU; default 1420. */
-  mtu?: number;
-  /** proxy-outbound (default) or full-tunnel. */
-  mode?: 'proxy-outbound' | 'full-tunnel';
-  /** CIDRs or rule-set names that bypass the tunnel in full-tunnel mode. */
-  'exclude-routes'?: string[];
-  /** Carry UDP flows; default true. */
-  udp?: boolean;
-  /** Fixed local UDP port of the tunnel socket. */
-  'listen-port'?: number;
-  /** TUN device name; default pqc%d. */
-  'tun-name'?: string;
-}
-
 /** Time limits, in milliseconds. */
 export interface Timeouts {
   /** Outbound connect, DNS included. */
@@ -239,6 +155,8 @@ export interface GroupConfig {
   hidden: boolean;
   /** `icon`: a picture URL dashboards show. */
   icon?: string;
+  /** `interface-name`/`routing-mark`: how members dial the flows this group hands them (their own settings win). */
+  binding?: SocketBinding;
 }
 
 /** Per-protocol sniffing settings. */

@@ -18,6 +18,7 @@ import type { Json } from './views.js';
 /** GET /configs: the running general settings, mihomo's shape. */
 export function generalView(box: Control): Json {
   const port = (name: string): number => box.inbounds.find((i) => i.name === name)?.address().port ?? 0;
+  const { sockets } = box.config;
   return {
     port: port('DEFAULT-HTTP'),
     'socks-port': port('DEFAULT-SOCKS'),
@@ -33,12 +34,15 @@ export function generalView(box: Control): Json {
     'bind-address': box.config.bindAddress,
     mode: box.router.mode,
     'log-level': box.logger.level,
-    ipv6: true,
+    ipv6: box.config.ipv6,
     sniffing: box.dispatcher.sniffing,
-    'tcp-concurrent': false,
-    'unified-delay': false,
-    'interface-name': '',
-    'routing-mark': 0,
+    'tcp-concurrent': sockets.concurrent,
+    'unified-delay': box.config.unifiedDelay,
+    'interface-name': sockets.binding.interfaceName ?? '',
+    'routing-mark': sockets.binding.routingMark ?? 0,
+    'keep-alive-idle': sockets.keepAlive ? sockets.keepAlive.idleSeconds : 0,
+    'keep-alive-interval': sockets.keepAlive ? sockets.keepAlive.intervalSeconds : 0,
+    'disable-keep-alive': sockets.keepAlive === false,
     // sluice extension: every listener (dashboards ignore unknown keys; `sluice status` shows them).
     listeners: box.inbounds.map((inbound) => ({ name: inbound.name, type: inbound.type, listen: inbound.address().address, port: inbound.address().port })),
   };
@@ -79,7 +83,10 @@ function patchedConfig(box: Control, body: Record<string, unknown>): LoadedConfi
     disallowed: prefixesIn(body, 'lan-disallowed-ips') ?? config.clientAccess.disallowed,
     skipAuth: prefixesIn(body, 'skip-auth-prefixes') ?? config.clientAccess.skipAuth,
   };
+  const { ipv6, sockets } = patchedDialing(config, body);
   const unchanged =
+    ipv6 === config.ipv6 &&
+    JSON.stringify(sockets) === JSON.stringify(config.sockets) &&
     allowLan === config.allowLan &&
     bindAddress === config.bindAddress &&
     JSON.stringify(listeners) === JSON.stringify(config.listeners) &&
@@ -87,7 +94,17 @@ function patchedConfig(box: Control, body: Record<string, unknown>): LoadedConfi
   if (unchanged) return undefined;
   const everyone = JSON.stringify(clientAccess.allowed) === JSON.stringify(defaultClientAccess.allowed);
   const warnings = [...config.warnings.filter((w) => !w.startsWith('OPEN PROXY')), ...(everyone ? openProxyWarnings(listeners) : [])];
-  return { ...config, allowLan, bindAddress, listeners, clientAccess, warnings };
+  return { ...config, ipv6, sockets, allowLan, bindAddress, listeners, clientAccess, warnings };
+}
+
+/** The ipv6, tcp-concurrent and interface-name of a PATCH /configs body (mihomo's patchable dialing keys), checked. */
+function patchedDialing(config: LoadedConfig, body: Record<string, unknown>): Pick<LoadedConfig, 'ipv6' | 'sockets'> {
+  const { ipv6 = config.ipv6, 'tcp-concurrent': concurrent = config.sockets.concurrent, 'interface-name': name } = body;
+  if (typeof ipv6 !== 'boolean') throw new ApiError(400, 'ipv6: expected true or false');
+  if (typeof concurrent !== 'boolean') throw new ApiError(400, 'tcp-concurrent: expected true or false');
+  if (name !== undefined && (typeof name !== 'string' || name.length > 15)) throw new ApiError(400, 'interface-name: expected an interface name (at most 15 characters; empty for none)');
+  const binding = name === undefined ? config.sockets.binding : { ...config.sockets.binding, interfaceName: name === '' ? undefined : name };
+  return { ipv6, sockets: { ...config.sockets, concurrent, binding } };
 }
 
 /** A PATCH /configs list of prefixes (lan-allowed-ips and the like), checked; undefined when absent. */
@@ -101,7 +118,7 @@ function prefixesIn(body: Record<string, unknown>, key: string): string[] | unde
   return value as string[];
 }
 
-/** PATCH /configs: mode, log-level and sniffing change in place; ports, allow-lan, bind-address and client access through a reload. */
+/** PATCH /configs: mode, log-level and sniffing change in place; ports, allow-lan, bind-address, client access, ipv6, tcp-concurrent and interface-name through a reload. */
 export async function patchConfigs(box: Control, body: Record<string, unknown>): Promise<Reply> {
   const { mode, sniffing } = body;
   const level = body['log-level'];

@@ -19,7 +19,7 @@ export async function delayTest(box: Control, outbound: Outbound, url: URL): Pro
   }
   const started = Date.now();
   try {
-    const delay = Math.max(1, Math.round(await measureDelay(outbound, testUrl, timeout, statuses)));
+    const delay = Math.max(1, Math.round(await measureDelay(outbound, testUrl, timeout, statuses, box.config.unifiedDelay)));
     box.delays.record(outbound.name, testUrl, delay);
     return { status: 200, body: { delay } };
   } catch {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeHost, parseHostPort } from '../../src/common/address.js';
-import { bytesToIp, ipToBytes } from '../../src/common/ip.js';
+import { bytesToIp, ipToBytes, isGlobalUnicast } from '../../src/common/ip.js';
 
 describe('IP literal bytes', () => {
   it('formats IPv6 in RFC 5952 form', () => {
@@ -33,5 +33,16 @@ describe('IP literal bytes', () => {
     expect(parseHostPort('example.com:443')).toEqual({ host: 'example.com', port: 443 });
     expect(parseHostPort('example.com:99999')).toBeUndefined();
     expect(parseHostPort('example.com')).toBeUndefined();
+  });
+});
+
+describe('which addresses interface-name and routing-mark apply to (Go\'s IsGlobalUnicast)', () => {
+  it('leaves loopback, link-local, multicast, unspecified and broadcast unbound, binds the rest (private ranges too)', () => {
+    for (const ip of ['127.0.0.1', '127.255.0.9', '169.254.1.1', '224.0.0.1', '239.1.2.3', '0.0.0.0', '255.255.255.255', '::', '::1', 'fe80::1', 'febf::1', 'ff02::1', '::ffff:127.0.0.1', 'example.com']) {
+      expect(isGlobalUnicast(ip), ip).toBe(false);
+    }
+    for (const ip of ['10.0.0.1', '192.168.1.1', '172.16.0.1', '8.8.8.8', '0.1.2.3', '240.0.0.1', '2001:db8::1', 'fc00::1', 'fec0::1', '::ffff:10.1.2.3']) {
+      expect(isGlobalUnicast(ip), ip).toBe(true);
+    }
   });
 });

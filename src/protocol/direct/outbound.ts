@@ -4,6 +4,7 @@ import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.
 import { DialError } from '../../common/errors.js';
 import { connectTcp } from '../../common/connect.js';
 import type { DnsCache } from '../../common/dns-cache.js';
+import { effectiveBinding, type OutboundSockets } from '../../common/socket-options.js';
 import { DirectPacketConn } from './packet-conn.js';
 
 /** Connects straight to the destination: happy eyeballs over a DNS cache. */
@@ -15,16 +16,21 @@ export class DirectOutbound implements Outbound {
     private readonly dns: DnsCache,
     /** A connection attempt (DNS included) that takes longer fails with a timeout. */
     private readonly connectTimeoutMs: number,
+    /** Keep-alive, tcp-concurrent, interface and mark; Node's defaults when absent. */
+    private readonly sockets?: OutboundSockets,
   ) {}
 
   dial(flow: Flow, via?: StreamDialer): Promise<Duplex> {
     if (via) return via(flow.destination, flow.signal);
-    return connectTcp(flow.destination, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal, guard: flow.inbound.guard });
+    const { dns, connectTimeoutMs: timeoutMs, sockets } = this;
+    return connectTcp(flow.destination, { dns, timeoutMs, signal: flow.signal, guard: flow.inbound.guard, sockets, groupBinding: flow.binding });
   }
 
   async listenPacket(flow: Flow, via?: StreamDialer): Promise<PacketConn> {
     if (via) throw new DialError('general', `${this.name} cannot send UDP through a relay chain`);
-    return new DirectPacketConn(this.dns, undefined, flow.inbound.guard);
+    const binding = effectiveBinding(this.sockets, flow.binding);
+    const bound = binding.interfaceName !== undefined || binding.routingMark !== undefined;
+    return DirectPacketConn.open(this.dns, { guard: flow.inbound.guard, ...(bound ? { binding } : {}) });
   }
 
   supportsUdp(): boolean {

@@ -3,6 +3,18 @@ import type { DestinationGuard } from '../../adapter/flow.js';
 import type { PacketConn } from '../../adapter/outbound.js';
 import { ipFamily, normalizeHost, type Address } from '../../common/address.js';
 import type { DnsCache } from '../../common/dns-cache.js';
+import { DialError } from '../../common/errors.js';
+import { bindUdpSocket, type SocketBinding } from '../../common/socket-options.js';
+
+/** Where a DirectPacketConn's sockets send from and to. */
+export interface DirectPacketOptions {
+  /** Source address to bind (a tunnel's virtual IP): one socket, and only its family is reached. */
+  localAddress?: string;
+  /** Destinations datagrams may not go to (dropped, as UDP drops). */
+  guard?: DestinationGuard;
+  /** `interface-name`/`routing-mark` of its sockets. */
+  binding?: SocketBinding;
+}
 
 /**
  * UDP straight to the destination; one socket per address family, opened on first use. With a
@@ -12,13 +24,33 @@ export class DirectPacketConn implements PacketConn {
   private readonly sockets = new Map<4 | 6, Socket>();
   private handler: (data: Buffer, from: Address) => void = () => {};
   private closed = false;
+  private readonly localAddress: string | undefined;
+  private readonly guard: DestinationGuard | undefined;
 
   constructor(
     private readonly dns: DnsCache,
-    private readonly localAddress?: string,
-    /** Destinations datagrams may not go to (dropped, as UDP drops). */
-    private readonly guard?: DestinationGuard,
-  ) {}
+    private readonly options: DirectPacketOptions = {},
+  ) {
+    this.localAddress = options.localAddress;
+    this.guard = options.guard;
+  }
+
+  /**
+   * A conn whose IPv4 socket is opened at once, so that an interface or mark that cannot be
+   * set fails the flow with the reason (a DialError) instead of dropping every datagram.
+   */
+  static open(dns: DnsCache, options: DirectPacketOptions): DirectPacketConn {
+    const conn = new DirectPacketConn(dns, options);
+    if (options.binding) {
+      try {
+        conn.socketFor(ipFamily(options.localAddress ?? '') === 6 ? 6 : 4);
+      } catch (error) {
+        conn.close();
+        throw new DialError('general', (error as Error).message, { cause: error });
+      }
+    }
+    return conn;
+  }
 
   send(data: Buffer, to: Address): void {
     const family = ipFamily(to.host);
@@ -49,16 +81,28 @@ export class DirectPacketConn implements PacketConn {
 
   private sendTo(data: Buffer, ip: string, family: 4 | 6, port: number): void {
     if (this.closed || (this.localAddress && ipFamily(this.localAddress) !== family)) return;
-    this.socketFor(family).send(data, port, ip);
+    let socket: Socket;
+    try {
+      socket = this.socketFor(family);
+    } catch {
+      return; // the binding cannot be set for this family: dropped, as UDP drops.
+    }
+    socket.send(data, port, ip);
   }
 
   private socketFor(family: 4 | 6): Socket {
     let socket = this.sockets.get(family);
     if (!socket) {
       socket = createSocket(family === 4 ? 'udp4' : 'udp6');
-      socket.on('message', (msg, rinfo) => this.handler(msg, { host: normalizeHost(rinfo.address), port: rinfo.port }));
       socket.on('error', () => {});
-      if (this.localAddress) socket.bind({ address: this.localAddress, port: 0 });
+      try {
+        if (this.options.binding) bindUdpSocket(socket, family, this.options.binding);
+        else if (this.localAddress) socket.bind({ address: this.localAddress, port: 0 });
+      } catch (error) {
+        socket.close();
+        throw error;
+      }
+      socket.on('message', (msg, rinfo) => this.handler(msg, { host: normalizeHost(rinfo.address), port: rinfo.port }));
       this.sockets.set(family, socket);
     }
     return socket;

@@ -2,7 +2,8 @@
 import type { InboundRegistration, OutboundRegistration } from '../../adapter/registration.js';
 import { prefixList } from '../../config/access.js';
 import { showValue } from '../../config/errors.js';
-import type { TunnelGatewayConfig, TunnelGatewayListenerConfig, TunnelProxyConfig } from '../../config/types.js';
+import type { TunnelGatewayConfig, TunnelGatewayListenerConfig } from '../../config/types.js';
+import type { TunnelProxyConfig } from '../../config/proxy-types.js';
 import { parsePrefix } from '../../route/match/ip-set.js';
 import { TunnelGatewayListener } from './gateway-listener.js';
 import { decodeKey } from './crypto/keys.js';

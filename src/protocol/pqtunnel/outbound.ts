@@ -14,7 +14,7 @@ import type { DnsCache } from '../../common/dns-cache.js';
 import { DialError, toDialError } from '../../common/errors.js';
 import type { EventBus } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
-import type { TunnelProxyConfig } from '../../config/types.js';
+import type { TunnelProxyConfig } from '../../config/proxy-types.js';
 import { DirectPacketConn } from '../direct/packet-conn.js';
 import type { TunDevice, TunOffloadStats } from '../../adapter/tun.js';
 import { NativeTunDevice } from '../tun/device.js';
@@ -226,7 +226,7 @@ export class TunnelOutbound implements Outbound, TunnelStatus {
 
   async listenPacket(flow: Flow, via?: StreamDialer): Promise<PacketConn> {
     if (via) throw new DialError('general', `${this.name} cannot send UDP through a relay chain`);
-    return new DirectPacketConn(this.dns, await this.localAddress(flow));
+    return new DirectPacketConn(this.dns, { localAddress: await this.localAddress(flow) });
   }
 
   supportsUdp(): boolean {

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { OutboundRegistration } from '../../adapter/registration.js';
 import type { Outbound, PacketConn } from '../../adapter/outbound.js';
 import { clashProxyTypes } from '../../config/clash-keys.js';
-import type { UnsupportedProxyConfig } from '../../config/types.js';
+import type { UnsupportedProxyConfig } from '../../config/proxy-types.js';
 import { DialError } from '../../common/errors.js';
 
 /** An outbound that refuses every flow with the reason it cannot exist here. */

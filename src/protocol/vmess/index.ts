@@ -1,6 +1,7 @@
 /** Registration of VMess: `type: vmess` listeners (the server) and proxies (the client). */
 import type { InboundRegistration, OutboundRegistration } from '../../adapter/registration.js';
-import type { VmessListenerConfig, VmessProxyConfig } from '../../config/types.js';
+import type { VmessListenerConfig } from '../../config/types.js';
+import type { VmessProxyConfig } from '../../config/proxy-types.js';
 import { tcpListener } from '../listener.js';
 import type { VmessClientConfig } from './client.js';
 import { vmessIdentity } from './identity.js';
@@ -21,7 +22,7 @@ const securityByCipher = {
 const ignoredClashKeys: ReadonlySet<string> = new Set([
   'servername', 'skip-cert-verify', 'ws-opts', 'h2-opts', 'http-opts', 'grpc-opts', 'packet-encoding',
   'global-padding', 'client-fingerprint', 'fingerprint', 'smux', 'ip-version',
-  'interface-name', 'routing-mark', 'tfo', 'mptcp', 'xudp', 'packet-addr', 'alpn',
+  'tfo', 'mptcp', 'xudp', 'packet-addr', 'alpn',
 ]);
 
 /** `proxies: - type: vmess` (`cipher: auto` is aes-128-gcm: Node has fast GCM everywhere). */
@@ -39,7 +40,7 @@ export const vmessOutbound: OutboundRegistration<VmessProxyConfig> = {
     if (entry.tls === true || entry.tls === 'true') return 'VMess over TLS is not supported by sluice yet';
     return undefined;
   },
-  create(proxy, { dns, connectMs }) {
+  create(proxy, { dns, connectMs, sockets }) {
     const alterId = proxy.alterId ?? 0;
     const cipher = proxy.cipher ?? 'auto';
     const config: VmessClientConfig = {
@@ -49,7 +50,7 @@ export const vmessOutbound: OutboundRegistration<VmessProxyConfig> = {
       zero: cipher === 'zero',
       authenticatedLength: proxy['authenticated-length'] ?? false,
     };
-    return new VmessOutbound(proxy.name, { host: proxy.server, port: proxy.port }, config, proxy.udp ?? false, dns, connectMs);
+    return new VmessOutbound(proxy.name, { host: proxy.server, port: proxy.port }, config, proxy.udp ?? false, dns, connectMs, sockets);
   },
 };
 

@@ -4,6 +4,7 @@ import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.
 import type { Address } from '../../common/address.js';
 import { connectTcp } from '../../common/connect.js';
 import type { DnsCache } from '../../common/dns-cache.js';
+import type { OutboundSockets } from '../../common/socket-options.js';
 import { DialError } from '../../common/errors.js';
 import { clientSession, type VmessClientConfig } from './client.js';
 import { Command } from './request-header.js';
@@ -23,6 +24,8 @@ export class VmessOutbound implements Outbound {
     private readonly udp: boolean,
     private readonly dns: DnsCache,
     private readonly connectTimeoutMs: number,
+    /** Keep-alive, tcp-concurrent, interface and mark of the connection to the server. */
+    private readonly sockets?: OutboundSockets,
   ) {}
 
   async dial(flow: Flow, via?: StreamDialer): Promise<Duplex> {
@@ -47,7 +50,7 @@ export class VmessOutbound implements Outbound {
     }
     const socket = via
       ? await via(this.server, flow.signal)
-      : await connectTcp(this.server, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal });
+      : await connectTcp(this.server, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal, sockets: this.sockets, groupBinding: flow.binding });
     return new VmessStream({ socket, ...session, prefixTimeoutMs: headerDelayMs });
   }
 }

@@ -21,6 +21,8 @@ export interface GroupDeps {
   providers?: ProviderOutbounds;
   /** Told when a provider update takes a group's chosen member away. */
   notice?: (message: string) => void;
+  /** `unified-delay` of the config. */
+  unifiedDelay?: boolean;
 }
 
 /**
@@ -32,8 +34,8 @@ export function buildGroupOutbounds(configs: readonly GroupConfig[], outbounds: 
   const store = deps.storeDir ? new SelectionStore(join(deps.storeDir, 'cache.json')) : undefined;
   const users = new Map<string, Group[]>();
   const groups = configs.map((c): Group | RelayGroup => {
-    const options = { name: c.name, members: c.members, disableUdp: c.disableUdp, providerMembers: providerMembers(c, deps.providers), notice: deps.notice, hidden: c.hidden, icon: c.icon };
-    const check = { url: c.url, intervalMs: c.intervalSeconds * 1000, timeoutMs: c.timeoutMs, lazy: c.lazy, expectedStatus: c.expectedStatus };
+    const options = { name: c.name, members: c.members, disableUdp: c.disableUdp, providerMembers: providerMembers(c, deps.providers), notice: deps.notice, hidden: c.hidden, icon: c.icon, binding: c.binding };
+    const check = { url: c.url, intervalMs: c.intervalSeconds * 1000, timeoutMs: c.timeoutMs, lazy: c.lazy, expectedStatus: c.expectedStatus, unifiedDelay: deps.unifiedDelay };
     const group = ((): Group | RelayGroup => {
       switch (c.type) {
         case 'select':

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
-import type { Outbound, OutboundGroup, PacketConn, ProxyGroup, StreamDialer } from '../../adapter/outbound.js';
+import { bindThrough, type Outbound, type OutboundGroup, type PacketConn, type ProxyGroup, type StreamDialer } from '../../adapter/outbound.js';
+import type { SocketBinding } from '../../common/socket-options.js';
 
 /** Fields every `proxy-groups:` entry has once validated. */
 export interface GroupOptions {
@@ -18,6 +19,8 @@ export interface GroupOptions {
   hidden?: boolean;
   /** `icon`: a picture URL dashboards show. */
   icon?: string;
+  /** `interface-name`/`routing-mark` members dial with. */
+  binding?: SocketBinding;
 }
 
 /**
@@ -83,11 +86,18 @@ export abstract class Group implements OutboundGroup, ProxyGroup {
 
   abstract pick(flow: Flow): Outbound;
 
+  /** `interface-name`/`routing-mark` members dial with. */
+  get binding(): SocketBinding | undefined {
+    return this.options.binding;
+  }
+
   dial(flow: Flow, via?: StreamDialer): Promise<Duplex> {
+    bindThrough(flow, this);
     return this.pick(flow).dial(flow, via);
   }
 
   listenPacket(flow: Flow, via?: StreamDialer): Promise<PacketConn> {
+    bindThrough(flow, this);
     return this.pick(flow).listenPacket(flow, via);
   }
 
@@ -101,3 +111,4 @@ export abstract class Group implements OutboundGroup, ProxyGroup {
   /** Stops timers (health checks). */
   async close(): Promise<void> {}
 }
+

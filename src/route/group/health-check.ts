@@ -15,6 +15,8 @@ export interface HealthCheckOptions {
   lazy: boolean;
   /** Statuses that count as success (`200/204`, `200-299`); undefined = any. */
   expectedStatus?: string;
+  /** `unified-delay`: time a second request on the connection (see measureDelay). */
+  unifiedDelay?: boolean;
 }
 
 /** The last checks of one member. */
@@ -104,23 +106,35 @@ export class HealthCheck {
   }
 
   private measure(member: Outbound): Promise<number> {
-    return measureDelay(member, this.options.url, this.options.timeoutMs, this.statuses);
+    return measureDelay(member, this.options.url, this.options.timeoutMs, this.statuses, this.options.unifiedDelay);
   }
 }
 
 /**
  * One delay test: HTTP HEAD to `url` through `outbound`, milliseconds from dial start to the
- * response headers. Rejects on failure, on a status outside `statuses`, or after `timeoutMs`.
+ * response headers. With `unified` (mihomo's `unified-delay`) a second HEAD follows on the same
+ * connection and only it is timed, which leaves the TCP, TLS and proxy handshakes out; when the
+ * second fails, the first counts. Rejects on failure, on a status outside `statuses`, or after `timeoutMs`.
  */
-export async function measureDelay(outbound: Outbound, rawUrl: string, timeoutMs: number, statuses?: PortRange[]): Promise<number> {
+export async function measureDelay(outbound: Outbound, rawUrl: string, timeoutMs: number, statuses?: PortRange[], unified = false): Promise<number> {
   const url = new URL(rawUrl);
   const signal = AbortSignal.timeout(timeoutMs);
-  const started = performance.now();
+  let started = performance.now();
   const client = clientThrough(outbound, url, signal, timeoutMs);
-  try {
-    const response = await client.request({ path: url.pathname + url.search, method: 'HEAD', signal });
+  const head = async (): Promise<number> => {
+    // undici closes a connection after HEAD unless told to keep it (`reset: false`): the second request needs it.
+    const response = await client.request({ path: url.pathname + url.search, method: 'HEAD', signal, ...(unified ? { reset: false } : {}) });
     await response.body.dump();
-    if (statuses && !portInRanges(response.statusCode, statuses)) throw new Error(`status ${response.statusCode}`);
+    return response.statusCode;
+  };
+  try {
+    let status = await head();
+    if (unified) {
+      const second = performance.now();
+      const repeated = await head().catch(() => undefined);
+      if (repeated !== undefined) [status, started] = [repeated, second];
+    }
+    if (statuses && !portInRanges(status, statuses)) throw new Error(`status ${status}`);
     return performance.now() - started;
   } finally {
     await client.destroy().catch(() => {});

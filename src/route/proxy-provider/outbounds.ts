@@ -5,7 +5,7 @@
  */
 import type { Outbound } from '../../adapter/outbound.js';
 import { describeError } from '../../common/errors.js';
-import type { ProxyConfig } from '../../config/types.js';
+import type { ProxyConfig } from '../../config/proxy-types.js';
 import type { DelayHistory } from '../group/delay-history.js';
 import { HealthCheck } from '../group/health-check.js';
 import type { ProxyProvider } from './provider.js';
@@ -26,11 +26,13 @@ export class ProviderOutbounds {
     history: DelayHistory,
     /** Where an outbound that fails to start is reported. */
     private readonly warn: (message: string) => void,
+    /** `unified-delay` of the config. */
+    unifiedDelay = false,
   ) {
     for (const provider of providers) {
       this.byProvider.set(provider.name, provider.proxies.map((proxy) => this.outboundOf(proxy)));
       const { url, intervalSeconds, timeoutMs, lazy, expectedStatus } = provider.config.healthCheck;
-      const check = { url, intervalMs: intervalSeconds * 1000, timeoutMs, lazy, expectedStatus };
+      const check = { url, intervalMs: intervalSeconds * 1000, timeoutMs, lazy, expectedStatus, unifiedDelay };
       this.checks.set(provider.name, new HealthCheck(check, () => this.of(provider.name), () => {}, history));
       this.unsubscribe.push(provider.onChange(() => this.rebuild(provider)));
     }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { withoutStackTraces } from '../../common/errors.js';
 import { parseGuardedDocument } from '../../common/yaml-guard.js';
-import type { ProxyConfig } from '../../config/types.js';
+import type { ProxyConfig } from '../../config/proxy-types.js';
 import { DownloadedProvider, type Built, type ProviderSource } from '../provider/downloaded.js';
 import { readFlowLines } from './flow-lines.js';
 import { isShareLinkList, parseShareLinks, type ProxyMap } from './share-links.js';

@@ -9,10 +9,10 @@ import type { InboundDeps, InboundRegistration, OutboundDeps, OutboundRegistrati
 import type { ListenerConfig } from './config/types.js';
 import type { ProxyConfig } from './config/proxy-types.js';
 import { directOutbound } from './protocol/direct/index.js';
-import { httpInbound } from './protocol/http/index.js';
+import { httpInbound, httpOutbound } from './protocol/http/index.js';
 import { mixedInbound } from './protocol/mixed/index.js';
 import { gatewayInbound, tunnelOutbound } from './protocol/pqtunnel/index.js';
-import { socksInbound } from './protocol/socks/index.js';
+import { socksInbound, socksOutbound } from './protocol/socks/index.js';
 import { unsupportedOutbound } from './protocol/unsupported/index.js';
 import { vmessInbound, vmessOutbound } from './protocol/vmess/index.js';
 
@@ -32,6 +32,8 @@ const inbounds: { [T in ListenerConfig['type']]: InboundRegistration<ListenerOf<
 const outbounds: { [T in ProxyConfig['type']]: OutboundRegistration<Extract<ProxyConfig, { type: T }>> } = {
   direct: directOutbound,
   vmess: vmessOutbound,
+  socks5: socksOutbound,
+  http: httpOutbound,
   pqtunnel: tunnelOutbound,
   unsupported: unsupportedOutbound,
 };

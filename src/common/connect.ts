@@ -1,7 +1,9 @@
 import { connect, isIP, Socket } from 'node:net';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import type { DestinationGuard } from '../adapter/flow.js';
+import type { Duplex } from 'node:stream';
+import type { DestinationGuard, Flow } from '../adapter/flow.js';
+import type { StreamDialer } from '../adapter/outbound.js';
 import { formatAddress, type Address } from './address.js';
 import type { DnsCache } from './dns-cache.js';
 import { DialError, toDialError } from './errors.js';
@@ -182,3 +184,21 @@ function guardedLookup(lookup: LookupFunction, guard: DestinationGuard): LookupF
   };
 }
 
+/** How a proxy protocol reaches its server. */
+export interface ServerConnectOptions {
+  /** Resolves the server's name. */
+  dns: DnsCache;
+  /** Connect timeout, DNS included. */
+  timeoutMs: number;
+  /** Keep-alive, tcp-concurrent, interface and mark. */
+  sockets?: OutboundSockets;
+}
+
+/**
+ * Opens the connection a proxy protocol runs over: through `via` (the hops of a relay chain,
+ * or a dialer-proxy) when given, else TCP to the server with the flow's group binding.
+ */
+export function connectServer(server: Address, flow: Flow, via: StreamDialer | undefined, options: ServerConnectOptions): Promise<Duplex> {
+  if (via) return via(server, flow.signal);
+  return connectTcp(server, { dns: options.dns, timeoutMs: options.timeoutMs, signal: flow.signal, sockets: options.sockets, groupBinding: flow.binding });
+}

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { SluiceError } from './errors.js';
 
 /** A codec's answer when a complete message was found: the message and how many bytes it used. */
@@ -33,7 +33,7 @@ export class HandshakeReader {
   private ended = false;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     /** Upper bound on bytes held while waiting for one message. */
     private readonly maxBuffered = 64 * 1024,
   ) {

@@ -11,7 +11,53 @@ export interface DialerKeys {
 }
 
 /** A `proxies:` entry: a type sluice implements, or the placeholder of one it does not. */
-export type ProxyConfig = DirectProxyConfig | VmessProxyConfig | TunnelProxyConfig | UnsupportedProxyConfig;
+export type ProxyConfig = DirectProxyConfig | VmessProxyConfig | Socks5ProxyConfig | HttpProxyConfig | TunnelProxyConfig | UnsupportedProxyConfig;
+
+/** `type: socks5`: a SOCKS5 server. */
+export interface Socks5ProxyConfig extends DialerKeys {
+  /** Name rules refer to. */
+  name: string;
+  /** Proxy type. */
+  type: 'socks5';
+  /** Server host. */
+  server: string;
+  /** Server port. */
+  port: number;
+  /** User name (RFC 1929), if the server wants one. */
+  username?: string;
+  /** Password. */
+  password?: string;
+  /** SOCKS5 inside TLS. */
+  tls?: boolean;
+  /** Accept any certificate. */
+  'skip-cert-verify'?: boolean;
+  /** Carry UDP flows (UDP ASSOCIATE). */
+  udp?: boolean;
+}
+
+/** `type: http`: an HTTP proxy, through CONNECT. */
+export interface HttpProxyConfig extends DialerKeys {
+  /** Name rules refer to. */
+  name: string;
+  /** Proxy type. */
+  type: 'http';
+  /** Server host. */
+  server: string;
+  /** Server port. */
+  port: number;
+  /** User name (Basic). */
+  username?: string;
+  /** Password. */
+  password?: string;
+  /** An HTTPS proxy. */
+  tls?: boolean;
+  /** TLS server name, when not `server`. */
+  sni?: string;
+  /** Accept any certificate. */
+  'skip-cert-verify'?: boolean;
+  /** Headers sent with every CONNECT. */
+  headers?: Record<string, string>;
+}
 
 /** A `proxies:` entry sluice keeps listed but cannot dial: a type or transport it does not implement. */
 export interface UnsupportedProxyConfig {

@@ -1,59 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, echoServer, listen, readAll, requirePeer, startBox, startVmessServer, trackedServer, udpRoundTrip, type RunningBox } from '../helpers/net.js';
+import { echoThroughSocks as echoThroughPeers, startEchoPeers, udpThroughSocks as udpThroughPeers, type EchoPeers } from '../helpers/echo-checks.js';
+import { closeServer, echoServer, listen, requirePeer, startBox, startVmessServer, trackedServer, type RunningBox } from '../helpers/net.js';
 import { startV2ray } from '../helpers/v2ray.js';
 
 const uuid = 'b831381d-6324-4d53-ad4f-8cda48b30811';
-const size = 8 * 1024 * 1024;
-const echo = echoServer();
-let echoPort = 0;
-let udpEcho: UdpSocket;
-let udpPort = 0;
+let peers: EchoPeers;
 
 beforeAll(async () => {
-  echoPort = await listen(echo);
-  udpEcho = createSocket('udp4');
-  udpEcho.on('message', (msg, rinfo) => udpEcho.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address));
-  udpEcho.bind(0, '127.0.0.1');
-  await once(udpEcho, 'listening');
-  udpPort = udpEcho.address().port;
+  peers = await startEchoPeers();
 });
 
-afterAll(async () => {
-  await closeServer(echo);
-  udpEcho.close();
-});
+afterAll(() => peers.close());
 
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** 8 MiB up and back through a SOCKS5 port, byte-exact, then a small request/response. */
-async function echoThroughSocks(port: number): Promise<void> {
-  const open = async (): Promise<Socket> =>
-    (await SocksClient.createConnection({ proxy: { host: '127.0.0.1', port, type: 5 }, command: 'connect', destination: { host: '127.0.0.1', port: echoPort }, timeout: 10_000 })).socket;
-  const big = await open();
-  const payload = randomBytes(size);
-  const received = readAll(big);
-  big.end(payload);
-  const back = await received;
-  expect(back.length).toBe(size);
-  expect(sha(back)).toBe(sha(payload));
-  const small = await open();
-  small.write('ping');
-  const [reply] = (await once(small, 'data')) as [Buffer];
-  expect(reply.toString()).toBe('ping');
-  small.destroy();
-}
-
-/** Three datagrams (10, 1000, 1400 bytes) through SOCKS5 UDP ASSOCIATE, each echoed once (with an `echo:` prefix). */
-async function udpThroughSocks(port: number): Promise<void> {
-  const sizes = [10, 1000, 1400];
-  const lengths = await udpRoundTrip(port, udpPort, sizes);
-  expect(lengths.map((n) => n - 5), `reply lengths: ${lengths}`).toEqual(sizes);
-}
+const echoThroughSocks = (port: number): Promise<void> => echoThroughPeers(port, peers.tcpPort);
+const udpThroughSocks = (port: number): Promise<void> => udpThroughPeers(port, peers.udpPort);
 
 const ciphers = ['aes-128-gcm', 'chacha20-poly1305', 'none', 'auto'] as const;
 

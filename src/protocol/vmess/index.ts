@@ -2,6 +2,7 @@
 import type { InboundRegistration, OutboundRegistration } from '../../adapter/registration.js';
 import type { VmessListenerConfig } from '../../config/types.js';
 import type { VmessProxyConfig } from '../../config/proxy-types.js';
+import { ignoreKeys } from '../proxy-entry.js';
 import { tcpListener } from '../listener.js';
 import type { VmessClientConfig } from './client.js';
 import { vmessIdentity } from './identity.js';
@@ -19,22 +20,15 @@ const securityByCipher = {
 } as const;
 
 /** mihomo `type: vmess` proxy keys sluice does not implement yet (warned about, ignored). */
-const ignoredClashKeys: ReadonlySet<string> = new Set([
+const ignoredClashKeys = [
   'servername', 'skip-cert-verify', 'ws-opts', 'h2-opts', 'http-opts', 'grpc-opts', 'packet-encoding',
   'global-padding', 'client-fingerprint', 'fingerprint', 'smux', 'ip-version',
   'tfo', 'mptcp', 'xudp', 'packet-addr', 'alpn',
-]);
+];
 
 /** `proxies: - type: vmess` (`cipher: auto` is aes-128-gcm: Node has fast GCM everywhere). */
 export const vmessOutbound: OutboundRegistration<VmessProxyConfig> = {
-  prepare(entry, at, ignored) {
-    for (const key of Object.keys(entry)) {
-      if (ignoredClashKeys.has(key)) {
-        ignored.push(`${at}.${key}`);
-        delete entry[key];
-      }
-    }
-  },
+  prepare: ignoreKeys(ignoredClashKeys),
   unsupported(entry) {
     if (entry.network !== undefined && entry.network !== 'tcp') return `VMess over '${String(entry.network)}' is not supported by sluice yet (only tcp)`;
     if (entry.tls === true || entry.tls === 'true') return 'VMess over TLS is not supported by sluice yet';

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Flow } from '../../adapter/flow.js';
 import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.js';
 import type { Address } from '../../common/address.js';
-import { connectTcp } from '../../common/connect.js';
+import { connectServer } from '../../common/connect.js';
 import type { DnsCache } from '../../common/dns-cache.js';
 import type { OutboundSockets } from '../../common/socket-options.js';
 import { DialError } from '../../common/errors.js';
@@ -48,9 +48,7 @@ export class VmessOutbound implements Outbound {
     } catch (error) {
       throw new DialError('general', (error as Error).message);
     }
-    const socket = via
-      ? await via(this.server, flow.signal)
-      : await connectTcp(this.server, { dns: this.dns, timeoutMs: this.connectTimeoutMs, signal: flow.signal, sockets: this.sockets, groupBinding: flow.binding });
+    const socket = await connectServer(this.server, flow, via, { dns: this.dns, timeoutMs: this.connectTimeoutMs, sockets: this.sockets });
     return new VmessStream({ socket, ...session, prefixTimeoutMs: headerDelayMs });
   }
 }

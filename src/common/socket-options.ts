@@ -4,8 +4,7 @@
  * `routing-mark`, and the `interface-name`/`routing-mark` of proxies and groups. The options
  * Node has no API for go through native/sockopt.c.
  */
-import { Socket } from 'node:net';
-import { isIP } from 'node:net';
+import { isIP, Socket } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { addonOr, loadAddon } from './addon.js';
 import { isGlobalUnicast } from './ip.js';

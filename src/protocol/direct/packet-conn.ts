@@ -24,16 +24,11 @@ export class DirectPacketConn implements PacketConn {
   private readonly sockets = new Map<4 | 6, Socket>();
   private handler: (data: Buffer, from: Address) => void = () => {};
   private closed = false;
-  private readonly localAddress: string | undefined;
-  private readonly guard: DestinationGuard | undefined;
 
   constructor(
     private readonly dns: DnsCache,
     private readonly options: DirectPacketOptions = {},
-  ) {
-    this.localAddress = options.localAddress;
-    this.guard = options.guard;
-  }
+  ) {}
 
   /**
    * A conn whose IPv4 socket is opened at once, so that an interface or mark that cannot be
@@ -55,14 +50,14 @@ export class DirectPacketConn implements PacketConn {
   send(data: Buffer, to: Address): void {
     const family = ipFamily(to.host);
     if (family !== 0) {
-      if (this.guard?.problem(to.host) === undefined) this.sendTo(data, to.host, family, to.port);
+      if (this.options.guard?.problem(to.host) === undefined) this.sendTo(data, to.host, family, to.port);
       return;
     }
     this.dns.resolveAll(to.host).then(
       (resolved) => {
-        const addresses = this.guard ? resolved.filter((a) => this.guard!.problem(a.address) === undefined) : resolved;
-        const preferred = this.localAddress ? ipFamily(this.localAddress) : 4;
-        const first = addresses.find((a) => a.family === preferred) ?? (this.localAddress ? undefined : addresses[0]);
+        const addresses = this.options.guard ? resolved.filter((a) => this.options.guard!.problem(a.address) === undefined) : resolved;
+        const preferred = this.options.localAddress ? ipFamily(this.options.localAddress) : 4;
+        const first = addresses.find((a) => a.family === preferred) ?? (this.options.localAddress ? undefined : addresses[0]);
         if (first) this.sendTo(data, first.address, first.family === 6 ? 6 : 4, to.port);
       },
       () => {},
@@ -80,7 +75,7 @@ export class DirectPacketConn implements PacketConn {
   }
 
   private sendTo(data: Buffer, ip: string, family: 4 | 6, port: number): void {
-    if (this.closed || (this.localAddress && ipFamily(this.localAddress) !== family)) return;
+    if (this.closed || (this.options.localAddress && ipFamily(this.options.localAddress) !== family)) return;
     let socket: Socket;
     try {
       socket = this.socketFor(family);
@@ -97,7 +92,7 @@ export class DirectPacketConn implements PacketConn {
       socket.on('error', () => {});
       try {
         if (this.options.binding) bindUdpSocket(socket, family, this.options.binding);
-        else if (this.localAddress) socket.bind({ address: this.localAddress, port: 0 });
+        else if (this.options.localAddress) socket.bind({ address: this.options.localAddress, port: 0 });
       } catch (error) {
         socket.close();
         throw error;

@@ -6,7 +6,7 @@ import type { Outbound, PacketConn, StreamDialer } from '../../adapter/outbound.
 import { normalizeHost, type Address } from '../../common/address.js';
 import { connectServer, type ServerConnectOptions } from '../../common/connect.js';
 import { DialError } from '../../common/errors.js';
-import { bindUdpSocket, effectiveBinding } from '../../common/socket-options.js';
+import { bindingApplies, bindUdpSocket, effectiveBinding } from '../../common/socket-options.js';
 import { startTls } from '../../common/tls-client.js';
 import { Command, encodeDatagram, parseDatagram, type Credentials } from './codec.js';
 import { socksHandshake } from './client.js';
@@ -54,7 +54,7 @@ export class Socks5Outbound implements Outbound {
     const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
     try {
       const binding = effectiveBinding(this.connect.sockets, flow.binding);
-      if (binding.interfaceName !== undefined || binding.routingMark !== undefined) bindUdpSocket(socket, family, binding);
+      if (bindingApplies(binding, relayHost)) bindUdpSocket(socket, family, binding);
     } catch (error) {
       socket.close();
       control.destroy();

@@ -7,6 +7,7 @@ import { EventBus } from './common/bus.js';
 import { destinationGuard } from './common/destination-guard.js';
 import { ClientAccess } from './common/client-access.js';
 import { DnsCache } from './common/dns-cache.js';
+import { DnsModule } from './dns/dns.js';
 import { logFlows } from './common/flow-log.js';
 import type { StatusLine } from './common/status-line.js';
 import { describeError } from './common/errors.js';
@@ -59,6 +60,8 @@ export class Box implements Control {
   private readonly fetcher: Fetcher;
   /** The DNS cache every outbound shares. */
   readonly dns: DnsCache;
+  /** `dns:`: the resolver, fake-ip pool and DNS server, when enabled. */
+  readonly dnsModule: DnsModule;
   /** The controller API, when configured. */
   readonly controller: Controller | undefined;
   private routing!: Routing;
@@ -76,6 +79,9 @@ export class Box implements Control {
     const { timeouts } = config;
     this.dns = new DnsCache({ ttlMs: timeouts.dnsCacheMs, maxEntries: 4096, timeoutMs: timeouts.dnsMs, resolve: seams.resolve });
     this.dns.ipv6 = config.ipv6;
+    this.dnsModule = new DnsModule(logger, timeouts.dnsMs);
+    this.dns.through = (hostname) => this.dnsModule.lookup(hostname, this.dns.ipv6);
+    this.dns.hosts = config.hosts;
     this.fetcher = seams.fetch ?? undiciFetcher;
     this.configFile = seams.configFile;
     this.status = seams.status;
@@ -83,6 +89,7 @@ export class Box implements Control {
     this.routing = this.build(config);
     this.access = new ClientAccess(config.clientAccess);
     this.dispatcher = new Dispatcher(this.routing.router, this.bus, timeouts, config.sniffer);
+    this.dispatcher.names = this.dnsModule;
     this.flowLog = logFlows(this.bus, logger);
     this.controller = config.controller ? new Controller(this, config.controller) : undefined;
     this.inbounds = config.listeners.map((listener) => this.listener(listener));
@@ -157,6 +164,9 @@ export class Box implements Control {
     this.routing = next;
     this.access.update(config.clientAccess);
     this.dns.ipv6 = config.ipv6;
+    if (JSON.stringify(config.dns) !== JSON.stringify(old.config.dns)) this.dns.clear();
+    this.dns.hosts = config.hosts;
+    await this.applyDns(config);
     for (const warning of config.warnings) this.logger.warn(warning);
     old.sources.stop();
     await next.sources.start();
@@ -220,6 +230,7 @@ export class Box implements Control {
   async start(): Promise<void> {
     await this.routing.sources.start();
     await this.startOutbounds();
+    await this.applyDns(this.config);
     const started: Inbound[] = [];
     for (const inbound of this.inbounds) {
       try {
@@ -247,7 +258,12 @@ export class Box implements Control {
     await this.dispatcher.drain(graceMs);
     this.flowLog.unsubscribe();
     this.routing.sources.stop();
-    await Promise.all([...[...this.outbounds.values()].map((outbound) => outbound.close?.()), this.routing.proxyProviders.close()]);
+    await Promise.all([...[...this.outbounds.values()].map((outbound) => outbound.close?.()), this.routing.proxyProviders.close(), this.dnsModule.close()]);
+  }
+
+  /** Starts or changes the DNS module; a DNS server that cannot bind is logged and the rest of sluice runs (as in mihomo). */
+  private async applyDns(config: LoadedConfig): Promise<void> {
+    await this.dnsModule.apply(config.dns, config.home).catch((error: unknown) => this.logger.error(`dns.listen: ${describeError(error)}`));
   }
 
   /** Downloads an http rule or proxy provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */

@@ -10,6 +10,7 @@ import { relayPackets } from './common/packet-relay.js';
 import { IdleTimeoutError, relay } from './common/relay.js';
 import type { SnifferConfig } from './config/types.js';
 import { Sniffer, type SniffClient } from './route/sniff/sniffer.js';
+import { routeByName, type AddressNames } from './dns/flow-names.js';
 
 /** Flow-level time limits, in milliseconds. */
 export interface FlowTimeouts {
@@ -45,6 +46,8 @@ export class Dispatcher {
   private closedDown = 0;
 
   private sniffer: Sniffer | undefined;
+  /** The DNS module: names behind the addresses it answered (fake-ip, redir-host). */
+  names: AddressNames | undefined;
   /** Sniffing on or off for new flows (PATCH /configs `sniffing`); only matters when `sniffer:` is configured. */
   sniffing: boolean;
 
@@ -188,6 +191,7 @@ export class Dispatcher {
     if (client.stream.destroyed) abandoned();
     client.stream.once('close', abandoned);
     try {
+      if (this.names) routeByName(flow, this.names);
       checkDestination(flow);
       if (this.sniffer && this.sniffing) await this.sniffer.apply(flow, client);
       const decision = await this.route(flow);

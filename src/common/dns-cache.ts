@@ -1,5 +1,5 @@
 import { lookup as systemLookup, type LookupAddress } from 'node:dns';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { setBounded } from './bounded-map.js';
 
 /** How DNS answers are cached. */
@@ -34,9 +34,16 @@ export class DnsCache {
   /** `ipv6: false` of the running config: answers keep their IPv4 addresses only. */
   ipv6 = true;
 
-  /** All addresses of `hostname` (IPv4 and IPv6, or IPv4 only when `ipv6` is off), from the cache when fresh. */
+  /** The DNS module's lookup when it runs (it answers instead of the system's resolver); undefined from it means it does not run. */
+  through: ((hostname: string) => Promise<LookupAddress[]> | undefined) | undefined;
+
+  /** `hosts:` of the running config: names it maps never reach a resolver. */
+  hosts: { follow(name: string): { addresses: string[] } | { alias: string } | undefined } | undefined;
+
+  /** All addresses of `hostname` (IPv4 and IPv6, or IPv4 only when `ipv6` is off): from `hosts:`, else the cache when fresh. */
   async resolveAll(hostname: string): Promise<LookupAddress[]> {
-    const all = await this.resolveBoth(hostname);
+    const mapped = this.hosts?.follow(hostname);
+    const all = mapped && 'addresses' in mapped ? mapped.addresses.map((address) => ({ address, family: isIP(address) })) : await this.resolveBoth(mapped?.alias ?? hostname);
     return this.ipv6 ? all : all.filter((a) => a.family === 4);
   }
 
@@ -47,7 +54,7 @@ export class DnsCache {
     let inflight = this.pending.get(hostname);
     if (!inflight) {
       this.counts.queries++;
-      inflight = withTimeout(this.resolveUncached(hostname), this.options.timeoutMs, hostname)
+      inflight = withTimeout(this.through?.(hostname) ?? this.resolveUncached(hostname), this.options.timeoutMs, hostname)
         .catch((error: unknown) => {
           this.counts.failures++;
           throw error;

@@ -12,7 +12,7 @@ export const clashTopLevelKeys: ReadonlySet<string> = new Set([
   'external-ui-url', 'external-doh-server',
   'find-process-mode', 'global-client-fingerprint', 'global-ua', 'etag-support',
   'geodata-loader', 'geosite-matcher',
-  'hosts', 'use-hosts', 'use-system-hosts', 'dns', 'tun', 'tuic-server',
+  'use-hosts', 'use-system-hosts', 'tun', 'tuic-server',
   'tunnels', 'ntp', 'experimental', 'iptables', 'tls', 'clash-for-android', 'log-file', 'authentication-bypass',
 ]);
 

@@ -1,4 +1,3 @@
-import { isLoopbackHost, normalizeHost, parseHostPort } from '../common/address.js';
 import type { LogLevel } from '../common/log.js';
 import type { Rule } from '../adapter/router.js';
 import type { RouterMode } from '../route/router.js';
@@ -14,6 +13,9 @@ import type { ProxyProvider } from '../route/proxy-provider/provider.js';
 import { readMihomoShape, restorePlaceholders, shapeWarnings } from './mihomo-shape.js';
 import { buildListeners, checkUnique, type RawListenerSettings } from './listeners.js';
 import { buildOutboundSockets, type RawSocketSettings } from './outbound-sockets.js';
+import { controllerConfig, type RawControllerKeys } from './controller.js';
+import { buildDns, type DnsSettings, type RawDns } from './dns.js';
+import { buildHosts, type Hosts } from '../dns/hosts.js';
 import type { OutboundSockets } from '../common/socket-options.js';
 import { checkProxy } from '../registry.js';
 import { ConfigError, showValue } from './errors.js';
@@ -24,7 +26,6 @@ import type { ClientAccessSettings } from '../common/client-access.js';
 import { describeError } from '../common/errors.js';
 import type { ControllerConfig, GroupConfig, ListenerConfig, SnifferConfig, Timeouts } from './types.js';
 import type { ProxyConfig } from './proxy-types.js';
-import { isIPv6 } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -85,11 +86,15 @@ export interface LoadedConfig {
   sockets: OutboundSockets;
   /** `unified-delay`: delay tests time a second request on the connection, leaving handshakes out. */
   unifiedDelay: boolean;
+  /** The DNS module's settings; undefined without `dns.enable: true`. */
+  dns: DnsSettings | undefined;
+  /** `hosts:`, which every lookup consults first. */
+  hosts: Hosts;
   /** Things the user should know that do not stop loading. */
   warnings: string[];
 }
 
-interface RawConfig extends RawListenerSettings, RawSocketSettings {
+interface RawConfig extends RawListenerSettings, RawSocketSettings, RawControllerKeys {
   'log-level'?: LogLevel;
   mode?: RouterMode;
   ipv6?: boolean;
@@ -106,11 +111,9 @@ interface RawConfig extends RawListenerSettings, RawSocketSettings {
   'geox-url'?: Partial<Record<GeoKind, string>>;
   'geo-auto-update'?: boolean;
   'geo-update-interval'?: number;
-  profile?: { 'store-selected'?: boolean };
-  'external-controller'?: string;
-  secret?: string;
-  'external-controller-cors'?: { 'allow-origins'?: string[]; 'allow-private-network'?: boolean };
-  'external-ui'?: string;
+  profile?: { 'store-selected'?: boolean; 'store-fake-ip'?: boolean };
+  dns?: RawDns;
+  hosts?: Record<string, string | string[]> | null;
   timeouts?: Partial<Record<string, number>>;
 }
 
@@ -219,6 +222,8 @@ function build(raw: RawConfig, { home, fromFile, skippedListeners, problems, war
   const ms = (key: string): number => Math.round(seconds[key]! * 1000);
   const sniffer = buildSniffer(raw.sniffer, routing.env, problems, ms('sniff'));
   const controller = controllerConfig(raw, problems, warnings, home);
+  const hosts = buildHosts(raw.hosts ?? undefined, problems);
+  const dns = buildDns(raw.dns, { ipv6: raw.ipv6 ?? true, storeFakeIp: fromFile && raw.profile?.['store-fake-ip'] === true, hosts, allowLan }, problems, warnings);
   if (raw.sniffer?.sniff?.QUIC) warnings.push('sniffer.sniff.QUIC: QUIC sniffing is not supported yet, ignored');
   if (problems.length > 0) throw new ConfigError(problems, warnings);
   const timeouts: Timeouts = {
@@ -257,39 +262,8 @@ function build(raw: RawConfig, { home, fromFile, skippedListeners, problems, war
     timeouts,
     sockets: buildOutboundSockets(raw),
     unifiedDelay: raw['unified-delay'] ?? false,
+    dns,
+    hosts,
     warnings,
-  };
-}
-
-/** `external-controller: host:port` (`:9090` listens on every address, as in mihomo). */
-function controllerConfig(raw: RawConfig, problems: string[], warnings: string[], home: string): ControllerConfig | undefined {
-  const text = raw['external-controller'];
-  if (text === undefined || text === '') return undefined;
-  const address = parseHostPort(text.startsWith(':') ? `0.0.0.0${text}` : text);
-  if (!address) {
-    problems.push(`external-controller: expected host:port, got ${showValue(text)}`);
-    return undefined;
-  }
-  const secret = raw.secret ?? '';
-  const cors = raw['external-controller-cors'];
-  const allowOrigins = cors?.['allow-origins'] ?? (secret === '' ? [] : ['*']);
-  let host = normalizeHost(address.host);
-  if (secret === '') {
-    if (!isLoopbackHost(host)) {
-      // mihomo would open it to the network; sluice keeps a user who set no secret unexposed and says so.
-      const loopback = isIPv6(host) ? '::1' : '127.0.0.1';
-      warnings.push(`CONTROLLER NOT EXPOSED: external-controller ${text} has no secret, so it listens on ${loopback}:${address.port} only; set secret to open it to other hosts`);
-      host = loopback;
-    }
-    const wildcard = allowOrigins.includes('*') ? "; allow-origins '*' is ignored without a secret" : '';
-    warnings.push(`external-controller: no secret is set, so any program on this host can control sluice (web pages cannot)${wildcard}`);
-  }
-  return {
-    host,
-    port: address.port,
-    secret,
-    allowOrigins,
-    allowPrivateNetwork: cors?.['allow-private-network'] ?? true,
-    uiDir: raw['external-ui'] === undefined ? undefined : resolvePath(home, raw['external-ui']),
   };
 }

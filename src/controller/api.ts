@@ -10,6 +10,7 @@ import { proxyProviderRequest } from './providers.js';
 import { generalView, patchConfigs, reloadConfig } from './configs.js';
 import { version } from '../version.js';
 import { ConfigError } from '../config/errors.js';
+import { addressesOf, rcodeOf } from '../dns/wire.js';
 
 /** Every outbound and group, GLOBAL's order (config order) for groups. */
 function allProxies(box: Control): Record<string, Json> {
@@ -129,9 +130,11 @@ export async function handleRequest(box: Control, method: string, url: URL, body
       }
       return { status: 200, body: { status: 'ok' } };
     case 'POST /cache/fakeip/flush':
+      box.dnsModule.flushFakeIps();
       return noContent;
     case 'POST /cache/dns/flush':
       box.dns.clear();
+      box.dnsModule.flushCache();
       return noContent;
     case 'POST /configs/geo':
       try {
@@ -151,7 +154,7 @@ export async function handleRequest(box: Control, method: string, url: URL, body
 
 const queryTypes: Record<string, 4 | 6> = { A: 4, AAAA: 6 };
 
-/** GET /dns/query?name=&type=A|AAAA through sluice's resolver and cache, in mihomo's JSON answer shape. */
+/** GET /dns/query?name=&type=A|AAAA through sluice's resolver and cache (the DNS module's when it runs), in mihomo's JSON answer shape. */
 async function dnsQuery(box: Control, url: URL): Promise<Reply> {
   const name = url.searchParams.get('name') ?? '';
   const type = (url.searchParams.get('type') ?? 'A').toUpperCase();
@@ -160,14 +163,23 @@ async function dnsQuery(box: Control, url: URL): Promise<Reply> {
   if (name === '') throw bodyInvalid();
   const fqdn = name.endsWith('.') ? name : `${name}.`;
   const question = [{ Name: fqdn, Qtype: family === 4 ? 1 : 28, Qclass: 1 }];
-  let addresses: { address: string; family: number }[] = [];
+  let addresses: { address: string; family: number; ttl: number }[] = [];
   let status = 0;
+  const resolver = box.dnsModule.mainResolver;
   try {
-    addresses = (await box.dns.resolveAll(name.replace(/\.$/, ''))).filter((a) => a.family === family);
-  } catch {
+    if (resolver) {
+      const message = await resolver.exchange({ name: fqdn.slice(0, -1), type: type as 'A' | 'AAAA', class: 'IN' });
+      status = rcodeOf(message);
+      addresses = addressesOf(message);
+    } else {
+      const ttl = Math.round(box.config.timeouts.dnsCacheMs / 1000);
+      addresses = (await box.dns.resolveAll(name.replace(/\.$/, ''))).map((a) => ({ ...a, ttl }));
+    }
+  } catch (error) {
+    if (resolver) throw new ApiError(500, (error as Error).message);
     status = 3;
   }
-  const answer = addresses.map((a) => ({ name: fqdn, type: family === 4 ? 1 : 28, TTL: Math.round(box.config.timeouts.dnsCacheMs / 1000), data: a.address }));
+  const answer = addresses.filter((a) => a.family === family).map((a) => ({ name: fqdn, type: family === 4 ? 1 : 28, TTL: a.ttl, data: a.address }));
   const reply: Record<string, Json> = { Status: status, Question: question, TC: false, RD: true, RA: true, AD: false, CD: false };
   if (answer.length > 0) reply.Answer = answer;
   return { status: 200, body: reply };

@@ -2,6 +2,7 @@ import type { Inbound } from '../adapter/inbound.js';
 import type { Outbound, ProxyGroup } from '../adapter/outbound.js';
 import type { EventBus } from '../common/bus.js';
 import type { DnsCache } from '../common/dns-cache.js';
+import type { DnsModule } from '../dns/dns.js';
 import type { Logger } from '../common/log.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Dispatcher } from '../dispatcher.js';
@@ -32,6 +33,8 @@ export interface Control {
   readonly dispatcher: Dispatcher;
   /** The shared DNS cache. */
   readonly dns: DnsCache;
+  /** The DNS module (`dns:`): its resolver, fake-ip pool and caches. */
+  readonly dnsModule: DnsModule;
   /** Events. */
   readonly bus: EventBus;
   /** Every tunnel end. */

@@ -148,7 +148,7 @@ describe('sluice CLI', () => {
 
   it('check prints a summary of a valid config and the errors of an invalid one', () => {
     const good = configFile('good.yaml', `mixed-port: 7999
-dns: { enable: true }
+ntp: { enable: true }
 listeners: [{ name: s, type: socks, port: 1081 }]
 proxies: [{ name: out, type: direct }]
 rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
@@ -156,7 +156,7 @@ rules: ['DOMAIN,a.test,out', 'MATCH,DIRECT']`);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('DEFAULT-MIXED  mixed  127.0.0.1:7999');
     expect(ok.stdout).toContain('rules: 2');
-    expect(ok.stdout).toContain('not implemented yet, ignored: dns');
+    expect(ok.stdout).toContain('not implemented yet, ignored: ntp');
     const bad = configFile('bad.yaml', 'listeners:\n  - { name: a, type: socks, port: 1 }\n  - { name: b, type: http, port: 70000 }\n');
     const failed = sluice('check', '-f', bad);
     expect(failed.status).toBe(1);

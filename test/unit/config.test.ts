@@ -119,11 +119,11 @@ rules: ['DOMAIN,a.test,G', 'FOO,x,DIRECT', 'MATCH,H']`);
 
   it('warns about, and ignores, keys Clash defines that sluice does not implement yet', () => {
     const config = parseConfig(`mixed-port: 7890
-dns: { enable: true }
+ntp: { enable: true }
 listeners:
   - { name: s, type: socks, port: 1081, rule: sub }
 rules: ['MATCH,DIRECT']`);
-    expect(config.warnings).toEqual(['not implemented yet, ignored: dns, listeners[0].rule']);
+    expect(config.warnings).toEqual(['not implemented yet, ignored: ntp, listeners[0].rule']);
     expect(config.listeners.map((l) => l.name)).toEqual(['DEFAULT-MIXED', 's']);
   });
 

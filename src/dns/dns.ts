@@ -1,0 +1,153 @@
+/**
+ * The DNS module of a running sluice (`dns:` with `enable: true`): the resolver, the fake-ip
+ * pool, the handler and the server, kept across reloads where the settings allow (the pool
+ * keeps its pairs while `fake-ip-range` stays; the server keeps its sockets while `listen` stays).
+ */
+import type { LookupAddress } from 'node:dns';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/log.js';
+import type { DnsSettings } from '../config/dns.js';
+import { DomainSet } from '../route/match/domain-set.js';
+import { FakeIpPool, type FakeIpSnapshot } from './fake-ip.js';
+import type { AddressName, AddressNames } from './flow-names.js';
+import { DnsHandler } from './handler.js';
+import { Resolver } from './resolver.js';
+import { DnsServer } from './server.js';
+import { parseNameserver, type Upstream } from './upstream.js';
+
+/** How long after a change the fake-ip table is written (`profile.store-fake-ip`). */
+const saveDelayMs = 5000;
+
+/** The running DNS module; `apply` starts it, changes it on reload, or stops it (settings undefined). */
+export class DnsModule implements AddressNames {
+  private settings: DnsSettings | undefined;
+  private resolver: Resolver | undefined;
+  private handler: DnsHandler | undefined;
+  private pool: FakeIpPool | undefined;
+  private server: DnsServer | undefined;
+  private storeFile: string | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    /** The lookup timeout (`timeouts.dns`). */
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Applies the settings of a (re)loaded config; `home` is where `fakeip.json` lives when the config asks to keep it. */
+  async apply(settings: DnsSettings | undefined, home: string): Promise<void> {
+    const previous = this.settings;
+    this.settings = settings;
+    if (!settings) return this.close();
+    const upstreams = (entries: readonly string[]): Upstream[] => entries.map((entry) => parseNameserver(entry) as Upstream);
+    this.resolver = new Resolver({
+      nameservers: upstreams(settings.nameservers),
+      policies: settings.policies.map(({ patterns, servers }) => ({ names: domainSet(patterns), servers: upstreams(servers) })),
+      timeoutMs: this.timeoutMs,
+    });
+    if (settings.mode !== 'fake-ip') this.pool = undefined;
+    else if (this.pool?.range !== settings.fakeIpRange) this.pool = new FakeIpPool(settings.fakeIpRange);
+    this.storeFile = settings.storeFakeIp && this.pool ? join(home, 'fakeip.json') : undefined;
+    if (this.storeFile && previous === undefined) await this.restore(this.storeFile);
+    this.handler = new DnsHandler(this.resolver, {
+      mode: settings.mode,
+      pool: this.pool,
+      filter: { names: domainSet(settings.filter.patterns), whitelist: settings.filter.whitelist },
+      ipv6: settings.ipv6,
+      fakeTtl: settings.fakeTtl,
+      onAllocate: () => this.scheduleSave(),
+      ...(settings.hosts ? { hosts: settings.hosts } : {}),
+    });
+    const listenChanged = JSON.stringify(previous?.listen) !== JSON.stringify(settings.listen);
+    if (listenChanged || !this.server) {
+      await this.server?.close();
+      this.server = undefined;
+      if (settings.listen) {
+        const server = new DnsServer(() => this.handler!, this.logger);
+        await server.listen(settings.listen.host, settings.listen.port);
+        this.server = server;
+      }
+    }
+  }
+
+  /** The main resolver's addresses for `host` (internal lookups: never fake); undefined when DNS is off. */
+  lookup(host: string, ipv6: boolean): Promise<LookupAddress[]> | undefined {
+    return this.resolver?.lookup(host, ipv6);
+  }
+
+  /** The name behind an address answered by this server: a fake one, a remembered real one, or `missing` for an unallocated fake one. */
+  nameOf(ip: string): AddressName {
+    if (this.pool?.owns(ip)) {
+      const name = this.pool.reverse(ip);
+      return name === undefined ? 'missing' : { name, fake: true };
+    }
+    const name = this.handler?.nameOf(ip);
+    return name === undefined ? undefined : { name, fake: false };
+  }
+
+  /** The DNS server's UDP port (0 when none runs). */
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  /** `POST /cache/fakeip/flush`. */
+  flushFakeIps(): void {
+    this.pool?.flush();
+    this.scheduleSave();
+  }
+
+  /** `POST /cache/dns/flush`. */
+  flushCache(): void {
+    this.resolver?.flush();
+  }
+
+  /** The main resolver, for `GET /dns/query`; undefined when DNS is off. */
+  get mainResolver(): Resolver | undefined {
+    return this.resolver;
+  }
+
+  /** Stops the server and writes the fake-ip table one last time. */
+  async close(): Promise<void> {
+    await this.server?.close();
+    this.server = undefined;
+    if (this.saveTimer) await this.save();
+    this.resolver = undefined;
+    this.handler = undefined;
+  }
+
+  private scheduleSave(): void {
+    if (!this.storeFile || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => void this.save(), saveDelayMs);
+    this.saveTimer.unref();
+  }
+
+  private async save(): Promise<void> {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (!this.storeFile || !this.pool) return;
+    const temp = `${this.storeFile}.tmp`;
+    try {
+      await writeFile(temp, JSON.stringify(this.pool.snapshot()));
+      await rename(temp, this.storeFile);
+    } catch (error) {
+      this.logger.warn(`profile.store-fake-ip: cannot write ${this.storeFile}: ${(error as Error).message}`);
+    }
+  }
+
+  private async restore(file: string): Promise<void> {
+    let saved: FakeIpSnapshot;
+    try {
+      saved = JSON.parse(await readFile(file, 'utf8')) as FakeIpSnapshot;
+    } catch {
+      return; // none yet, or unreadable: start empty
+    }
+    if (!this.pool?.restore(saved)) this.logger.info(`profile.store-fake-ip: ${file} is for another fake-ip-range, starting empty`);
+  }
+}
+
+function domainSet(patterns: readonly string[]): DomainSet {
+  const set = new DomainSet();
+  for (const pattern of patterns) set.add(pattern);
+  return set;
+}

@@ -1,0 +1,164 @@
+/**
+ * DNS servers sluice asks (spec dns.md §4): nameserver entries parsed, and one exchange each
+ * over UDP (retried over TCP when the answer is truncated), TCP (RFC 7766 framing, one
+ * connection per query as mihomo does), or `rcode://` (a synthetic answer, no query).
+ */
+import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { connect, isIP } from 'node:net';
+import { normalizeHost } from '../common/address.js';
+import { answerTo, decodeMessage, encodeMessage, isTruncated, queryFor, Rcode, type DnsMessage, type DnsQuestion } from './wire.js';
+
+/** One DNS server of a list. */
+export interface Upstream {
+  /** As written in the config, for messages. */
+  readonly name: string;
+  /** `rcode://`: answers without asking anyone, and its answer wins a race at once. */
+  readonly synthetic?: boolean;
+  /** Asks one question; rejects on a transport error, a timeout or an answer that does not match. */
+  exchange(question: DnsQuestion, signal: AbortSignal): Promise<DnsMessage>;
+}
+
+const rcodeNames: Readonly<Record<string, number>> = {
+  success: Rcode.noError, format_error: Rcode.formErr, server_failure: Rcode.servFail, name_error: Rcode.nxDomain, not_implemented: Rcode.notImp, refused: Rcode.refused,
+};
+
+/** Schemes sluice knows but cannot use yet (warned about and skipped). */
+const laterSchemes = new Set(['tls', 'https', 'http', 'quic', 'dhcp']);
+
+/**
+ * Parses one nameserver entry (`8.8.8.8`, `udp://h:p`, `tcp://h:p`, `rcode://name_error`,
+ * `system`). Returns the upstream, or `{ skipped }` for schemes sluice cannot use yet; throws for an invalid entry.
+ */
+export function parseNameserver(entry: string): Upstream | { skipped: string } {
+  const text = entry === 'system' ? 'system://' : isIP(entry) ? `udp://${isIP(entry) === 6 ? `[${entry}]` : entry}` : entry.includes('://') ? entry : `udp://${entry}`;
+  const scheme = text.slice(0, text.indexOf('://'));
+  if (scheme === 'system') return systemUpstream(entry);
+  if (scheme === 'rcode') {
+    const code = rcodeNames[text.slice('rcode://'.length)];
+    if (code === undefined) throw new Error(`'${entry}': rcode:// takes ${Object.keys(rcodeNames).join(', ')}`);
+    return { name: entry, synthetic: true, exchange: async (question) => answerTo(queryFor(question, 0), code) };
+  }
+  if (laterSchemes.has(scheme)) return { skipped: `'${entry}': ${scheme}:// servers are not supported by sluice yet` };
+  if (scheme !== 'udp' && scheme !== 'tcp') throw new Error(`'${entry}': unsupported scheme ${scheme}://`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`'${entry}' is not a nameserver address`);
+  }
+  if (url.hash.length > 1) return { skipped: `'${entry}': the #proxy suffix is not supported by sluice yet` };
+  const server = { host: normalizeHost(url.hostname.replace(/^\[|\]$/g, '')), port: Number(url.port) || 53 };
+  if (isIP(server.host) === 0) return { skipped: `'${entry}': nameservers by host name are not supported by sluice yet (write the address)` };
+  return scheme === 'udp' ? udpUpstream(entry, server) : tcpUpstream(entry, server);
+}
+
+/** UDP to one server; a truncated answer is asked again over TCP. */
+function udpUpstream(name: string, server: { host: string; port: number }): Upstream {
+  const tcp = tcpUpstream(name, server);
+  return {
+    name,
+    async exchange(question, signal) {
+      const answer = await udpExchange(server, question, signal);
+      return isTruncated(answer) ? tcp.exchange(question, signal) : answer;
+    },
+  };
+}
+
+function udpExchange(server: { host: string; port: number }, question: DnsQuestion, signal: AbortSignal): Promise<DnsMessage> {
+  return new Promise((resolve, reject) => {
+    const id = randomInt(0, 65536);
+    const socket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
+    let finished = false;
+    const done = (error?: Error, answer?: DnsMessage): void => {
+      if (finished) return;
+      finished = true;
+      signal.removeEventListener('abort', onAbort);
+      socket.close();
+      if (error) reject(error);
+      else resolve(answer!);
+    };
+    const onAbort = (): void => done(new Error(`no answer from ${server.host}:${server.port}`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('error', (error) => done(error));
+    socket.on('message', (bytes, from) => {
+      if (normalizeHost(from.address) !== server.host || from.port !== server.port) return;
+      try {
+        const answer = decodeMessage(bytes);
+        if (matches(answer, id, question)) done(undefined, answer);
+      } catch {
+        // A datagram that is not the answer (spoofed, garbage): keep waiting.
+      }
+    });
+    socket.send(encodeMessage(queryFor(question, id)), server.port, server.host);
+  });
+}
+
+/** TCP to one server: a connection per query, a 2-byte length before each message. */
+function tcpUpstream(name: string, server: { host: string; port: number }): Upstream {
+  return {
+    name,
+    exchange: (question, signal) =>
+      new Promise((resolve, reject) => {
+        const id = randomInt(0, 65536);
+        const socket = connect({ host: server.host, port: server.port, noDelay: true });
+        let received = Buffer.alloc(0);
+        const done = (error?: Error, answer?: DnsMessage): void => {
+          signal.removeEventListener('abort', onAbort);
+          socket.destroy();
+          if (error) reject(error);
+          else resolve(answer!);
+        };
+        const onAbort = (): void => done(new Error(`no answer from ${server.host}:${server.port} over TCP`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        socket.on('error', (error) => done(error));
+        socket.on('end', () => done(new Error(`${server.host}:${server.port} closed the TCP connection without an answer`)));
+        socket.on('data', (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+          if (received.length < 2 || received.length < 2 + received.readUInt16BE(0)) return;
+          try {
+            const answer = decodeMessage(received.subarray(2, 2 + received.readUInt16BE(0)));
+            if (!matches(answer, id, question)) throw new Error(`${server.host}:${server.port} answered another question`);
+            done(undefined, answer);
+          } catch (error) {
+            done(error as Error);
+          }
+        });
+        const query = encodeMessage(queryFor(question, id));
+        const length = Buffer.alloc(2);
+        length.writeUInt16BE(query.length);
+        socket.write(Buffer.concat([length, query]));
+      }),
+  };
+}
+
+/** True when `answer` answers our query `id` for `question` (name compared without case). */
+function matches(answer: DnsMessage, id: number, question: DnsQuestion): boolean {
+  const asked = answer.questions?.[0];
+  return answer.type === 'response' && answer.id === id && asked !== undefined && asked.type === question.type && asked.name.toLowerCase() === question.name.toLowerCase();
+}
+
+/** `system`: the servers of /etc/resolv.conf over UDP, raced; read when first used. */
+function systemUpstream(name: string): Upstream {
+  let servers: Upstream[] | undefined;
+  return {
+    name,
+    exchange(question, signal) {
+      servers ??= resolvConfServers().map((host) => udpUpstream(`system ${host}`, { host, port: 53 }));
+      if (servers.length === 0) return Promise.reject(new Error('system: /etc/resolv.conf names no nameserver'));
+      return Promise.any(servers.map((server) => server.exchange(question, signal)));
+    },
+  };
+}
+
+function resolvConfServers(): string[] {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1])
+      .filter((host): host is string => host !== undefined && isIP(host) !== 0);
+  } catch {
+    return [];
+  }
+}

@@ -44,6 +44,8 @@ export interface DnsSettings {
   ipv6: boolean;
   /** `nameserver` entries sluice can use. */
   nameservers: string[];
+  /** `default-nameserver` (IP literals): resolve the host names of the others; getaddrinfo when empty. */
+  defaultNameservers: string[];
   /** `nameserver-policy`: name patterns → entries, in config order. */
   policies: { patterns: string[]; servers: string[] }[];
   /** `profile.store-fake-ip`, for configs read from a file. */
@@ -115,6 +117,7 @@ export function buildDns(raw: RawDns | undefined, context: { ipv6: boolean; stor
     fakeTtl: raw['fake-ip-ttl'] ?? 1,
     ipv6: (raw.ipv6 ?? false) && context.ipv6,
     nameservers,
+    defaultNameservers: usable(raw['default-nameserver'] ?? [], 'dns.default-nameserver', problems, warnings),
     policies,
     storeFakeIp: context.storeFakeIp,
     hosts: raw['use-hosts'] === false ? undefined : context.hosts,

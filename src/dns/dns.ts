@@ -4,6 +4,7 @@
  * keeps its pairs while `fake-ip-range` stays; the server keeps its sockets while `listen` stays).
  */
 import type { LookupAddress } from 'node:dns';
+import { lookup } from 'node:dns/promises';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
@@ -14,7 +15,8 @@ import type { AddressName, AddressNames } from './flow-names.js';
 import { DnsHandler } from './handler.js';
 import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
-import { parseNameserver, type Upstream } from './upstream.js';
+import type { Upstream } from './exchange.js';
+import { parseNameserver } from './upstream.js';
 
 /** How long after a change the fake-ip table is written (`profile.store-fake-ip`). */
 const saveDelayMs = 5000;
@@ -23,6 +25,8 @@ const saveDelayMs = 5000;
 export class DnsModule implements AddressNames {
   private settings: DnsSettings | undefined;
   private resolver: Resolver | undefined;
+  /** Resolves the DNS servers' own host names (`default-nameserver`); getaddrinfo without it. */
+  private bootstrapResolver: Resolver | undefined;
   private handler: DnsHandler | undefined;
   private pool: FakeIpPool | undefined;
   private server: DnsServer | undefined;
@@ -40,7 +44,10 @@ export class DnsModule implements AddressNames {
     const previous = this.settings;
     this.settings = settings;
     if (!settings) return this.close();
-    const upstreams = (entries: readonly string[]): Upstream[] => entries.map((entry) => parseNameserver(entry) as Upstream);
+    await Promise.all([this.resolver?.close(), this.bootstrapResolver?.close()]);
+    this.bootstrapResolver = settings.defaultNameservers.length > 0 ? new Resolver({ nameservers: settings.defaultNameservers.map((entry) => parseNameserver(entry) as Upstream), policies: [], timeoutMs: this.timeoutMs }) : undefined;
+    const bootstrap = (host: string): Promise<string> => this.bootstrap(host, settings);
+    const upstreams = (entries: readonly string[]): Upstream[] => entries.map((entry) => parseNameserver(entry, bootstrap) as Upstream);
     this.resolver = new Resolver({
       nameservers: upstreams(settings.nameservers),
       policies: settings.policies.map(({ patterns, servers }) => ({ names: domainSet(patterns), servers: upstreams(servers) })),
@@ -112,8 +119,21 @@ export class DnsModule implements AddressNames {
     await this.server?.close();
     this.server = undefined;
     if (this.saveTimer) await this.save();
+    await Promise.all([this.resolver?.close(), this.bootstrapResolver?.close()]);
     this.resolver = undefined;
+    this.bootstrapResolver = undefined;
     this.handler = undefined;
+  }
+
+  /** A DNS server's address: from hosts:, else default-nameserver (an IPv4 address first), else getaddrinfo. */
+  private async bootstrap(host: string, settings: DnsSettings): Promise<string> {
+    const mapped = settings.hosts?.follow(host);
+    if (mapped && 'addresses' in mapped && mapped.addresses.length > 0) return mapped.addresses[0]!;
+    const name = mapped && 'alias' in mapped ? mapped.alias : host;
+    const found = this.bootstrapResolver ? await this.bootstrapResolver.lookup(name, true) : await lookup(name, { all: true });
+    const chosen = found.find((a) => a.family === 4) ?? found[0];
+    if (!chosen) throw new Error(`${host}: no address for this DNS server`);
+    return chosen.address;
   }
 
   private scheduleSave(): void {

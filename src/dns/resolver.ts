@@ -6,7 +6,7 @@
 import type { LookupAddress } from 'node:dns';
 import type { DomainSet } from '../route/match/domain-set.js';
 import { DnsAnswerCache, questionKey } from './cache.js';
-import type { Upstream } from './upstream.js';
+import type { Upstream } from './exchange.js';
 import { addressesOf, rcodeOf, Rcode, type DnsMessage, type DnsQuestion } from './wire.js';
 
 /** One `nameserver-policy` entry. */
@@ -66,6 +66,12 @@ export class Resolver {
   /** Forgets every cached answer. */
   flush(): void {
     this.cache.clear();
+  }
+
+  /** Closes its servers' kept-alive connections. */
+  async close(): Promise<void> {
+    const servers = new Set([...this.options.nameservers, ...this.options.policies.flatMap((policy) => policy.servers)]);
+    await Promise.all([...servers].map((server) => server.close?.()));
   }
 
   private ask(key: string, question: DnsQuestion): Promise<DnsMessage> {

@@ -7,31 +7,37 @@ import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect, isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { dohUpstream } from './doh.js';
+import { matches, tlsName, type ServerTarget, type Upstream } from './exchange.js';
 import { normalizeHost } from '../common/address.js';
 import { answerTo, decodeMessage, encodeMessage, isTruncated, queryFor, Rcode, type DnsMessage, type DnsQuestion } from './wire.js';
 
-/** One DNS server of a list. */
-export interface Upstream {
-  /** As written in the config, for messages. */
-  readonly name: string;
-  /** `rcode://`: answers without asking anyone, and its answer wins a race at once. */
-  readonly synthetic?: boolean;
-  /** Asks one question; rejects on a transport error, a timeout or an answer that does not match. */
-  exchange(question: DnsQuestion, signal: AbortSignal): Promise<DnsMessage>;
-}
 
 const rcodeNames: Readonly<Record<string, number>> = {
   success: Rcode.noError, format_error: Rcode.formErr, server_failure: Rcode.servFail, name_error: Rcode.nxDomain, not_implemented: Rcode.notImp, refused: Rcode.refused,
 };
 
 /** Schemes sluice knows but cannot use yet (warned about and skipped). */
-const laterSchemes = new Set(['tls', 'https', 'http', 'quic', 'dhcp']);
+const laterSchemes = new Set(['http', 'quic', 'dhcp']);
+
+/** Resolves a DNS server's host name to one address (hosts:, then default-nameserver). */
+export type Bootstrap = (host: string) => Promise<string>;
+
+
+/** Without a bootstrap (checking a config), names cannot be resolved. */
+const noBootstrap: Bootstrap = (host) => Promise.reject(new Error(`${host}: no default-nameserver to resolve it`));
+
+const defaultPorts: Readonly<Record<string, number>> = { udp: 53, tcp: 53, tls: 853, https: 443 };
 
 /**
- * Parses one nameserver entry (`8.8.8.8`, `udp://h:p`, `tcp://h:p`, `rcode://name_error`,
- * `system`). Returns the upstream, or `{ skipped }` for schemes sluice cannot use yet; throws for an invalid entry.
+ * Parses one nameserver entry (`8.8.8.8`, `udp://h:p`, `tcp://h:p`, `tls://h:p`,
+ * `https://h/path`, `rcode://name_error`, `system`). Host names are resolved through
+ * `bootstrap` when used. Returns the upstream, or `{ skipped }` for what sluice cannot use yet
+ * (quic://, dhcp://, a #proxy suffix); throws for an invalid entry.
  */
-export function parseNameserver(entry: string): Upstream | { skipped: string } {
+export function parseNameserver(entry: string, bootstrap: Bootstrap = noBootstrap): Upstream | { skipped: string } {
   const text = entry === 'system' ? 'system://' : isIP(entry) ? `udp://${isIP(entry) === 6 ? `[${entry}]` : entry}` : entry.includes('://') ? entry : `udp://${entry}`;
   const scheme = text.slice(0, text.indexOf('://'));
   if (scheme === 'system') return systemUpstream(entry);
@@ -41,26 +47,35 @@ export function parseNameserver(entry: string): Upstream | { skipped: string } {
     return { name: entry, synthetic: true, exchange: async (question) => answerTo(queryFor(question, 0), code) };
   }
   if (laterSchemes.has(scheme)) return { skipped: `'${entry}': ${scheme}:// servers are not supported by sluice yet` };
-  if (scheme !== 'udp' && scheme !== 'tcp') throw new Error(`'${entry}': unsupported scheme ${scheme}://`);
+  if (!(scheme in defaultPorts)) throw new Error(`'${entry}': unsupported scheme ${scheme}://`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
     throw new Error(`'${entry}' is not a nameserver address`);
   }
-  if (url.hash.length > 1) return { skipped: `'${entry}': the #proxy suffix is not supported by sluice yet` };
-  const server = { host: normalizeHost(url.hostname.replace(/^\[|\]$/g, '')), port: Number(url.port) || 53 };
-  if (isIP(server.host) === 0) return { skipped: `'${entry}': nameservers by host name are not supported by sluice yet (write the address)` };
-  return scheme === 'udp' ? udpUpstream(entry, server) : tcpUpstream(entry, server);
+  const fragment = url.hash.slice(1).split('&').filter(Boolean);
+  const skipCertVerify = fragment.includes('skip-cert-verify=true');
+  const unknown = fragment.filter((item) => item !== 'skip-cert-verify=true');
+  if (unknown.length > 0) return { skipped: `'${entry}': #${unknown.join('&')} is not supported by sluice yet (a #proxy suffix, interface or parameter)` };
+  const host = normalizeHost(url.hostname.replace(/^\[|\]$/g, ''));
+  const target: ServerTarget = { host, port: Number(url.port) || defaultPorts[scheme]!, skipCertVerify, address: () => (isIP(host) !== 0 ? Promise.resolve(host) : bootstrap(host)) };
+  if (scheme === 'udp') return udpUpstream(entry, target);
+  if (scheme === 'tcp') return streamUpstream(entry, target, (ip) => connect({ host: ip, port: target.port, noDelay: true }));
+  if (scheme === 'tls') return streamUpstream(entry, target, (ip) => tlsConnect({ host: ip, port: target.port, ...tlsName(host), rejectUnauthorized: !skipCertVerify }));
+  url.hash = '';
+  url.search = '';
+  return dohUpstream(entry, url, target);
 }
 
+
 /** UDP to one server; a truncated answer is asked again over TCP. */
-function udpUpstream(name: string, server: { host: string; port: number }): Upstream {
-  const tcp = tcpUpstream(name, server);
+function udpUpstream(name: string, target: ServerTarget): Upstream {
+  const tcp = streamUpstream(name, target, (ip) => connect({ host: ip, port: target.port, noDelay: true }));
   return {
     name,
     async exchange(question, signal) {
-      const answer = await udpExchange(server, question, signal);
+      const answer = await udpExchange({ host: await target.address(), port: target.port }, question, signal);
       return isTruncated(answer) ? tcp.exchange(question, signal) : answer;
     },
   };
@@ -95,14 +110,16 @@ function udpExchange(server: { host: string; port: number }, question: DnsQuesti
   });
 }
 
-/** TCP to one server: a connection per query, a 2-byte length before each message. */
-function tcpUpstream(name: string, server: { host: string; port: number }): Upstream {
+/** TCP or TLS to one server: a connection per query, a 2-byte length before each message. */
+function streamUpstream(name: string, target: ServerTarget, open: (ip: string) => Duplex): Upstream {
   return {
     name,
-    exchange: (question, signal) =>
-      new Promise((resolve, reject) => {
+    exchange: async (question, signal) => {
+      const ip = await target.address();
+      const server = { host: ip, port: target.port };
+      return new Promise((resolve, reject) => {
         const id = randomInt(0, 65536);
-        const socket = connect({ host: server.host, port: server.port, noDelay: true });
+        const socket = open(ip);
         let received = Buffer.alloc(0);
         const done = (error?: Error, answer?: DnsMessage): void => {
           signal.removeEventListener('abort', onAbort);
@@ -129,15 +146,11 @@ function tcpUpstream(name: string, server: { host: string; port: number }): Upst
         const length = Buffer.alloc(2);
         length.writeUInt16BE(query.length);
         socket.write(Buffer.concat([length, query]));
-      }),
+      });
+    },
   };
 }
 
-/** True when `answer` answers our query `id` for `question` (name compared without case). */
-function matches(answer: DnsMessage, id: number, question: DnsQuestion): boolean {
-  const asked = answer.questions?.[0];
-  return answer.type === 'response' && answer.id === id && asked !== undefined && asked.type === question.type && asked.name.toLowerCase() === question.name.toLowerCase();
-}
 
 /** `system`: the servers of /etc/resolv.conf over UDP, raced; read when first used. */
 function systemUpstream(name: string): Upstream {
@@ -145,7 +158,7 @@ function systemUpstream(name: string): Upstream {
   return {
     name,
     exchange(question, signal) {
-      servers ??= resolvConfServers().map((host) => udpUpstream(`system ${host}`, { host, port: 53 }));
+      servers ??= resolvConfServers().map((host) => udpUpstream(`system ${host}`, { host, port: 53, skipCertVerify: false, address: () => Promise.resolve(host) }));
       if (servers.length === 0) return Promise.reject(new Error('system: /etc/resolv.conf names no nameserver'));
       return Promise.any(servers.map((server) => server.exchange(question, signal)));
     },

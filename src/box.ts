@@ -263,7 +263,14 @@ export class Box implements Control {
 
   /** Starts or changes the DNS module; a DNS server that cannot bind is logged and the rest of sluice runs (as in mihomo). */
   private async applyDns(config: LoadedConfig): Promise<void> {
-    await this.dnsModule.apply(config.dns, config.home).catch((error: unknown) => this.logger.error(`dns.listen: ${describeError(error)}`));
+    const country = (ip: string): string => {
+      try {
+        return config.geodata.countries().country(ip);
+      } catch {
+        return ''; // an unusable GeoIP file: every address counts as foreign (the fallback answers)
+      }
+    };
+    await this.dnsModule.apply(config.dns, config.home, country).catch((error: unknown) => this.logger.error(`dns.listen: ${describeError(error)}`));
   }
 
   /** Downloads an http rule or proxy provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */

@@ -6,6 +6,7 @@
 import { isIPv6 } from 'node:net';
 import { isLoopbackHost, normalizeHost, parseHostPort } from '../common/address.js';
 import { DomainSet } from '../route/match/domain-set.js';
+import { parsePrefix } from '../route/match/ip-set.js';
 import type { EnhancedMode } from '../dns/handler.js';
 import { FakeIpPool } from '../dns/fake-ip.js';
 import { parseNameserver } from '../dns/upstream.js';
@@ -25,6 +26,8 @@ export interface RawDns {
   nameserver?: string[];
   'default-nameserver'?: string[];
   'nameserver-policy'?: Record<string, string | string[]>;
+  fallback?: string[];
+  'fallback-filter'?: { geoip?: boolean; 'geoip-code'?: string; ipcidr?: string[]; domain?: string[]; geosite?: string[] };
   [key: string]: unknown;
 }
 
@@ -46,6 +49,8 @@ export interface DnsSettings {
   nameservers: string[];
   /** `default-nameserver` (IP literals): resolve the host names of the others; getaddrinfo when empty. */
   defaultNameservers: string[];
+  /** `fallback` entries, and `fallback-filter`. */
+  fallback: { servers: string[]; geoip: boolean; geoipCode: string; ipcidr: string[]; domains: string[] };
   /** `nameserver-policy`: name patterns → entries, in config order. */
   policies: { patterns: string[]; servers: string[] }[];
   /** `profile.store-fake-ip`, for configs read from a file. */
@@ -55,7 +60,7 @@ export interface DnsSettings {
 }
 
 /** Keys of `dns:` read above; the rest of mihomo's keys warn. */
-const implemented = new Set(['use-hosts', 'enable', 'listen', 'ipv6', 'enhanced-mode', 'fake-ip-range', 'fake-ip-filter', 'fake-ip-filter-mode', 'fake-ip-ttl', 'nameserver', 'default-nameserver', 'nameserver-policy', 'cache-algorithm']);
+const implemented = new Set(['fallback', 'fallback-filter', 'use-hosts', 'enable', 'listen', 'ipv6', 'enhanced-mode', 'fake-ip-range', 'fake-ip-filter', 'fake-ip-filter-mode', 'fake-ip-ttl', 'nameserver', 'default-nameserver', 'nameserver-policy', 'cache-algorithm']);
 
 /** Reads `dns:`; undefined when it is absent or `enable` is not true. */
 export function buildDns(raw: RawDns | undefined, context: { ipv6: boolean; storeFakeIp: boolean; hosts: Hosts; allowLan: boolean }, problems: string[], warnings: string[]): DnsSettings | undefined {
@@ -117,11 +122,29 @@ export function buildDns(raw: RawDns | undefined, context: { ipv6: boolean; stor
     fakeTtl: raw['fake-ip-ttl'] ?? 1,
     ipv6: (raw.ipv6 ?? false) && context.ipv6,
     nameservers,
+    fallback: buildFallback(raw, problems, warnings),
     defaultNameservers: usable(raw['default-nameserver'] ?? [], 'dns.default-nameserver', problems, warnings),
     policies,
     storeFakeIp: context.storeFakeIp,
     hosts: raw['use-hosts'] === false ? undefined : context.hosts,
   };
+}
+
+/** `fallback` and `fallback-filter` (geoip on by default, code CN, as in mihomo). */
+function buildFallback(raw: RawDns, problems: string[], warnings: string[]): DnsSettings['fallback'] {
+  const filter = raw['fallback-filter'] ?? {};
+  const ipcidr = filter.ipcidr ?? [];
+  ipcidr.forEach((prefix, i) => {
+    try {
+      parsePrefix(prefix);
+    } catch (error) {
+      problems.push(`dns.fallback-filter.ipcidr[${i}]: ${(error as Error).message}`);
+    }
+  });
+  const domains = filter.domain ?? [];
+  checkPatterns(domains, 'dns.fallback-filter.domain', problems);
+  if (filter.geosite?.length) warnings.push('dns.fallback-filter.geosite: not supported by sluice yet (and deprecated in mihomo), ignored');
+  return { servers: usable(raw.fallback ?? [], 'dns.fallback', problems, warnings), geoip: filter.geoip ?? true, geoipCode: (filter['geoip-code'] ?? 'CN').toLowerCase(), ipcidr, domains };
 }
 
 /** The entries sluice can use; invalid ones are problems, unsupported ones warnings. */

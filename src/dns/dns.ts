@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import type { DnsSettings } from '../config/dns.js';
 import { DomainSet } from '../route/match/domain-set.js';
+import { IpRangeSet, parsePrefix } from '../route/match/ip-set.js';
 import { FakeIpPool, type FakeIpSnapshot } from './fake-ip.js';
 import type { AddressName, AddressNames } from './flow-names.js';
 import { DnsHandler } from './handler.js';
@@ -40,7 +41,7 @@ export class DnsModule implements AddressNames {
   ) {}
 
   /** Applies the settings of a (re)loaded config; `home` is where `fakeip.json` lives when the config asks to keep it. */
-  async apply(settings: DnsSettings | undefined, home: string): Promise<void> {
+  async apply(settings: DnsSettings | undefined, home: string, country: (ip: string) => string = () => ''): Promise<void> {
     const previous = this.settings;
     this.settings = settings;
     if (!settings) return this.close();
@@ -52,6 +53,12 @@ export class DnsModule implements AddressNames {
       nameservers: upstreams(settings.nameservers),
       policies: settings.policies.map(({ patterns, servers }) => ({ names: domainSet(patterns), servers: upstreams(servers) })),
       timeoutMs: this.timeoutMs,
+      fallback: {
+        servers: upstreams(settings.fallback.servers),
+        domains: domainSet(settings.fallback.domains),
+        ipcidr: IpRangeSet.of(settings.fallback.ipcidr.map((prefix) => parsePrefix(prefix))),
+        geoip: settings.fallback.geoip ? { code: settings.fallback.geoipCode, country } : undefined,
+      },
     });
     if (settings.mode !== 'fake-ip') this.pool = undefined;
     else if (this.pool?.range !== settings.fakeIpRange) this.pool = new FakeIpPool(settings.fakeIpRange);

@@ -5,6 +5,8 @@
  */
 import type { LookupAddress } from 'node:dns';
 import type { DomainSet } from '../route/match/domain-set.js';
+import { isLan } from '../route/match/geoip.js';
+import { ipWords, type IpRangeSet } from '../route/match/ip-set.js';
 import { DnsAnswerCache, questionKey } from './cache.js';
 import type { Upstream } from './exchange.js';
 import { addressesOf, rcodeOf, Rcode, type DnsMessage, type DnsQuestion } from './wire.js';
@@ -17,6 +19,18 @@ export interface NameserverPolicy {
   servers: Upstream[];
 }
 
+/** `fallback` and `fallback-filter`: when the main servers' answer is not trusted. */
+export interface FallbackOptions {
+  /** `fallback`. */
+  servers: Upstream[];
+  /** `fallback-filter.domain`: names asked of `fallback` only. */
+  domains: DomainSet;
+  /** `fallback-filter.ipcidr`: a main answer with an address in these is not trusted. */
+  ipcidr: IpRangeSet;
+  /** `fallback-filter.geoip` with `geoip-code`: a main answer with a public address of another country (or none) is not trusted. */
+  geoip: { code: string; country: (ip: string) => string } | undefined;
+}
+
 /** How a resolver asks. */
 export interface ResolverOptions {
   /** `nameserver`. */
@@ -25,6 +39,8 @@ export interface ResolverOptions {
   policies: NameserverPolicy[];
   /** One exchange (all servers of the list raced) fails after this long. */
   timeoutMs: number;
+  /** `fallback`, when set. */
+  fallback?: FallbackOptions;
 }
 
 /** Resolves questions through the configured servers, with a cache. */
@@ -70,7 +86,7 @@ export class Resolver {
 
   /** Closes its servers' kept-alive connections. */
   async close(): Promise<void> {
-    const servers = new Set([...this.options.nameservers, ...this.options.policies.flatMap((policy) => policy.servers)]);
+    const servers = new Set([...this.options.nameservers, ...(this.options.fallback?.servers ?? []), ...this.options.policies.flatMap((policy) => policy.servers)]);
     await Promise.all([...servers].map((server) => server.close?.()));
   }
 
@@ -78,17 +94,44 @@ export class Resolver {
     let asking = this.pending.get(key);
     if (!asking) {
       this.queries++;
-      asking = race(this.serversFor(question.name), question, this.options.timeoutMs).finally(() => this.pending.delete(key));
+      asking = this.resolve(question).finally(() => this.pending.delete(key));
       asking.then((answer) => this.cache.set(key, answer), () => {});
       this.pending.set(key, asking);
     }
     return asking;
   }
 
-  private serversFor(name: string): Upstream[] {
-    const host = name.toLowerCase().replace(/\.$/, '');
-    return this.options.policies.find((policy) => policy.names.has(host))?.servers ?? this.options.nameservers;
+  /**
+   * Spec dns.md §5.3: a matching policy's servers only; else for A/AAAA/CNAME with `fallback`,
+   * the main and fallback servers raced together and the main answer kept unless it has no
+   * address or an address the filter distrusts (names in `fallback-filter.domain` go to
+   * `fallback` only); other questions go to the main servers.
+   */
+  private async resolve(question: DnsQuestion): Promise<DnsMessage> {
+    const { policies, nameservers, fallback, timeoutMs } = this.options;
+    const host = question.name.toLowerCase().replace(/\.$/, '');
+    const policy = policies.find((entry) => entry.names.has(host));
+    if (policy) return race(policy.servers, question, timeoutMs);
+    if (!fallback || fallback.servers.length === 0 || !(question.type === 'A' || question.type === 'AAAA' || question.type === 'CNAME')) return race(nameservers, question, timeoutMs);
+    if (fallback.domains.has(host)) return race(fallback.servers, question, timeoutMs);
+    const second = race(fallback.servers, question, timeoutMs).catch((error: Error) => error);
+    const main = await race(nameservers, question, timeoutMs).catch(() => undefined);
+    if (main && trusted(main, fallback)) return main;
+    const answer = await second;
+    if (answer instanceof Error) throw answer;
+    return answer;
   }
+}
+
+/** True when a main answer has an address and none the fallback filter distrusts. */
+function trusted(answer: DnsMessage, fallback: FallbackOptions): boolean {
+  const addresses = addressesOf(answer);
+  if (addresses.length === 0) return false;
+  return addresses.every(({ address }) => {
+    const words = ipWords(address);
+    if (!words || fallback.ipcidr.has(words)) return false;
+    return !fallback.geoip || isLan(words) || fallback.geoip.country(address) === fallback.geoip.code;
+  });
 }
 
 /**

@@ -23,7 +23,10 @@ let webPort = 0;
 beforeAll(async () => {
   webPort = await listen(web);
   if (process.env.CI === 'true' || (await run('sh', ['-c', 'command -v dnsmasq']).then(() => true, () => false))) {
-    upstream = await startDnsmasq(['--address=/example.test/203.0.113.10', '--address=/example.test/2001:db8::10', '--address=/web.test/127.0.0.1', '--address=/blocked.test/', ...bigRecords]);
+    upstream = await startDnsmasq([
+      '--address=/example.test/203.0.113.10', '--address=/example.test/2001:db8::10', '--address=/web.test/127.0.0.1', '--address=/blocked.test/',
+      '--address=/poisoned.test/240.0.0.1', '--address=/cn.test/223.5.5.5', '--address=/fb.test/203.0.113.99', ...bigRecords,
+    ]);
   }
 });
 afterAll(async () => {
@@ -187,6 +190,43 @@ describe('hosts: in the DNS server and in sluice\'s own lookups', () => {
       const { stdout } = await run('curl', ['-sS', '--max-time', '5', '--socks5-hostname', `127.0.0.1:${box.port()}`, `http://web.test:${webPort}/`]);
       expect(stdout).toBe(`hello web.test:${webPort}\n`);
       expect(upstream!.queries().length).toBe(before);
+    } finally {
+      await box.close();
+    }
+  });
+});
+
+describe('fallback and fallback-filter (a second dnsmasq with other answers)', () => {
+  let second: Dnsmasq | undefined;
+  beforeAll(async () => {
+    if (upstream) second = await startDnsmasq(['--address=/example.test/198.51.100.7', '--address=/poisoned.test/198.51.100.8', '--address=/cn.test/198.51.100.9', '--address=/fb.test/198.51.100.10']);
+  });
+  afterAll(() => second?.stop());
+
+  it('ipcidr and domain filters: a distrusted main answer and fallback-only names get the fallback\'s answer', async ({ skip }) => {
+    requirePeer('dnsmasq', skip);
+    requirePeer('dig', skip);
+    const { box, dnsPort } = await sluiceWithDns(`  enhanced-mode: redir-host
+  fallback: [127.0.0.1:${second!.port}]
+  fallback-filter: { geoip: false, ipcidr: [240.0.0.0/4], domain: ['+.fb.test'] }`);
+    try {
+      expect(await short(dnsPort, 'poisoned.test')).toEqual(['198.51.100.8']);
+      expect(await short(dnsPort, 'www.example.test')).toEqual(['203.0.113.10']);
+      expect(await short(dnsPort, 'x.fb.test')).toEqual(['198.51.100.10']);
+      expect(upstream!.queries().some((line) => line.includes('x.fb.test'))).toBe(false);
+    } finally {
+      await box.close();
+    }
+  });
+
+  it('geoip (the default, code CN, bundled database): a CN answer stays, another country\'s goes to the fallback', async ({ skip }) => {
+    requirePeer('dnsmasq', skip);
+    requirePeer('dig', skip);
+    const { box, dnsPort } = await sluiceWithDns(`  enhanced-mode: redir-host
+  fallback: [127.0.0.1:${second!.port}]`);
+    try {
+      expect(await short(dnsPort, 'cn.test')).toEqual(['223.5.5.5']);
+      expect(await short(dnsPort, 'www.example.test')).toEqual(['198.51.100.7']);
     } finally {
       await box.close();
     }

@@ -182,10 +182,10 @@ describe('dns: config', () => {
     expect(problems('  enable: true\n  nameserver: [rcode://maybe]')).toMatch(/rcode:\/\/ takes success/);
     expect(problems('  enable: true\n  nameserver: []')).toMatch(/dns\.nameserver: empty/);
     expect(problems('  enable: true\n  default-nameserver: [dns.google]\n  nameserver: [127.0.0.1]')).toMatch(/default nameserver should be pure IP/);
-    const loaded = parseConfig('mixed-port: 7890\ndns:\n  enable: true\n  nameserver: [quic://dns.example, 127.0.0.1]\n  fallback: [8.8.8.8]');
+    const loaded = parseConfig('mixed-port: 7890\ndns:\n  enable: true\n  nameserver: [quic://dns.example, 127.0.0.1]\n  respect-rules: true');
     expect(loaded.dns?.nameservers).toEqual(['127.0.0.1']);
     expect(loaded.warnings.join('\n')).toMatch(/quic:\/\/ servers are not supported by sluice yet, skipped/);
-    expect(loaded.warnings.join('\n')).toMatch(/dns: not implemented yet, ignored: fallback/);
+    expect(loaded.warnings.join('\n')).toMatch(/dns: not implemented yet, ignored: respect-rules/);
     expect(parseConfig('mixed-port: 7890\ndns:\n  enable: false\n  nameserver: [x://y]').dns).toBeUndefined();
   });
 });

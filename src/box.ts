@@ -270,7 +270,7 @@ export class Box implements Control {
         return ''; // an unusable GeoIP file: every address counts as foreign (the fallback answers)
       }
     };
-    await this.dnsModule.apply(config.dns, config.home, country).catch((error: unknown) => this.logger.error(`dns.listen: ${describeError(error)}`));
+    await this.dnsModule.apply(config.dns, { home: config.home, country, outbound: (name) => this.outbounds.get(name) }).catch((error: unknown) => this.logger.error(`dns.listen: ${describeError(error)}`));
   }
 
   /** Downloads an http rule or proxy provider now (through its `proxy:`); file providers are re-read, inline ones keep their entries. */

@@ -16,8 +16,20 @@ import type { AddressName, AddressNames } from './flow-names.js';
 import { DnsHandler } from './handler.js';
 import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
-import type { Upstream } from './exchange.js';
+import type { StreamOpener, Upstream } from './exchange.js';
+import { innerFlow } from '../adapter/flow.js';
+import type { Outbound } from '../adapter/outbound.js';
 import { parseNameserver } from './upstream.js';
+
+/** What the DNS module takes from the running config besides its settings. */
+export interface DnsContext {
+  /** Where `fakeip.json` lives when the config asks to keep it. */
+  home: string;
+  /** The country of an address (fallback-filter geoip), lower case; '' when unknown. */
+  country?: (ip: string) => string;
+  /** The outbound a `#proxy` suffix names. */
+  outbound?: (name: string) => Outbound | undefined;
+}
 
 /** How long after a change the fake-ip table is written (`profile.store-fake-ip`). */
 const saveDelayMs = 5000;
@@ -40,15 +52,26 @@ export class DnsModule implements AddressNames {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Applies the settings of a (re)loaded config; `home` is where `fakeip.json` lives when the config asks to keep it. */
-  async apply(settings: DnsSettings | undefined, home: string, country: (ip: string) => string = () => ''): Promise<void> {
+  /** Applies the settings of a (re)loaded config. */
+  async apply(settings: DnsSettings | undefined, context: DnsContext): Promise<void> {
+    const { home, country = () => '', outbound = () => undefined } = context;
     const previous = this.settings;
     this.settings = settings;
     if (!settings) return this.close();
     await Promise.all([this.resolver?.close(), this.bootstrapResolver?.close()]);
     this.bootstrapResolver = settings.defaultNameservers.length > 0 ? new Resolver({ nameservers: settings.defaultNameservers.map((entry) => parseNameserver(entry) as Upstream), policies: [], timeoutMs: this.timeoutMs }) : undefined;
     const bootstrap = (host: string): Promise<string> => this.bootstrap(host, settings);
-    const upstreams = (entries: readonly string[]): Upstream[] => entries.map((entry) => parseNameserver(entry, bootstrap) as Upstream);
+    const through = (name: string): StreamOpener | undefined => {
+      const carrier = outbound(name);
+      if (!carrier) {
+        this.logger.warn(`dns: no proxy or group named '${name}' (a #${name} suffix): that server is reached directly`);
+        return undefined;
+      }
+      // DIRECT dials addresses: the server's name is resolved by the bootstrap, never by the servers it names.
+      const direct = carrier.type === 'Direct' || carrier.type === 'Compatible';
+      return async (host, port, signal) => carrier.dial(innerFlow(direct ? await bootstrap(host) : host, port, signal));
+    };
+    const upstreams = (entries: readonly string[]): Upstream[] => entries.map((entry) => parseNameserver(entry, bootstrap, through) as Upstream);
     this.resolver = new Resolver({
       nameservers: upstreams(settings.nameservers),
       policies: settings.policies.map(({ patterns, servers }) => ({ names: domainSet(patterns), servers: upstreams(servers) })),

@@ -8,6 +8,9 @@ import { Client } from 'undici';
 import { matches, tlsName, type ServerTarget, type Upstream } from './exchange.js';
 import { decodeMessage, encodeMessage, queryFor, type DnsMessage } from './wire.js';
 
+/** How long opening a connection to the server may take. */
+const connectTimeoutMs = 10_000;
+
 /** Largest answer body read (a DNS message is at most 64 KiB). */
 const maxBody = 65535;
 
@@ -19,9 +22,9 @@ export function dohUpstream(name: string, url: URL, target: ServerTarget): Upstr
       allowH2: true,
       keepAliveTimeout: 300_000,
       connect: (_options, callback) => {
-        target.address().then(
-          (ip) => {
-            const socket = tlsConnect({ host: ip, port: target.port, ...tlsName(target.host), ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: !target.skipCertVerify });
+        target.open(AbortSignal.timeout(connectTimeoutMs)).then(
+          (stream) => {
+            const socket = tlsConnect({ socket: stream, ...tlsName(target.host), ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: !target.skipCertVerify });
             socket.once('secureConnect', () => callback(null, socket));
             socket.once('error', (error) => callback(error, null));
           },

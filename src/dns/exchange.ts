@@ -1,6 +1,7 @@
 /** What every kind of DNS server exchange shares (spec dns.md §4). */
 import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { DnsMessage, DnsQuestion } from './wire.js';
 
 /** One DNS server of a list. */
@@ -25,7 +26,12 @@ export interface ServerTarget {
   address(): Promise<string>;
   /** `#skip-cert-verify=true`: accept any certificate (tls://, https://). */
   skipCertVerify: boolean;
+  /** A TCP connection to the server: direct to its address, or through the `#proxy` outbound (which gets the name). */
+  open(signal: AbortSignal): Promise<Duplex>;
 }
+
+/** Opens a stream to host:port through an outbound (a `#proxy` suffix). */
+export type StreamOpener = (host: string, port: number, signal: AbortSignal) => Promise<Duplex>;
 
 /** The TLS server name options for `host`: SNI and certificate check by name, or (an IP) no SNI and a check against its IP SAN. */
 export function tlsName(host: string): { servername?: string; checkServerIdentity?: (name: string, cert: PeerCertificate) => Error | undefined } {

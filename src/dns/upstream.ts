@@ -10,7 +10,7 @@ import { connect, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { dohUpstream } from './doh.js';
-import { matches, tlsName, type ServerTarget, type Upstream } from './exchange.js';
+import { matches, tlsName, type ServerTarget, type StreamOpener, type Upstream } from './exchange.js';
 import { normalizeHost } from '../common/address.js';
 import { answerTo, decodeMessage, encodeMessage, isTruncated, queryFor, Rcode, type DnsMessage, type DnsQuestion } from './wire.js';
 
@@ -37,7 +37,7 @@ const defaultPorts: Readonly<Record<string, number>> = { udp: 53, tcp: 53, tls: 
  * `bootstrap` when used. Returns the upstream, or `{ skipped }` for what sluice cannot use yet
  * (quic://, dhcp://, a #proxy suffix); throws for an invalid entry.
  */
-export function parseNameserver(entry: string, bootstrap: Bootstrap = noBootstrap): Upstream | { skipped: string } {
+export function parseNameserver(entry: string, bootstrap: Bootstrap = noBootstrap, through: (proxy: string) => StreamOpener | undefined = () => undefined): Upstream | { skipped: string } {
   const text = entry === 'system' ? 'system://' : isIP(entry) ? `udp://${isIP(entry) === 6 ? `[${entry}]` : entry}` : entry.includes('://') ? entry : `udp://${entry}`;
   const scheme = text.slice(0, text.indexOf('://'));
   if (scheme === 'system') return systemUpstream(entry);
@@ -54,15 +54,24 @@ export function parseNameserver(entry: string, bootstrap: Bootstrap = noBootstra
   } catch {
     throw new Error(`'${entry}' is not a nameserver address`);
   }
-  const fragment = url.hash.slice(1).split('&').filter(Boolean);
+  const fragment = decodeURIComponent(url.hash.slice(1)).split('&').filter(Boolean);
   const skipCertVerify = fragment.includes('skip-cert-verify=true');
-  const unknown = fragment.filter((item) => item !== 'skip-cert-verify=true');
-  if (unknown.length > 0) return { skipped: `'${entry}': #${unknown.join('&')} is not supported by sluice yet (a #proxy suffix, interface or parameter)` };
+  const proxy = fragment.find((item) => !item.includes('='));
+  const unknown = fragment.filter((item) => item.includes('=') && item !== 'skip-cert-verify=true');
+  if (unknown.length > 0) return { skipped: `'${entry}': #${unknown.join('&')} is not supported by sluice yet` };
+  if (proxy === 'RULES') return { skipped: `'${entry}': #RULES (routing DNS by the rules) is not supported by sluice yet` };
+  if (proxy !== undefined && scheme === 'udp') return { skipped: `'${entry}': UDP servers through a proxy are not supported by sluice yet (write tcp://, tls:// or https://)` };
   const host = normalizeHost(url.hostname.replace(/^\[|\]$/g, ''));
-  const target: ServerTarget = { host, port: Number(url.port) || defaultPorts[scheme]!, skipCertVerify, address: () => (isIP(host) !== 0 ? Promise.resolve(host) : bootstrap(host)) };
+  const port = Number(url.port) || defaultPorts[scheme]!;
+  const address = (): Promise<string> => (isIP(host) !== 0 ? Promise.resolve(host) : bootstrap(host));
+  const opener = proxy === undefined ? undefined : through(proxy);
+  const target: ServerTarget = {
+    host, port, skipCertVerify, address,
+    open: opener ? (signal) => opener(host, port, signal) : async () => connect({ host: await address(), port, noDelay: true }),
+  };
   if (scheme === 'udp') return udpUpstream(entry, target);
-  if (scheme === 'tcp') return streamUpstream(entry, target, (ip) => connect({ host: ip, port: target.port, noDelay: true }));
-  if (scheme === 'tls') return streamUpstream(entry, target, (ip) => tlsConnect({ host: ip, port: target.port, ...tlsName(host), rejectUnauthorized: !skipCertVerify }));
+  if (scheme === 'tcp') return streamUpstream(entry, target, (signal) => target.open(signal));
+  if (scheme === 'tls') return streamUpstream(entry, target, async (signal) => tlsConnect({ socket: await target.open(signal), ...tlsName(host), rejectUnauthorized: !skipCertVerify }));
   url.hash = '';
   url.search = '';
   return dohUpstream(entry, url, target);
@@ -71,7 +80,7 @@ export function parseNameserver(entry: string, bootstrap: Bootstrap = noBootstra
 
 /** UDP to one server; a truncated answer is asked again over TCP. */
 function udpUpstream(name: string, target: ServerTarget): Upstream {
-  const tcp = streamUpstream(name, target, (ip) => connect({ host: ip, port: target.port, noDelay: true }));
+  const tcp = streamUpstream(name, target, (signal) => target.open(signal));
   return {
     name,
     async exchange(question, signal) {
@@ -111,15 +120,14 @@ function udpExchange(server: { host: string; port: number }, question: DnsQuesti
 }
 
 /** TCP or TLS to one server: a connection per query, a 2-byte length before each message. */
-function streamUpstream(name: string, target: ServerTarget, open: (ip: string) => Duplex): Upstream {
+function streamUpstream(name: string, target: ServerTarget, open: (signal: AbortSignal) => Promise<Duplex>): Upstream {
   return {
     name,
     exchange: async (question, signal) => {
-      const ip = await target.address();
-      const server = { host: ip, port: target.port };
+      const server = { host: target.host, port: target.port };
+      const socket = await open(signal);
       return new Promise((resolve, reject) => {
         const id = randomInt(0, 65536);
-        const socket = open(ip);
         let received = Buffer.alloc(0);
         const done = (error?: Error, answer?: DnsMessage): void => {
           signal.removeEventListener('abort', onAbort);
@@ -158,7 +166,7 @@ function systemUpstream(name: string): Upstream {
   return {
     name,
     exchange(question, signal) {
-      servers ??= resolvConfServers().map((host) => udpUpstream(`system ${host}`, { host, port: 53, skipCertVerify: false, address: () => Promise.resolve(host) }));
+      servers ??= resolvConfServers().map((host) => udpUpstream(`system ${host}`, { host, port: 53, skipCertVerify: false, address: () => Promise.resolve(host), open: async () => connect({ host, port: 53, noDelay: true }) }));
       if (servers.length === 0) return Promise.reject(new Error('system: /etc/resolv.conf names no nameserver'));
       return Promise.any(servers.map((server) => server.exchange(question, signal)));
     },

@@ -11,9 +11,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { terminate, waitForPort } from '../../bench/harness.js';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
-import { closedPorts, requirePeer, startBox } from '../helpers/net.js';
+import { closedPorts, eventually, requirePeer, startBox, startVmessServer } from '../helpers/net.js';
 
 const run = promisify(execFile);
+const uuid = 'b831381d-6324-4d53-ad4f-8cda48b30811';
 const available = async (program: string): Promise<boolean> => run('sh', ['-c', `command -v ${program}`]).then(() => true, () => false);
 
 let upstream: Dnsmasq | undefined;
@@ -91,6 +92,22 @@ describe('DoT and DoH upstreams (dnsdist in front of dnsmasq)', () => {
       const result = await resolveWith(`  nameserver: ['${server}']`, "hosts: { 'dns.test': 127.0.0.1 }");
       expect(result.addresses, server).toEqual([]);
       expect(result.error, server).toMatch(/all DNS requests failed: .*(self[- ]signed|certificate)/i);
+    }
+  });
+
+  it('#proxy: DoH and DoT through a VMess proxy (the VMess server carries the connection)', async ({ skip }) => {
+    peers(skip);
+    const server = await startVmessServer('dns', uuid);
+    try {
+      for (const entry of [`https://127.0.0.1:${dohPort}/dns-query#vm&skip-cert-verify=true`, `tls://127.0.0.1:${dotPort}#vm&skip-cert-verify=true`]) {
+        server.logs.length = 0;
+        const result = await resolveWith(`  nameserver: ['${entry}']`, `proxies: [{ name: vm, type: vmess, server: 127.0.0.1, port: ${server.port()}, uuid: ${uuid}, alterId: 4 }]`);
+        expect(result, entry).toEqual({ addresses: ['203.0.113.10'] });
+        const port = entry.startsWith('https') ? dohPort : dotPort;
+        expect(await eventually(() => server.logs.some((line) => line.includes(`--> 127.0.0.1:${port}`) && line.includes('user=dns'))), server.logs.join('\n')).toBe(true);
+      }
+    } finally {
+      await server.close();
     }
   });
 

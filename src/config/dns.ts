@@ -5,8 +5,10 @@
  */
 import { isIPv6 } from 'node:net';
 import { isLoopbackHost, normalizeHost, parseHostPort } from '../common/address.js';
-import { DomainSet } from '../route/match/domain-set.js';
+import type { NameMatcher } from '../route/match/domain-set.js';
 import { parsePrefix } from '../route/match/ip-set.js';
+import type { RuleEnv } from '../route/rule/parse.js';
+import { domainMatcher } from './domain-matcher.js';
 import type { EnhancedMode } from '../dns/handler.js';
 import { FakeIpPool } from '../dns/fake-ip.js';
 import { parseNameserver } from '../dns/upstream.js';
@@ -31,6 +33,11 @@ export interface RawDns {
   [key: string]: unknown;
 }
 
+/** A NameMatcher over a matching function. */
+function matcher(matches: (host: string) => boolean): NameMatcher {
+  return { has: matches };
+}
+
 /** What the DNS module runs. */
 export interface DnsSettings {
   /** Where the DNS server listens (UDP and TCP); none without `listen`. */
@@ -39,8 +46,8 @@ export interface DnsSettings {
   mode: EnhancedMode;
   /** `fake-ip-range`. */
   fakeIpRange: string;
-  /** `fake-ip-filter` patterns, and whether they are a whitelist. */
-  filter: { patterns: string[]; whitelist: boolean };
+  /** `fake-ip-filter` (wildcards, `geosite:`, `rule-set:`), and whether it is a whitelist. */
+  filter: { names: NameMatcher; whitelist: boolean };
   /** `fake-ip-ttl`. */
   fakeTtl: number;
   /** `dns.ipv6` and top-level `ipv6`: AAAA queries to the server get answers. */
@@ -50,9 +57,9 @@ export interface DnsSettings {
   /** `default-nameserver` (IP literals): resolve the host names of the others; getaddrinfo when empty. */
   defaultNameservers: string[];
   /** `fallback` entries, and `fallback-filter`. */
-  fallback: { servers: string[]; geoip: boolean; geoipCode: string; ipcidr: string[]; domains: string[] };
-  /** `nameserver-policy`: name patterns → entries, in config order. */
-  policies: { patterns: string[]; servers: string[] }[];
+  fallback: { servers: string[]; geoip: boolean; geoipCode: string; ipcidr: string[]; domains: NameMatcher };
+  /** `nameserver-policy`: names (wildcards, `geosite:`, `rule-set:`) → entries, in config order. */
+  policies: { names: NameMatcher; servers: string[] }[];
   /** `profile.store-fake-ip`, for configs read from a file. */
   storeFakeIp: boolean;
   /** `hosts:` when `use-hosts` (default true) lets the server answer from it. */
@@ -63,7 +70,7 @@ export interface DnsSettings {
 const implemented = new Set(['fallback', 'fallback-filter', 'use-hosts', 'enable', 'listen', 'ipv6', 'enhanced-mode', 'fake-ip-range', 'fake-ip-filter', 'fake-ip-filter-mode', 'fake-ip-ttl', 'nameserver', 'default-nameserver', 'nameserver-policy', 'cache-algorithm']);
 
 /** Reads `dns:`; undefined when it is absent or `enable` is not true. */
-export function buildDns(raw: RawDns | undefined, context: { ipv6: boolean; storeFakeIp: boolean; hosts: Hosts; allowLan: boolean }, problems: string[], warnings: string[]): DnsSettings | undefined {
+export function buildDns(raw: RawDns | undefined, context: { ipv6: boolean; storeFakeIp: boolean; hosts: Hosts; allowLan: boolean; env: RuleEnv }, problems: string[], warnings: string[]): DnsSettings | undefined {
   if (!raw || raw.enable !== true) return undefined;
   const ignored = Object.keys(raw).filter((key) => !implemented.has(key));
   if (ignored.length > 0) warnings.push(`dns: not implemented yet, ignored: ${ignored.join(', ')}`);
@@ -96,33 +103,25 @@ export function buildDns(raw: RawDns | undefined, context: { ipv6: boolean; stor
     warnings.push(`DNS THROUGH THE SYSTEM: dns.nameserver ${raw.nameserver === undefined ? 'is not set' : 'has no server sluice can use yet'}, so queries go to the system's resolvers (/etc/resolv.conf) in plain DNS`);
     nameservers = ['system'];
   }
-  const policies = Object.entries(raw['nameserver-policy'] ?? {}).flatMap(([key, value]) => {
+  const policies = Object.entries(raw['nameserver-policy'] ?? {}).map(([key, value]) => {
     const at = `dns.nameserver-policy.${key}`;
-    if (/^(geosite|rule-set):/.test(key)) {
-      warnings.push(`${at}: ${key.split(':')[0]}: keys are not supported by sluice yet, ignored`);
-      return [];
-    }
-    const patterns = key.split(',').map((p) => p.trim());
-    checkPatterns(patterns, at, problems);
-    return [{ patterns, servers: usable(Array.isArray(value) ? value : [value], at, problems, warnings) }];
+    // `geosite:cn,private` and `rule-set:a,b` name several categories or providers after one prefix.
+    const prefix = /^(geosite|rule-set):/.exec(key)?.[0] ?? '';
+    const entries = key.slice(prefix.length).split(',').map((part) => `${prefix}${part.trim()}`);
+    return { names: matcher(domainMatcher(entries, at, context.env, problems)), servers: usable(Array.isArray(value) ? value : [value], at, problems, warnings) };
   });
   const filterMode = raw['fake-ip-filter-mode'] ?? 'blacklist';
   if (filterMode !== 'blacklist' && filterMode !== 'whitelist') problems.push(`dns.fake-ip-filter-mode: sluice supports blacklist and whitelist, got ${showValue(filterMode)}`);
-  const filter = (raw['fake-ip-filter'] ?? ['dns.msftnsci.com', 'www.msftnsci.com', 'www.msftconnecttest.com']).filter((pattern) => {
-    if (!/^(geosite|rule-set):/.test(pattern)) return true;
-    warnings.push(`dns.fake-ip-filter: ${showValue(pattern)}: ${pattern.split(':')[0]}: entries are not supported by sluice yet, ignored`);
-    return false;
-  });
-  checkPatterns(filter, 'dns.fake-ip-filter', problems);
+  const filter = domainMatcher(raw['fake-ip-filter'] ?? ['dns.msftnsci.com', 'www.msftnsci.com', 'www.msftconnecttest.com'], 'dns.fake-ip-filter', context.env, problems);
   return {
     listen,
     mode: mode as EnhancedMode,
     fakeIpRange,
-    filter: { patterns: filter, whitelist: filterMode === 'whitelist' },
+    filter: { names: matcher(filter), whitelist: filterMode === 'whitelist' },
     fakeTtl: raw['fake-ip-ttl'] ?? 1,
     ipv6: (raw.ipv6 ?? false) && context.ipv6,
     nameservers,
-    fallback: buildFallback(raw, problems, warnings),
+    fallback: buildFallback(raw, context.env, problems, warnings),
     defaultNameservers: usable(raw['default-nameserver'] ?? [], 'dns.default-nameserver', problems, warnings),
     policies,
     storeFakeIp: context.storeFakeIp,
@@ -131,7 +130,7 @@ export function buildDns(raw: RawDns | undefined, context: { ipv6: boolean; stor
 }
 
 /** `fallback` and `fallback-filter` (geoip on by default, code CN, as in mihomo). */
-function buildFallback(raw: RawDns, problems: string[], warnings: string[]): DnsSettings['fallback'] {
+function buildFallback(raw: RawDns, env: RuleEnv, problems: string[], warnings: string[]): DnsSettings['fallback'] {
   const filter = raw['fallback-filter'] ?? {};
   const ipcidr = filter.ipcidr ?? [];
   ipcidr.forEach((prefix, i) => {
@@ -141,8 +140,7 @@ function buildFallback(raw: RawDns, problems: string[], warnings: string[]): Dns
       problems.push(`dns.fallback-filter.ipcidr[${i}]: ${(error as Error).message}`);
     }
   });
-  const domains = filter.domain ?? [];
-  checkPatterns(domains, 'dns.fallback-filter.domain', problems);
+  const domains = matcher(domainMatcher(filter.domain ?? [], 'dns.fallback-filter.domain', env, problems));
   if (filter.geosite?.length) warnings.push('dns.fallback-filter.geosite: not supported by sluice yet (and deprecated in mihomo), ignored');
   return { servers: usable(raw.fallback ?? [], 'dns.fallback', problems, warnings), geoip: filter.geoip ?? true, geoipCode: (filter['geoip-code'] ?? 'CN').toLowerCase(), ipcidr, domains };
 }
@@ -159,15 +157,4 @@ function usable(entries: readonly string[], at: string, problems: string[], warn
     }
     return false;
   });
-}
-
-function checkPatterns(patterns: readonly string[], at: string, problems: string[]): void {
-  const set = new DomainSet();
-  for (const pattern of patterns) {
-    try {
-      set.add(pattern);
-    } catch (error) {
-      problems.push(`${at}: ${(error as Error).message}`);
-    }
-  }
 }

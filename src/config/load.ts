@@ -223,7 +223,7 @@ function build(raw: RawConfig, { home, fromFile, skippedListeners, problems, war
   const sniffer = buildSniffer(raw.sniffer, routing.env, problems, ms('sniff'));
   const controller = controllerConfig(raw, problems, warnings, home);
   const hosts = buildHosts(raw.hosts ?? undefined, problems);
-  const dns = buildDns(raw.dns, { ipv6: raw.ipv6 ?? true, storeFakeIp: fromFile && raw.profile?.['store-fake-ip'] === true, hosts, allowLan }, problems, warnings);
+  const dns = buildDns(raw.dns, { ipv6: raw.ipv6 ?? true, storeFakeIp: fromFile && raw.profile?.['store-fake-ip'] === true, hosts, allowLan, env: routing.env }, problems, warnings);
   if (raw.sniffer?.sniff?.QUIC) warnings.push('sniffer.sniff.QUIC: QUIC sniffing is not supported yet, ignored');
   if (problems.length > 0) throw new ConfigError(problems, warnings);
   const timeouts: Timeouts = {

@@ -9,7 +9,6 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import type { DnsSettings } from '../config/dns.js';
-import { DomainSet } from '../route/match/domain-set.js';
 import { IpRangeSet, parsePrefix } from '../route/match/ip-set.js';
 import { FakeIpPool, type FakeIpSnapshot } from './fake-ip.js';
 import type { AddressName, AddressNames } from './flow-names.js';
@@ -74,11 +73,11 @@ export class DnsModule implements AddressNames {
     const upstreams = (entries: readonly string[]): Upstream[] => entries.map((entry) => parseNameserver(entry, bootstrap, through) as Upstream);
     this.resolver = new Resolver({
       nameservers: upstreams(settings.nameservers),
-      policies: settings.policies.map(({ patterns, servers }) => ({ names: domainSet(patterns), servers: upstreams(servers) })),
+      policies: settings.policies.map(({ names, servers }) => ({ names, servers: upstreams(servers) })),
       timeoutMs: this.timeoutMs,
       fallback: {
         servers: upstreams(settings.fallback.servers),
-        domains: domainSet(settings.fallback.domains),
+        domains: settings.fallback.domains,
         ipcidr: IpRangeSet.of(settings.fallback.ipcidr.map((prefix) => parsePrefix(prefix))),
         geoip: settings.fallback.geoip ? { code: settings.fallback.geoipCode, country } : undefined,
       },
@@ -90,7 +89,7 @@ export class DnsModule implements AddressNames {
     this.handler = new DnsHandler(this.resolver, {
       mode: settings.mode,
       pool: this.pool,
-      filter: { names: domainSet(settings.filter.patterns), whitelist: settings.filter.whitelist },
+      filter: settings.filter,
       ipv6: settings.ipv6,
       fakeTtl: settings.fakeTtl,
       onAllocate: () => this.scheduleSave(),
@@ -194,10 +193,4 @@ export class DnsModule implements AddressNames {
     }
     if (!this.pool?.restore(saved)) this.logger.info(`profile.store-fake-ip: ${file} is for another fake-ip-range, starting empty`);
   }
-}
-
-function domainSet(patterns: readonly string[]): DomainSet {
-  const set = new DomainSet();
-  for (const pattern of patterns) set.add(pattern);
-  return set;
 }

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { setBounded } from '../common/bounded-map.js';
 import type { Hosts } from './hosts.js';
-import type { DomainSet } from '../route/match/domain-set.js';
+import type { NameMatcher } from '../route/match/domain-set.js';
 import type { FakeIpPool } from './fake-ip.js';
 import type { Resolver } from './resolver.js';
 import { addressesOf, answerTo, relayAnswer, Rcode, type DnsMessage } from './wire.js';
@@ -21,7 +21,7 @@ export interface HandlerOptions {
   /** The pool, in fake-ip mode. */
   pool: FakeIpPool | undefined;
   /** `fake-ip-filter`, and whether it lists the names that get no fake address (blacklist) or the only ones that get one (whitelist). */
-  filter: { names: DomainSet; whitelist: boolean };
+  filter: { names: NameMatcher; whitelist: boolean };
   /** `dns.ipv6` (and top-level `ipv6`): false answers AAAA with no records. */
   ipv6: boolean;
   /** `fake-ip-ttl`. */

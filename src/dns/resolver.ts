@@ -4,7 +4,7 @@
  * wins; answers are cached and concurrent identical questions share one exchange.
  */
 import type { LookupAddress } from 'node:dns';
-import type { DomainSet } from '../route/match/domain-set.js';
+import type { NameMatcher } from '../route/match/domain-set.js';
 import { isLan } from '../route/match/geoip.js';
 import { ipWords, type IpRangeSet } from '../route/match/ip-set.js';
 import { DnsAnswerCache, questionKey } from './cache.js';
@@ -14,7 +14,7 @@ import { addressesOf, rcodeOf, Rcode, type DnsMessage, type DnsQuestion } from '
 /** One `nameserver-policy` entry. */
 export interface NameserverPolicy {
   /** The names it applies to. */
-  names: DomainSet;
+  names: NameMatcher;
   /** Its servers (only they are asked). */
   servers: Upstream[];
 }
@@ -24,7 +24,7 @@ export interface FallbackOptions {
   /** `fallback`. */
   servers: Upstream[];
   /** `fallback-filter.domain`: names asked of `fallback` only. */
-  domains: DomainSet;
+  domains: NameMatcher;
   /** `fallback-filter.ipcidr`: a main answer with an address in these is not trusted. */
   ipcidr: IpRangeSet;
   /** `fallback-filter.geoip` with `geoip-code`: a main answer with a public address of another country (or none) is not trusted. */

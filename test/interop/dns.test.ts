@@ -176,6 +176,24 @@ describe('redir-host, policies and persistence', () => {
   });
 });
 
+describe('rule-set: in fake-ip-filter and nameserver-policy', () => {
+  it('a rule provider decides which names get real answers and which servers answer', async ({ skip }) => {
+    requirePeer('dnsmasq', skip);
+    requirePeer('dig', skip);
+    const providers = "rule-providers: { real: { type: inline, behavior: domain, payload: ['+.example.test'] }, refused: { type: inline, behavior: domain, payload: ['+.nx-set.test'] } }";
+    const { box, dnsPort } = await sluiceWithDns("  enhanced-mode: fake-ip\n  fake-ip-filter: ['rule-set:real']\n  nameserver-policy: { 'rule-set:refused': rcode://name_error }", providers);
+    try {
+      expect(await short(dnsPort, 'www.example.test')).toEqual(['203.0.113.10']);
+      expect((await short(dnsPort, 'other.test'))[0]).toMatch(/^198\.18\./);
+      const before = upstream!.queries().length;
+      expect(await status(dnsPort, 'x.nx-set.test', 'MX')).toBe('NXDOMAIN');
+      expect(upstream!.queries().length).toBe(before);
+    } finally {
+      await box.close();
+    }
+  });
+});
+
 describe('hosts: in the DNS server and in sluice\'s own lookups', () => {
   it('answers A from hosts (TTL 10), an alias with a CNAME, and dials a hosts name without asking any server', async ({ skip }) => {
     requirePeer('dnsmasq', skip);

@@ -49,13 +49,19 @@ export function normalizePattern(pattern: string): string {
   return prefix + ascii;
 }
 
+/** Which names something applies to (lower case, no trailing dot). */
+export interface NameMatcher {
+  /** True when `host` matches. */
+  has(host: string): boolean;
+}
+
 /**
  * A set of Clash wildcard domain patterns (clash-rules.md §7.5): `example.com` (exact),
  * `+.example.com` (it and any subdomain), `.example.com` (subdomains only), `*` for one label
  * anywhere. Exact and suffix patterns are hashed (a lookup costs one Set probe per label);
  * only patterns with `*` go into a label trie.
  */
-export class DomainSet {
+export class DomainSet implements NameMatcher {
   private readonly exact = new Set<string>();
   /** `+.x` (value `plus`: x and below) and `.x` (value `below`: strictly below x) entries, keyed by x. */
   private readonly suffixes = new Map<string, typeof plus_ | typeof below>();

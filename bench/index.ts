@@ -13,6 +13,7 @@ import { benchVmess } from './vmess.js';
 import { benchRules } from './rules.js';
 import { benchConfigLoad } from './config-load.js';
 import { benchTunnel } from './tunnel.js';
+import { benchDns } from './dns.js';
 import { finished, measuring, report } from './report.js';
 
 /** A port that was free a moment ago (for programs that cannot report the one they bound). */
@@ -33,6 +34,7 @@ export async function runBench(): Promise<void> {
   const steps: [string, () => Promise<void>][] = [
     ['rule matching', benchRules],
     ['loading real configs and a 10,000-proxy subscription', benchConfigLoad],
+    ['the DNS server against dnsmasq', () => benchDns(freePort)],
     ['SOCKS5 relay and connection rate', () => benchRelay(sink)],
     ['honest handshakes among 2,000 stalled ones', benchStalled],
     ['VMess against v2ray', () => benchVmess(sink, freePort)],

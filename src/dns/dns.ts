@@ -19,6 +19,7 @@ import type { StreamOpener, Upstream } from './exchange.js';
 import { innerFlow } from '../adapter/flow.js';
 import type { Outbound } from '../adapter/outbound.js';
 import { parseNameserver } from './upstream.js';
+import { UdpChannels } from './udp-channel.js';
 
 /** What the DNS module takes from the running config besides its settings. */
 export interface DnsContext {
@@ -37,6 +38,8 @@ const saveDelayMs = 5000;
 export class DnsModule implements AddressNames {
   private settings: DnsSettings | undefined;
   private resolver: Resolver | undefined;
+  /** The UDP sockets its UDP servers share. */
+  private readonly udp = new UdpChannels();
   /** Resolves the DNS servers' own host names (`default-nameserver`); getaddrinfo without it. */
   private bootstrapResolver: Resolver | undefined;
   private handler: DnsHandler | undefined;
@@ -58,7 +61,7 @@ export class DnsModule implements AddressNames {
     this.settings = settings;
     if (!settings) return this.close();
     await Promise.all([this.resolver?.close(), this.bootstrapResolver?.close()]);
-    this.bootstrapResolver = settings.defaultNameservers.length > 0 ? new Resolver({ nameservers: settings.defaultNameservers.map((entry) => parseNameserver(entry) as Upstream), policies: [], timeoutMs: this.timeoutMs }) : undefined;
+    this.bootstrapResolver = settings.defaultNameservers.length > 0 ? new Resolver({ nameservers: settings.defaultNameservers.map((entry) => parseNameserver(entry, { udp: this.udp }) as Upstream), policies: [], timeoutMs: this.timeoutMs }) : undefined;
     const bootstrap = (host: string): Promise<string> => this.bootstrap(host, settings);
     const through = (name: string): StreamOpener | undefined => {
       const carrier = outbound(name);
@@ -70,7 +73,7 @@ export class DnsModule implements AddressNames {
       const direct = carrier.type === 'Direct' || carrier.type === 'Compatible';
       return async (host, port, signal) => carrier.dial(innerFlow(direct ? await bootstrap(host) : host, port, signal));
     };
-    const upstreams = (entries: readonly string[]): Upstream[] => entries.map((entry) => parseNameserver(entry, bootstrap, through) as Upstream);
+    const upstreams = (entries: readonly string[]): Upstream[] => entries.map((entry) => parseNameserver(entry, { bootstrap, through, udp: this.udp }) as Upstream);
     this.resolver = new Resolver({
       nameservers: upstreams(settings.nameservers),
       policies: settings.policies.map(({ names, servers }) => ({ names, servers: upstreams(servers) })),
@@ -151,6 +154,7 @@ export class DnsModule implements AddressNames {
     await Promise.all([this.resolver?.close(), this.bootstrapResolver?.close()]);
     this.resolver = undefined;
     this.bootstrapResolver = undefined;
+    this.udp.close();
     this.handler = undefined;
   }
 

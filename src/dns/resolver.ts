@@ -123,6 +123,10 @@ export class Resolver {
   }
 }
 
+/** Why a race's exchanges are ended (fixed objects: abort() without a reason builds a DOMException each time). */
+const timedOut = new Error('the DNS race timed out');
+const decided = new Error('the DNS race was decided');
+
 /** True when a main answer has an address and none the fallback filter distrusts. */
 function trusted(answer: DnsMessage, fallback: FallbackOptions): boolean {
   const addresses = addressesOf(answer);
@@ -141,8 +145,11 @@ function trusted(answer: DnsMessage, fallback: FallbackOptions): boolean {
  * (NXDOMAIN, NODATA), else the race fails.
  */
 function race(servers: readonly Upstream[], question: DnsQuestion, timeoutMs: number): Promise<DnsMessage> {
+  // One controller ends the exchanges at the deadline or when the race is decided (AbortSignal.any and
+  // AbortSignal.timeout cost more than the rest of a forwarded query on Node 20).
   const settled = new AbortController();
-  const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), settled.signal]);
+  const { signal } = settled;
+  const deadline = setTimeout(() => settled.abort(timedOut), timeoutMs);
   const wantsAddress = question.type === 'A' || question.type === 'AAAA';
   // Once the race is decided, the exchanges still running are abandoned (their sockets closed).
   return new Promise<DnsMessage>((resolve, reject) => {
@@ -170,5 +177,8 @@ function race(servers: readonly Upstream[], question: DnsQuestion, timeoutMs: nu
         },
       );
     }
-  }).finally(() => settled.abort());
+  }).finally(() => {
+    clearTimeout(deadline);
+    settled.abort(decided);
+  });
 }

@@ -4,15 +4,15 @@
  * connection per query as mihomo does), or `rcode://` (a synthetic answer, no query).
  */
 import { randomInt } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { dohUpstream } from './doh.js';
+import { UdpChannels } from './udp-channel.js';
 import { matches, tlsName, type ServerTarget, type StreamOpener, type Upstream } from './exchange.js';
 import { normalizeHost } from '../common/address.js';
-import { answerTo, decodeMessage, encodeMessage, isTruncated, queryFor, Rcode, type DnsMessage, type DnsQuestion } from './wire.js';
+import { answerTo, decodeMessage, encodeMessage, isTruncated, queryFor, Rcode, type DnsMessage } from './wire.js';
 
 
 const rcodeNames: Readonly<Record<string, number>> = {
@@ -26,6 +26,16 @@ const laterSchemes = new Set(['http', 'quic', 'dhcp']);
 export type Bootstrap = (host: string) => Promise<string>;
 
 
+/** What parsed servers use at run time; checking a config needs none of it. */
+export interface NameserverContext {
+  /** Resolves server host names. */
+  bootstrap?: Bootstrap;
+  /** The opener of a `#proxy` suffix's outbound. */
+  through?: (proxy: string) => StreamOpener | undefined;
+  /** The UDP sockets the module's UDP servers share. */
+  udp?: UdpChannels;
+}
+
 /** Without a bootstrap (checking a config), names cannot be resolved. */
 const noBootstrap: Bootstrap = (host) => Promise.reject(new Error(`${host}: no default-nameserver to resolve it`));
 
@@ -37,10 +47,11 @@ const defaultPorts: Readonly<Record<string, number>> = { udp: 53, tcp: 53, tls: 
  * `bootstrap` when used. Returns the upstream, or `{ skipped }` for what sluice cannot use yet
  * (quic://, dhcp://, a #proxy suffix); throws for an invalid entry.
  */
-export function parseNameserver(entry: string, bootstrap: Bootstrap = noBootstrap, through: (proxy: string) => StreamOpener | undefined = () => undefined): Upstream | { skipped: string } {
+export function parseNameserver(entry: string, context: NameserverContext = {}): Upstream | { skipped: string } {
+  const { bootstrap = noBootstrap, through = () => undefined, udp = new UdpChannels() } = context;
   const text = entry === 'system' ? 'system://' : isIP(entry) ? `udp://${isIP(entry) === 6 ? `[${entry}]` : entry}` : entry.includes('://') ? entry : `udp://${entry}`;
   const scheme = text.slice(0, text.indexOf('://'));
-  if (scheme === 'system') return systemUpstream(entry);
+  if (scheme === 'system') return systemUpstream(entry, udp);
   if (scheme === 'rcode') {
     const code = rcodeNames[text.slice('rcode://'.length)];
     if (code === undefined) throw new Error(`'${entry}': rcode:// takes ${Object.keys(rcodeNames).join(', ')}`);
@@ -69,7 +80,7 @@ export function parseNameserver(entry: string, bootstrap: Bootstrap = noBootstra
     host, port, skipCertVerify, address,
     open: opener ? (signal) => opener(host, port, signal) : async () => connect({ host: await address(), port, noDelay: true }),
   };
-  if (scheme === 'udp') return udpUpstream(entry, target);
+  if (scheme === 'udp') return udpUpstream(entry, target, udp);
   if (scheme === 'tcp') return streamUpstream(entry, target, (signal) => target.open(signal));
   if (scheme === 'tls') return streamUpstream(entry, target, async (signal) => tlsConnect({ socket: await target.open(signal), ...tlsName(host), rejectUnauthorized: !skipCertVerify }));
   url.hash = '';
@@ -79,45 +90,18 @@ export function parseNameserver(entry: string, bootstrap: Bootstrap = noBootstra
 
 
 /** UDP to one server; a truncated answer is asked again over TCP. */
-function udpUpstream(name: string, target: ServerTarget): Upstream {
+function udpUpstream(name: string, target: ServerTarget, udp: UdpChannels): Upstream {
   const tcp = streamUpstream(name, target, (signal) => target.open(signal));
   return {
     name,
     async exchange(question, signal) {
-      const answer = await udpExchange({ host: await target.address(), port: target.port }, question, signal);
+      const host = await target.address();
+      const answer = await udp.of(isIP(host) === 6 ? 6 : 4).exchange({ host, port: target.port }, question, signal);
       return isTruncated(answer) ? tcp.exchange(question, signal) : answer;
     },
   };
 }
 
-function udpExchange(server: { host: string; port: number }, question: DnsQuestion, signal: AbortSignal): Promise<DnsMessage> {
-  return new Promise((resolve, reject) => {
-    const id = randomInt(0, 65536);
-    const socket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
-    let finished = false;
-    const done = (error?: Error, answer?: DnsMessage): void => {
-      if (finished) return;
-      finished = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      if (error) reject(error);
-      else resolve(answer!);
-    };
-    const onAbort = (): void => done(new Error(`no answer from ${server.host}:${server.port}`));
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (error) => done(error));
-    socket.on('message', (bytes, from) => {
-      if (normalizeHost(from.address) !== server.host || from.port !== server.port) return;
-      try {
-        const answer = decodeMessage(bytes);
-        if (matches(answer, id, question)) done(undefined, answer);
-      } catch {
-        // A datagram that is not the answer (spoofed, garbage): keep waiting.
-      }
-    });
-    socket.send(encodeMessage(queryFor(question, id)), server.port, server.host);
-  });
-}
 
 /** TCP or TLS to one server: a connection per query, a 2-byte length before each message. */
 function streamUpstream(name: string, target: ServerTarget, open: (signal: AbortSignal) => Promise<Duplex>): Upstream {
@@ -161,12 +145,12 @@ function streamUpstream(name: string, target: ServerTarget, open: (signal: Abort
 
 
 /** `system`: the servers of /etc/resolv.conf over UDP, raced; read when first used. */
-function systemUpstream(name: string): Upstream {
+function systemUpstream(name: string, udp: UdpChannels): Upstream {
   let servers: Upstream[] | undefined;
   return {
     name,
     exchange(question, signal) {
-      servers ??= resolvConfServers().map((host) => udpUpstream(`system ${host}`, { host, port: 53, skipCertVerify: false, address: () => Promise.resolve(host), open: async () => connect({ host, port: 53, noDelay: true }) }));
+      servers ??= resolvConfServers().map((host) => udpUpstream(`system ${host}`, { host, port: 53, skipCertVerify: false, address: () => Promise.resolve(host), open: async () => connect({ host, port: 53, noDelay: true }) }, udp));
       if (servers.length === 0) return Promise.reject(new Error('system: /etc/resolv.conf names no nameserver'));
       return Promise.any(servers.map((server) => server.exchange(question, signal)));
     },

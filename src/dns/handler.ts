@@ -1,7 +1,8 @@
 /**
- * The DNS request handler behind `dns.listen` (spec dns.md §6): fake-ip answers (fake-ip
- * mode), then the resolver; real answers are remembered address → name so that flows to those
- * addresses are routed by name (fake-ip and redir-host).
+ * The DNS request handler behind `dns.listen` (spec dns.md §6): `hosts:` answers (with
+ * `use-hosts`), then fake-ip answers (fake-ip mode), then the resolver; real answers are
+ * remembered address → name so that flows to those addresses are routed by name (fake-ip and
+ * redir-host modes).
  */
 import { isIP } from 'node:net';
 import { setBounded } from '../common/bounded-map.js';

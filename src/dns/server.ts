@@ -39,9 +39,15 @@ export class DnsServer {
     udp.on('error', (error) => this.logger.warn(`DNS server UDP: ${error.message}`));
     const bound = once(udp, 'listening');
     udp.bind(port, host);
-    await bound;
+    try {
+      await bound;
+    } catch (error) {
+      udp.close();
+      throw error;
+    }
     const tcp = createServer((socket) => this.serveConnection(socket));
-    tcp.listen(port, host);
+    // Port 0 picks a UDP port; TCP takes the same one.
+    tcp.listen(udp.address().port, host);
     try {
       await once(tcp, 'listening');
     } catch (error) {
@@ -53,7 +59,7 @@ export class DnsServer {
     this.logger.info(`DNS server on ${host}:${port} (UDP and TCP)`);
   }
 
-  /** The bound UDP port (for tests that listen on port 0). */
+  /** The bound port (UDP and TCP), also when `listen` asked for port 0. */
   get port(): number {
     return this.udp?.address().port ?? 0;
   }

@@ -40,6 +40,7 @@ export class UdpChannel {
       const pooled = this.socketForQuery();
       let id = randomInt(0, 65536);
       while (pooled.pending.has(id)) id = randomInt(0, 65536);
+      const query = encodeMessage(queryFor(question, id));
       const settle = (error: Error | undefined, answer?: DnsMessage): void => {
         if (pooled.pending.get(id) !== entry) return;
         pooled.pending.delete(id);
@@ -51,8 +52,9 @@ export class UdpChannel {
       const entry: Pending = { question, server, settle };
       const onAbort = (): void => settle(new Error(`no answer from ${server.host}:${server.port}`));
       pooled.pending.set(id, entry);
+      if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      pooled.socket.send(encodeMessage(queryFor(question, id)), server.port, server.host, (error) => error && settle(error));
+      pooled.socket.send(query, server.port, server.host, (error) => error && settle(error));
     });
   }
 

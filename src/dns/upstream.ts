@@ -25,7 +25,6 @@ const laterSchemes = new Set(['http', 'quic', 'dhcp']);
 /** Resolves a DNS server's host name to one address (hosts:, then default-nameserver). */
 export type Bootstrap = (host: string) => Promise<string>;
 
-
 /** What parsed servers use at run time; checking a config needs none of it. */
 export interface NameserverContext {
   /** Resolves server host names. */
@@ -43,9 +42,10 @@ const defaultPorts: Readonly<Record<string, number>> = { udp: 53, tcp: 53, tls: 
 
 /**
  * Parses one nameserver entry (`8.8.8.8`, `udp://h:p`, `tcp://h:p`, `tls://h:p`,
- * `https://h/path`, `rcode://name_error`, `system`). Host names are resolved through
- * `bootstrap` when used. Returns the upstream, or `{ skipped }` for what sluice cannot use yet
- * (quic://, dhcp://, a #proxy suffix); throws for an invalid entry.
+ * `https://h/path`, `rcode://name_error`, `system`; `#PROXY` and `#skip-cert-verify=true`).
+ * Host names are resolved through `bootstrap` when used. Returns the upstream, or `{ skipped }`
+ * for what sluice cannot use yet (quic://, dhcp://, #RULES, a UDP server through a proxy,
+ * other parameters); throws for an invalid entry.
  */
 export function parseNameserver(entry: string, context: NameserverContext = {}): Upstream | { skipped: string } {
   const { bootstrap = noBootstrap, through = () => undefined, udp = new UdpChannels() } = context;
@@ -88,7 +88,6 @@ export function parseNameserver(entry: string, context: NameserverContext = {}):
   return dohUpstream(entry, url, target);
 }
 
-
 /** UDP to one server; a truncated answer is asked again over TCP. */
 function udpUpstream(name: string, target: ServerTarget, udp: UdpChannels): Upstream {
   const tcp = streamUpstream(name, target, (signal) => target.open(signal));
@@ -101,7 +100,6 @@ function udpUpstream(name: string, target: ServerTarget, udp: UdpChannels): Upst
     },
   };
 }
-
 
 /** TCP or TLS to one server: a connection per query, a 2-byte length before each message. */
 function streamUpstream(name: string, target: ServerTarget, open: (signal: AbortSignal) => Promise<Duplex>): Upstream {
@@ -120,6 +118,7 @@ function streamUpstream(name: string, target: ServerTarget, open: (signal: Abort
           else resolve(answer!);
         };
         const onAbort = (): void => done(new Error(`no answer from ${server.host}:${server.port} over TCP`));
+        if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
         socket.on('error', (error) => done(error));
         socket.on('end', () => done(new Error(`${server.host}:${server.port} closed the TCP connection without an answer`)));
@@ -142,7 +141,6 @@ function streamUpstream(name: string, target: ServerTarget, open: (signal: Abort
     },
   };
 }
-
 
 /** `system`: the servers of /etc/resolv.conf over UDP, raced; read when first used. */
 function systemUpstream(name: string, udp: UdpChannels): Upstream {

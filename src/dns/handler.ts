@@ -10,7 +10,7 @@ import type { Hosts } from './hosts.js';
 import type { NameMatcher } from '../route/match/domain-set.js';
 import type { FakeIpPool } from './fake-ip.js';
 import type { Resolver } from './resolver.js';
-import { addressesOf, answerTo, relayAnswer, Rcode, type DnsMessage } from './wire.js';
+import { addressesOf, answerTo, relayAnswer, Rcode, type DnsAnswer, type DnsMessage } from './wire.js';
 
 /** `enhanced-mode`. */
 export type EnhancedMode = 'fake-ip' | 'redir-host' | 'normal';
@@ -80,17 +80,29 @@ export class DnsHandler {
     }
   }
 
-  /** An answer from `hosts:` (TTL 10): its addresses of the asked family, or a CNAME to the alias followed by the alias's own answer. */
+  /**
+   * An answer from `hosts:` (TTL 10): its addresses of the asked family; or for an alias, a
+   * CNAME to it followed by the addresses its chain ends at inside `hosts:`, or by the answer
+   * for the name the chain leaves `hosts:` with. A chain that loops (wildcards can) is SERVFAIL.
+   */
   private async fromHosts(query: DnsMessage, mapped: { addresses: string[] } | { alias: string }): Promise<DnsMessage> {
     const question = query.questions![0]!;
-    if ('addresses' in mapped) {
+    const records = (owner: string, addresses: string[]): DnsAnswer[] => {
       const family = question.type === 'AAAA' ? 6 : 4;
-      const records = mapped.addresses.filter((address) => isIP(address) === family).map((data) => ({ name: question.name, type: question.type as 'A' | 'AAAA', class: 'IN' as const, ttl: hostsTtl, data }));
-      return answerTo(query, Rcode.noError, question.type === 'CNAME' ? [] : records);
-    }
-    const cname = { name: question.name, type: 'CNAME' as const, class: 'IN' as const, ttl: hostsTtl, data: mapped.alias };
+      return addresses.filter((address) => isIP(address) === family).map((data) => ({ name: owner, type: question.type as 'A' | 'AAAA', class: 'IN' as const, ttl: hostsTtl, data }));
+    };
+    if ('addresses' in mapped) return answerTo(query, Rcode.noError, question.type === 'CNAME' ? [] : records(question.name, mapped.addresses));
+    const cname: DnsAnswer = { name: question.name, type: 'CNAME', class: 'IN', ttl: hostsTtl, data: mapped.alias };
     if (question.type === 'CNAME') return answerTo(query, Rcode.noError, [cname]);
-    const inner = await this.answer({ ...query, questions: [{ ...question, name: mapped.alias }] });
+    let end: { addresses: string[] } | { alias: string } | undefined;
+    try {
+      end = this.options.hosts!.follow(question.name);
+    } catch {
+      return answerTo(query, Rcode.servFail);
+    }
+    if (!end || 'addresses' in end) return answerTo(query, Rcode.noError, [cname, ...records(mapped.alias, end?.addresses ?? [])]);
+    // The chain leaves hosts: at `end.alias`, which hosts: does not map: no loop from here.
+    const inner = await this.answer({ ...query, questions: [{ ...question, name: end.alias }] });
     return { ...inner, questions: query.questions ?? [], answers: [cname, ...(inner.answers ?? [])] };
   }
 

@@ -198,12 +198,14 @@ describe('hosts: in the DNS server and in sluice\'s own lookups', () => {
   it('answers A from hosts (TTL 10), an alias with a CNAME, and dials a hosts name without asking any server', async ({ skip }) => {
     requirePeer('dnsmasq', skip);
     requirePeer('dig', skip);
-    const { box, dnsPort } = await sluiceWithDns('  enhanced-mode: fake-ip', "hosts: { 'web.test': 127.0.0.1, 'www.local.test': web.test, '+.lan.test': [192.168.9.9] }");
+    const { box, dnsPort } = await sluiceWithDns('  enhanced-mode: fake-ip', "hosts: { 'web.test': 127.0.0.1, 'www.local.test': web.test, '+.lan.test': [192.168.9.9], '+.loop.test': x.loop.test }");
     try {
       expect(await dig(dnsPort, 'web.test')).toMatch(/^web\.test\.\s+10\s+IN\s+A\s+127\.0\.0\.1$/m);
       expect(await short(dnsPort, 'x.lan.test')).toEqual(['192.168.9.9']);
       expect(await short(dnsPort, 'www.local.test')).toEqual(['web.test.', '127.0.0.1']);
       expect((await dig(dnsPort, 'web.test', 'AAAA'))).toMatch(/ANSWER: 0,/);
+      // A wildcard alias that maps back into itself: SERVFAIL at once, not a loop.
+      expect(await status(dnsPort, 'a.loop.test')).toBe('SERVFAIL');
       const before = upstream!.queries().length;
       const { stdout } = await run('curl', ['-sS', '--max-time', '5', '--socks5-hostname', `127.0.0.1:${box.port()}`, `http://web.test:${webPort}/`]);
       expect(stdout).toBe(`hello web.test:${webPort}\n`);

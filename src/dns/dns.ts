@@ -125,11 +125,6 @@ export class DnsModule implements AddressNames {
     return name === undefined ? undefined : { name, fake: false };
   }
 
-  /** The DNS server's UDP port (0 when none runs). */
-  get port(): number {
-    return this.server?.port ?? 0;
-  }
-
   /** `POST /cache/fakeip/flush`. */
   flushFakeIps(): void {
     this.pool?.flush();

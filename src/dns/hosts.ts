@@ -39,11 +39,6 @@ export class Hosts {
     for (const name of this.exact.keys()) this.follow(name);
   }
 
-  /** True when the section has no entry. */
-  get empty(): boolean {
-    return this.exact.size === 0 && this.wildcards.length === 0;
-  }
-
   /** What the section says of `name` (lower-case, no trailing dot). */
   lookup(rawName: string): HostsAnswer {
     const name = rawName.toLowerCase().replace(/\.$/, '');

@@ -47,8 +47,6 @@ export interface ResolverOptions {
 export class Resolver {
   private readonly cache = new DnsAnswerCache();
   private readonly pending = new Map<string, Promise<DnsMessage>>();
-  /** Questions sent upstream (cache misses). */
-  queries = 0;
 
   constructor(private readonly options: ResolverOptions) {}
 
@@ -93,7 +91,6 @@ export class Resolver {
   private ask(key: string, question: DnsQuestion): Promise<DnsMessage> {
     let asking = this.pending.get(key);
     if (!asking) {
-      this.queries++;
       asking = this.resolve(question).finally(() => this.pending.delete(key));
       asking.then((answer) => this.cache.set(key, answer), () => {});
       this.pending.set(key, asking);

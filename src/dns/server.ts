@@ -59,11 +59,6 @@ export class DnsServer {
     this.logger.info(`DNS server on ${host}:${port} (UDP and TCP)`);
   }
 
-  /** The bound port (UDP and TCP), also when `listen` asked for port 0. */
-  get port(): number {
-    return this.udp?.address().port ?? 0;
-  }
-
   /** Closes both sockets and every TCP connection. */
   async close(): Promise<void> {
     this.udp?.close();

@@ -127,6 +127,9 @@ export async function patchConfigs(box: Control, body: Record<string, unknown>):
   if (sniffing !== undefined && typeof sniffing !== 'boolean') throw bodyInvalid();
   const unsupported = ['redir-port', 'tproxy-port'].filter((k) => body[k] !== undefined && body[k] !== 0);
   if (unsupported.length > 0) throw new ApiError(400, `${unsupported.join(', ')}: sluice has no redirect or TPROXY inbound`);
+  // The DNS module's settings (servers, modes, the fake-ip range, its listen address) change by a reload, not a PATCH.
+  const fixed = ['dns', 'hosts'].filter((key) => body[key] !== undefined);
+  if (fixed.length > 0) throw new ApiError(400, `${fixed.join(', ')}: cannot change at run time; edit the config and reload it (PUT /configs)`);
   const tun = body.tun;
   if (typeof tun === 'object' && tun !== null && (tun as { enable?: unknown }).enable === true) throw new ApiError(400, 'tun: sluice has no TUN inbound yet; a pqtunnel proxy in full-tunnel mode carries all traffic');
   const config = patchedConfig(box, body);

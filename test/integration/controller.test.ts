@@ -115,6 +115,7 @@ describe('controller API (shapes from specs/controller-api.md)', () => {
     expect((await call('PATCH', '/configs', { 'bind-address': 'lan' })).json).toEqual({ message: "bind-address: expected '*' or an IP address" });
     expect((await call('PATCH', '/configs', { tun: { enable: true } })).json).toMatchObject({ message: expect.stringMatching(/^tun: sluice has no TUN inbound/) });
     expect((await call('PATCH', '/configs', { 'tproxy-port': 7893 })).status).toBe(400);
+    expect((await call('PATCH', '/configs', { dns: { enable: true } })).json).toEqual({ message: 'dns: cannot change at run time; edit the config and reload it (PUT /configs)' });
   });
 
   it('PATCH /configs allow-lan and bind-address move the built-in listeners; allow-lan off brings them back to loopback', async () => {

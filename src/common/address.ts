@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 
 /** A destination or source as a proxy protocol names it: an IP literal or a domain, and a port. */
 export interface Address {
@@ -64,3 +65,8 @@ export function hostProblem(host: string): string | undefined {
 
 /** Letters, digits, `-`, `_`, `.`, and non-ASCII except C1 controls and line/paragraph separators. */
 const hostnameAlphabet = /^[A-Za-z0-9._\-\u00a0-\u2027\u202a-\uffff]+$/;
+
+/** This machine's interface addresses, zone ids removed (`fe80::1%eth0` → `fe80::1`); `internal` marks loopback ones. */
+export function hostAddresses(): { address: string; internal: boolean }[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => ({ address: entry.address.replace(/%.*$/, ''), internal: entry.internal })));
+}

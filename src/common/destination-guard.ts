@@ -6,10 +6,9 @@
  */
 import type { ListenerClients } from '../adapter/registration.js';
 import type { ListenerConfig } from '../config/types.js';
-import { networkInterfaces } from 'node:os';
 import type { DestinationGuard } from '../adapter/flow.js';
 import { IpRangeSet, ipWords, parsePrefix, type IpWords } from '../route/match/ip-set.js';
-import { isLoopbackHost } from './address.js';
+import { hostAddresses, isLoopbackHost } from './address.js';
 
 /** IPv4 destinations that are special-purpose, private, link-local or multicast. */
 export const specialIpv4 = [
@@ -64,7 +63,7 @@ export class ListenerDestinationGuard implements DestinationGuard {
     if (this.kind !== 'remote') return false;
     const now = Date.now();
     if (!this.own || now - this.own.at > ownAddressesTtlMs) {
-      const addresses = Object.values(networkInterfaces()).flatMap((list) => list ?? []).map((a) => a.address.replace(/%.*$/, ''));
+      const addresses = hostAddresses().map((a) => a.address);
       this.own = { set: IpRangeSet.of(addresses.map((a) => parsePrefix(a, true))), at: now };
     }
     return this.own.set.has(words);

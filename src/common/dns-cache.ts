@@ -48,13 +48,16 @@ export class DnsCache {
   }
 
   private async resolveBoth(hostname: string): Promise<LookupAddress[]> {
+    // The DNS module caches by each answer's TTL and shares identical questions itself: its answers are not kept again here.
+    const fromModule = this.through?.(hostname);
+    if (fromModule) return withTimeout(fromModule, this.options.timeoutMs, hostname);
     const now = Date.now();
     const cached = this.entries.get(hostname);
     if (cached && cached.expires > now) return cached.addresses;
     let inflight = this.pending.get(hostname);
     if (!inflight) {
       this.counts.queries++;
-      inflight = withTimeout(this.through?.(hostname) ?? this.resolveUncached(hostname), this.options.timeoutMs, hostname)
+      inflight = withTimeout(this.resolveUncached(hostname), this.options.timeoutMs, hostname)
         .catch((error: unknown) => {
           this.counts.failures++;
           throw error;

@@ -1,7 +1,7 @@
 import { parsePortList } from '../route/rule/ports.js';
 import { nearest, showValue } from './errors.js';
 import { MemberFilter, type FilterCandidate } from '../route/group/member-filter.js';
-import { bindingOf } from './outbound-sockets.js';
+import { groupBindingOf } from './outbound-sockets.js';
 import type { GroupConfig, GroupType } from './types.js';
 
 /** A raw `proxy-groups:` entry (validated by the schema). */
@@ -135,7 +135,7 @@ export function buildGroups(raw: RawGroup[], sources: GroupSources, problems: st
       disableUdp: g['disable-udp'] ?? false,
       hidden: g.hidden === true,
       icon: typeof g.icon === 'string' ? g.icon : undefined,
-      binding: bindingOf(g),
+      binding: groupBindingOf(g),
     };
   });
   checkCycles(groups, problems);

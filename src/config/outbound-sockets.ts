@@ -32,6 +32,12 @@ export function buildOutboundSockets(raw: RawSocketSettings): OutboundSockets {
 
 const defaultKeepAlive = defaultOutboundSockets.keepAlive as Exclude<OutboundSockets['keepAlive'], false>;
 
+/** A group's binding, or undefined when it sets neither key (its flows then carry nothing to merge). */
+export function groupBindingOf(entry: object): SocketBinding | undefined {
+  const binding = bindingOf(entry);
+  return binding.interfaceName === undefined && binding.routingMark === undefined ? undefined : binding;
+}
+
 /** The `interface-name`/`routing-mark` an entry (top level, group, proxy) sets; empty and 0 mean unset, as in mihomo. */
 export function bindingOf(entry: object): SocketBinding {
   const { 'interface-name': name, 'routing-mark': mark } = entry as { 'interface-name'?: unknown; 'routing-mark'?: unknown };

@@ -5,7 +5,7 @@
  * Internal lookups always consult it; the DNS server answers from it with `dns.use-hosts`.
  */
 import { isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { hostAddresses } from '../common/address.js';
 import { DomainSet, normalizePattern } from '../route/match/domain-set.js';
 
 /** What `hosts:` says of a name. */
@@ -63,10 +63,9 @@ export class Hosts {
 
 /** This machine's addresses that other hosts can reach (not loopback, not link-local). */
 function lanAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((entry) => entry !== undefined && !entry.internal && !entry.address.startsWith('fe80:') && !entry.address.startsWith('169.254.'))
-    .map((entry) => entry!.address);
+  return hostAddresses()
+    .filter((entry) => !entry.internal && !entry.address.startsWith('fe80:') && !entry.address.startsWith('169.254.'))
+    .map((entry) => entry.address);
 }
 
 /** Reads `hosts:` (with mihomo's `localhost: 127.0.0.1` unless the section maps it); problems go to `problems`. */

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../common/log.js';
 import type { DnsHandler } from './handler.js';
-import { answerTo, decodeMessage, encodeMessage, encodeWithin, Rcode, type DnsMessage } from './wire.js';
+import { answerTo, decodeMessage, encodeMessage, encodeWithin, framed, Rcode, type DnsMessage } from './wire.js';
 
 const tcpIdleMs = 8000;
 const tcpMaxQueries = 128;
@@ -109,9 +109,7 @@ export class DnsServer {
         this.answerFrame(bytes).then(
           (reply) => {
             if (!reply || socket.destroyed) return;
-            const prefix = Buffer.alloc(2);
-            prefix.writeUInt16BE(reply.length);
-            socket.write(Buffer.concat([prefix, reply]));
+            socket.write(framed(reply));
           },
           (error: unknown) => {
             this.logger.debug(`DNS server: no answer over TCP: ${(error as Error).message}`);

@@ -12,7 +12,7 @@ import { dohUpstream } from './doh.js';
 import { UdpChannels } from './udp-channel.js';
 import { matches, tlsName, type ServerTarget, type StreamOpener, type Upstream } from './exchange.js';
 import { normalizeHost } from '../common/address.js';
-import { answerTo, decodeMessage, encodeMessage, isTruncated, queryFor, Rcode, type DnsMessage } from './wire.js';
+import { answerTo, decodeMessage, encodeMessage, framed, isTruncated, queryFor, Rcode, type DnsMessage } from './wire.js';
 
 
 const rcodeNames: Readonly<Record<string, number>> = {
@@ -133,10 +133,7 @@ function streamUpstream(name: string, target: ServerTarget, open: (signal: Abort
             done(error as Error);
           }
         });
-        const query = encodeMessage(queryFor(question, id));
-        const length = Buffer.alloc(2);
-        length.writeUInt16BE(query.length);
-        socket.write(Buffer.concat([length, query]));
+        socket.write(framed(encodeMessage(queryFor(question, id))));
       });
     },
   };

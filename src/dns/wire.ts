@@ -66,6 +66,14 @@ function checkName(name: string): void {
   }
 }
 
+/** A message as DNS over TCP and TLS carry it: a 2-byte length first (RFC 7766). */
+export function framed(message: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(2 + message.length);
+  frame.writeUInt16BE(message.length, 0);
+  message.copy(frame, 2);
+  return frame;
+}
+
 /** The RCODE of a decoded message (dns-packet spells it). */
 export function rcodeOf(message: DnsMessage): number {
   return (message.flags ?? 0) & 0x000f;

@@ -5,7 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { hostAddresses } from '../../common/address.js';
 import type { Inbound } from '../../adapter/inbound.js';
 import type { EventBus } from '../../common/bus.js';
 import type { Logger } from '../../common/log.js';
@@ -110,7 +110,7 @@ export class TunnelGatewayListener implements Inbound, TunnelStatus {
       });
     }
     const leases = new LeaseTable(pools, fixed, config['lease-file']);
-    const own = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address.replace(/%.*$/, '')));
+    const own = hostAddresses().map((entry) => entry.address);
     this.policy = new DestinationPolicy(own, new Map(config.peers.map((peer) => [peer.name, peer['allow-destinations'] ?? []])));
 
     const tun = (this.tun = NativeTunDevice.open(config.tun?.name ?? 'pq0', mtu));

@@ -81,12 +81,7 @@ class LineReader {
       const name = String(key);
       if (Object.hasOwn(out, name) || name === '__proto__') throw new NotSimple();
       out[name] = value;
-      this.space();
-      const next = this.text[this.at++];
-      if (next === '}') return out;
-      if (next !== ',') throw new NotSimple();
-      this.space();
-      if (this.peek() === '}') return this.advance(out);
+      if (!this.more('}')) return out;
     }
   }
 
@@ -100,13 +95,20 @@ class LineReader {
       this.space();
       if (this.peek() === ',' || this.peek() === ']') throw new NotSimple();
       out.push(this.value(depth));
-      this.space();
-      const next = this.text[this.at++];
-      if (next === ']') return out;
-      if (next !== ',') throw new NotSimple();
-      this.space();
-      if (this.peek() === ']') return this.advance(out);
+      if (!this.more(']')) return out;
     }
+  }
+
+  /** After an entry: consumes `,` (true: another entry follows) or `close` (false); a trailing comma before `close` ends too. */
+  private more(close: string): boolean {
+    this.space();
+    const next = this.text[this.at++];
+    if (next === close) return false;
+    if (next !== ',') throw new NotSimple();
+    this.space();
+    if (this.peek() !== close) return true;
+    this.at++;
+    return false;
   }
 
   private value(depth: number): unknown {
